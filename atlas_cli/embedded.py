@@ -1,0 +1,23 @@
+"""An embedded PostgreSQL (pgserver) for `atlas run` when no ATLAS_DATABASE_URL is given."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def embedded_database(configured_url: str | None, data_dir: Path) -> Iterator[str]:
+    """Yield the configured URL, or start a private PostgreSQL under ``data_dir`` and stop it afterwards."""
+    if configured_url:
+        yield configured_url
+        return
+    import pgserver
+
+    print(f"starting the embedded PostgreSQL in {data_dir} ...", flush=True)
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    try:
+        yield str(server.get_uri())
+    finally:
+        server.cleanup()

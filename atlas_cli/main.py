@@ -1,0 +1,221 @@
+"""The `atlas` operator CLI: the same use cases as the UI, with the same authorization."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from atlas_cli.output import emit, guarded, read_secret
+from atlas_services.secrets import SecretValue
+
+# Pretty tracebacks would print local variables, and locals can hold secrets.
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Atlas: Microsoft tenant management.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+tenant_app = typer.Typer(no_args_is_help=True, help="Suite tenants.")
+user_app = typer.Typer(no_args_is_help=True, help="Users and their memberships.")
+connection_app = typer.Typer(no_args_is_help=True, help="Microsoft provider connections.")
+op_app = typer.Typer(no_args_is_help=True, help="Operation runs.")
+app.add_typer(db_app, name="db")
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(user_app, name="user")
+app.add_typer(connection_app, name="connection")
+app.add_typer(op_app, name="op")
+
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+TenantName = Annotated[str, typer.Option("--tenant", help="Suite tenant name.")]
+AsEmail = Annotated[str, typer.Option("--as", help="Act as this user (their role applies).")]
+
+
+def _actor(tenant: str, email: str):  # type: ignore[no-untyped-def]
+    from atlas_services.db import session_scope
+    from atlas_services.directory import actor_for
+
+    with session_scope() as session:
+        return actor_for(session, email=email, tenant_name=tenant)
+
+
+@db_app.command("upgrade")
+def db_upgrade(as_json: Json = False) -> None:
+    """Apply every Alembic migration to ATLAS_DATABASE_URL."""
+    from atlas_services.migrations import upgrade
+
+    with guarded(as_json):
+        revision = upgrade()
+        emit(as_json, {"revision": revision}, f"database at revision {revision}")
+
+
+@tenant_app.command("create")
+def tenant_create(name: str, as_json: Json = False) -> None:
+    """Create a suite tenant."""
+    from atlas_services.db import session_scope
+    from atlas_services.directory import create_tenant
+
+    with guarded(as_json), session_scope() as session:
+        tenant = create_tenant(session, name)
+        emit(as_json, {"id": tenant.id, "name": tenant.name}, f"created tenant {tenant.name} ({tenant.id})")
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option(help="Sign-in email.")],
+    tenant: TenantName,
+    role: Annotated[str, typer.Option(help="owner, manager, operator or readonly.")],
+    password_file: Annotated[str | None, typer.Option(help="Read the password from this file (else stdin).")] = None,
+    as_json: Json = False,
+) -> None:
+    """Create a user with a role in a tenant; the password comes from stdin or a file."""
+    from atlas_services.db import session_scope
+    from atlas_services.directory import create_user
+
+    with guarded(as_json):
+        password = read_secret(password_file, "Password").rstrip("\r\n")
+        with session_scope() as session:
+            user = create_user(session, email=email, password=password, tenant_name=tenant, role=role)
+            payload = {"id": user.id, "email": user.email, "tenant": tenant, "role": role}
+        emit(as_json, payload, f"created user {payload['email']} as {role} in {tenant}")
+
+
+@connection_app.command("create")
+def connection_create(
+    tenant: TenantName,
+    actor_email: AsEmail,
+    name: Annotated[str, typer.Option(help="Display name, unique in the tenant.")],
+    entra_tenant_id: Annotated[str, typer.Option(help="The customer's Entra tenant id (GUID).")],
+    client_id: Annotated[str, typer.Option(help="The app registration's client id (GUID).")],
+    cloud: Annotated[str, typer.Option(help="global, usgov, usgov_dod, china or simulator.")] = "global",
+    default: Annotated[bool | None, typer.Option("--default/--no-default", help="Make it the default.")] = None,
+    secret_file: Annotated[str | None, typer.Option(help="Read the client secret from this file (else stdin).")]
+    = None,
+    as_json: Json = False,
+) -> None:
+    """Create a connection with a client secret (from stdin or --secret-file, never the command line)."""
+    from atlas_services.connections import create_connection
+
+    with guarded(as_json):
+        actor = _actor(tenant, actor_email)
+        secret = SecretValue(read_secret(secret_file, "Client secret"))
+        view = create_connection(actor, name=name, entra_tenant_id=entra_tenant_id, client_id=client_id,
+                                 client_secret=secret, cloud=cloud, make_default=default)
+        emit(as_json, {"connection": view}, f"created connection {view.name} ({view.id})"
+             + (" [default]" if view.is_default else ""))
+
+
+@connection_app.command("list")
+def connection_list(tenant: TenantName, actor_email: AsEmail, as_json: Json = False) -> None:
+    """List the tenant's connections."""
+    from atlas_services.connections import list_connections
+
+    with guarded(as_json):
+        views = list_connections(_actor(tenant, actor_email))
+        lines = [f"{v.id}  {v.name}{' [default]' if v.is_default else ''}  {v.cloud}  {v.health_status}"
+                 for v in views] or ["no connections yet: create one with `atlas connection create`"]
+        emit(as_json, {"connections": views}, "\n".join(lines))
+
+
+@op_app.command("start")
+def op_start(
+    op_type: Annotated[str, typer.Argument(help="health_check, inventory_sync, compliance_snapshot, ...")],
+    tenant: TenantName,
+    actor_email: AsEmail,
+    connection: Annotated[str | None, typer.Option(help="Connection id (default: the tenant's default).")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until the run finishes.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 120.0,
+    as_json: Json = False,
+) -> None:
+    """Start an operation run (or find the active one on its scope)."""
+    from atlas_jobs.dispatch import start_operation
+    from atlas_services.operations import get_run
+
+    with guarded(as_json):
+        actor = _actor(tenant, actor_email)
+        result = start_operation(actor, op_type, connection)
+        payload: dict[str, object] = {"outcome": result.outcome, "run_id": result.run_id,
+                                      "active_run_id": result.active_run_id}
+        if wait:
+            deadline = time.monotonic() + timeout
+            run = get_run(actor, result.run_id)
+            while run.status in ("queued", "running") and time.monotonic() < deadline:
+                time.sleep(0.5)
+                run = get_run(actor, result.run_id)
+            payload.update(status=run.status, reason_code=run.reason_code)
+        text = f"{result.outcome}: run {result.run_id}"
+        if result.outcome == "scope_busy":
+            text += f" (another operation is active on this scope: {result.active_run_id})"
+        if wait:
+            text += f" -> {payload['status']}" + (f" ({payload['reason_code']})" if payload["reason_code"] else "")
+        emit(as_json, payload, text)
+
+
+@op_app.command("show")
+def op_show(run_id: str, tenant: TenantName, actor_email: AsEmail, as_json: Json = False) -> None:
+    """Show one run."""
+    from atlas_services.operations import get_run
+
+    with guarded(as_json):
+        run = get_run(_actor(tenant, actor_email), run_id)
+        text = f"{run.id}  {run.op_type}  {run.status}  on {run.connection_name}"
+        if run.reason_code:
+            text += f"\n  {run.reason_code}: {run.message}\n  fix: {run.remediation}"
+        emit(as_json, {"run": run}, text)
+
+
+@app.command("worker")
+def worker(workers: Annotated[int, typer.Option(help="Worker threads.")] = 2) -> None:
+    """Run the job consumer."""
+    from atlas_cli.services import run_worker
+
+    with guarded(False):
+        run_worker(workers)
+
+
+@app.command("web")
+def web() -> None:
+    """Serve the web UI (frontend and backend on one port)."""
+    from atlas_cli.services import run_web
+
+    with guarded(False):
+        raise typer.Exit(run_web())
+
+
+@app.command("simulator")
+def simulator(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+    scenario: Annotated[str | None, typer.Option(help="Scenario YAML (default: the demo).")] = None,
+) -> None:
+    """Serve the Microsoft cloud simulator."""
+    from atlas_sim.server import serve
+
+    serve("127.0.0.1", port, scenario)
+
+
+@app.command("demo")
+def demo(as_json: Json = False) -> None:
+    """Seed (idempotently) a demo tenant, a user per role and connections against the simulator."""
+    from atlas_cli.demo import seed_demo
+
+    with guarded(as_json):
+        made = seed_demo()
+        lines = [f"tenant {t['name']}" for t in made["tenants"]]
+        lines += [f"user {u['email']} ({u['role']}) password {u['password']}" for u in made["users"]]
+        lines += [f"connection {c['name']}{' [default]' if c['default'] else ''}" for c in made["connections"]]
+        emit(as_json, made, "\n".join(lines))
+
+
+@app.command("run")
+def run() -> None:
+    """Run everything on this machine: database, simulator, worker and web UI, with demo data."""
+    from atlas_cli.services import run_all
+
+    with guarded(False):
+        raise typer.Exit(run_all())
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""Starting and supervising Atlas's processes: worker, web, simulator, and `atlas run` for all of them."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from atlas_services.config import get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+GRACE_SECONDS = 8.0
+
+
+def _check_backing_services() -> None:
+    from atlas_jobs.huey_app import check_queue
+    from atlas_services.db import check_database
+
+    check_database()
+    check_queue()
+
+
+def run_worker(workers: int) -> None:
+    """Consume jobs until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _check_backing_services()
+    import atlas_jobs.tasks  # noqa: F401  (registers the tasks)
+    from atlas_jobs.huey_app import huey
+
+    huey.create_consumer(workers=max(1, workers), worker_type="thread", check_worker_health=True).run()
+
+
+def web_environment() -> dict[str, str]:
+    """The environment `reflex` needs here: the project-local bun, no telemetry, no version checks."""
+    env = dict(os.environ)
+    tools = ROOT / ".tools" / "node_modules" / ".bin"
+    env["PATH"] = f"{tools}{os.pathsep}{env.get('PATH', '')}"
+    env.update(REFLEX_USE_SYSTEM_BUN="1", REFLEX_TELEMETRY_ENABLED="false", REFLEX_CHECK_LATEST_VERSION="false")
+    return env
+
+
+def web_command(port: int) -> list[str]:
+    reflex = str(Path(sys.executable).with_name("reflex"))
+    return [reflex, "run", "--env", "prod", "--single-port", "--backend-port", str(port),
+            "--backend-host", get_settings().web_host]
+
+
+def run_web() -> int:
+    """Serve the UI in the foreground; returns reflex's exit code."""
+    _check_backing_services()
+    return subprocess.call(web_command(get_settings().web_port), cwd=ROOT, env=web_environment())
+
+
+def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.25)
+    return False
+
+
+def stop_process_group(proc: subprocess.Popen[bytes], grace: float = GRACE_SECONDS) -> None:
+    """SIGTERM the child's process group, then SIGKILL it: `reflex run` ignores SIGTERM without a TTY."""
+    if proc.poll() is not None:
+        _kill_group(proc.pid, signal.SIGKILL)
+        return
+    _kill_group(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    _kill_group(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+def _kill_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def spawn(args: list[str], env: dict[str, str], log_path: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start a child in its own process group (so stopping it stops its children too)."""
+    out = open(log_path, "ab") if log_path else None  # noqa: SIM115  (closed with the process)
+    return subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, stdout=out, stderr=out)
+
+
+def run_all() -> int:
+    """`atlas run`: the embedded default of DESIGN.md §11."""
+    from atlas_cli.embedded import embedded_database
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    settings = get_settings()
+    data_dir = Path(settings.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = web_environment()
+    env.setdefault("ATLAS_SIMULATOR_URL", settings.simulator_url)
+    children: list[subprocess.Popen[bytes]] = []
+    with embedded_database(settings.database_url, data_dir / "postgres") as database_url:
+        env["ATLAS_DATABASE_URL"] = os.environ["ATLAS_DATABASE_URL"] = database_url
+        get_settings.cache_clear()
+        try:
+            return _run_children(env, data_dir, children)
+        finally:
+            for child in reversed(children):
+                stop_process_group(child)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _run_children(env: dict[str, str], data_dir: Path, children: list[subprocess.Popen[bytes]]) -> int:
+    from atlas_cli.demo import seed_demo
+    from atlas_services.migrations import upgrade
+
+    settings = get_settings()
+    atlas = str(Path(sys.executable).with_name("atlas"))
+    print("migrating the database ...", flush=True)
+    upgrade()
+    made = seed_demo()
+    sim_port = int(settings.simulator_url.rsplit(":", 1)[1].split("/")[0])
+    children.append(spawn([atlas, "simulator", "--port", str(sim_port)], env, data_dir / "simulator.log"))
+    children.append(spawn([atlas, "worker"], env, data_dir / "worker.log"))
+    print("building and starting the web UI (the first run builds the frontend: a few minutes) ...", flush=True)
+    web = spawn(web_command(settings.web_port), env, data_dir / "web.log")
+    children.append(web)
+    if not wait_for_port(settings.web_port, 600, web):
+        print(f"error: the web UI did not start; see {data_dir / 'web.log'}", file=sys.stderr)
+        return 1
+    url = f"http://{settings.web_host}:{settings.web_port}"
+    print(f"\nAtlas is running at {url}\n\nDemo logins (tenant {made['tenants'][0]['name']}):")
+    for user in made["users"]:
+        print(f"  {user['role']:<9} {user['email']:<28} password: {user['password']}")
+    print(f"\nLogs in {data_dir}. Press Ctrl-C to stop everything.", flush=True)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+        return 0
+    dead = [child.args for child in children if child.poll() is not None]
+    print(f"error: a process stopped unexpectedly: {dead}; see the logs in {data_dir}", file=sys.stderr)
+    return 1

@@ -1,0 +1,13 @@
+"""The start gate wired to the queue: what the UI and the CLI call to start provider work."""
+
+from __future__ import annotations
+
+from atlas_jobs.tasks import enqueue_run
+from atlas_services import operations
+from atlas_services.authz import Actor
+from atlas_services.operations import StartResult
+
+
+def start_operation(actor: Actor, op_type: str, connection_id: object | None = None) -> StartResult:
+    """Write a run row (or find the active one) and enqueue its job; no provider call happens here."""
+    return operations.start_operation(actor, op_type, connection_id, enqueue=enqueue_run)

@@ -1,0 +1,70 @@
+"""Settings, read from ``ATLAS_*`` environment variables (and a ``.env`` file)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development defaults: usable out of the box, refused in production.
+DEV_ENCRYPTION_KEYS = "dev1:" + base64.b64encode(b"atlas-development-key-not-secret").decode()
+DEV_SECRET_KEY = "atlas-development-secret-not-secret"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ATLAS_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    # Unset: `atlas run` starts an embedded PostgreSQL under data_dir.
+    database_url: str | None = None
+    # Unset: huey keeps its queue in SQLite under data_dir.
+    redis_url: str | None = None
+    # Queue name in Redis / SQLite; tests use their own so they never see another run's tasks.
+    queue_name: str = "atlas"
+    data_dir: str = ".atlas"
+    # "id:base64key[,id:base64key...]"; the first is the primary (used to seal), the rest only open.
+    encryption_keys: str = DEV_ENCRYPTION_KEYS
+    secret_key: str = DEV_SECRET_KEY
+    simulator_url: str = "http://127.0.0.1:8765"
+    web_host: str = "127.0.0.1"
+    web_port: int = 3000
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    heartbeat_seconds: int = Field(default=10, ge=1)
+    heartbeat_timeout_seconds: int = Field(default=60, ge=5)
+    start_timeout_seconds: int = Field(default=600, ge=10)
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_defaults_in_production(self) -> Settings:
+        defaults = []
+        if self.encryption_keys == DEV_ENCRYPTION_KEYS:
+            defaults.append("ATLAS_ENCRYPTION_KEYS")
+        if self.secret_key == DEV_SECRET_KEY:
+            defaults.append("ATLAS_SECRET_KEY")
+        if defaults:
+            message = f"{', '.join(defaults)} still hold the development default"
+            if self.env == "production":
+                raise ValueError(message + "; set real values before starting in production")
+            if self.env == "development":
+                logging.getLogger("atlas").warning("warning: %s (fine for development only)", message)
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with psycopg 3 as the driver."""
+        if not self.database_url:
+            raise RuntimeError("ATLAS_DATABASE_URL is not set")
+        url = self.database_url
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

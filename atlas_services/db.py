@@ -1,0 +1,59 @@
+"""The database engine and unit of work. PostgreSQL is the system of record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, create_engine
+
+from atlas_services.config import get_settings
+
+
+@lru_cache(maxsize=4)
+def _engine_for(url: str) -> Engine:
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def get_engine() -> Engine:
+    return _engine_for(get_settings().sqlalchemy_url)
+
+
+def reset_engines() -> None:
+    """Forget pooled engines (tests and forked workers)."""
+    _engine_for.cache_clear()
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A unit of work: commits when the block ends cleanly, rolls back otherwise."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password removed, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable URL>"
+
+
+def check_database() -> None:
+    """Raise RuntimeError with one clear line if the database cannot be reached."""
+    url = get_settings().sqlalchemy_url
+    try:
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError:
+        raise RuntimeError(f"cannot connect to the database at {redact_url(url)}") from None

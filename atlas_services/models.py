@@ -1,0 +1,194 @@
+"""Tables (DESIGN.md §5). Schema changes go through Alembic migrations, never ``create_all``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Index, LargeBinary, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    MANAGER = "manager"
+    OPERATOR = "operator"
+    READONLY = "readonly"
+
+
+class Cloud(StrEnum):
+    GLOBAL = "global"
+    USGOV = "usgov"
+    USGOV_DOD = "usgov_dod"
+    CHINA = "china"
+    SIMULATOR = "simulator"
+
+
+class HealthStatus(StrEnum):
+    UNKNOWN = "unknown"
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+
+
+class CredentialKind(StrEnum):
+    CLIENT_SECRET = "client_secret"
+    CERTIFICATE = "certificate"
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"  # written by the start gate, waiting for a worker
+    RUNNING = "running"  # a worker holds the lease and heartbeats
+    SUCCEEDED = "succeeded"
+    PARTIALLY_SUCCEEDED = "partially_succeeded"  # some sections failed; their last-observed data is kept
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_RUN_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
+FINISHED_RUN_STATUSES = frozenset(RunStatus) - ACTIVE_RUN_STATUSES
+# The partial unique index predicate; a schema test checks it equals ACTIVE_RUN_STATUSES.
+ACTIVE_RUN_PREDICATE = "status IN ('queued', 'running')"
+
+
+def _when(nullable: bool = False, default: bool = True) -> Any:
+    return Field(
+        default_factory=utcnow if default else None,
+        sa_column=Column(DateTime(timezone=True), nullable=nullable),
+    )
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")))
+
+
+class Tenant(SQLModel, table=True):
+    __tablename__ = "tenants"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    created_at: datetime = _when()
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    password_hash: str = Field(max_length=255)
+    display_name: str = Field(default="", max_length=200)
+    disabled: bool = False
+    created_at: datetime = _when()
+
+
+class Membership(SQLModel, table=True):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "tenant_id", name="uq_memberships_user_tenant"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE", index=True)
+    role: str = Field(max_length=20)
+    created_at: datetime = _when()
+
+
+class UserSession(SQLModel, table=True):
+    __tablename__ = "user_sessions"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _when()
+    expires_at: datetime = _when(default=False)
+    revoked_at: datetime | None = _when(nullable=True, default=False)
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_tenant_at", "tenant_id", text("at DESC"), text("id DESC")),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE")
+    actor_user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    action: str = Field(max_length=80)
+    target_type: str = Field(max_length=40)
+    target_id: str | None = Field(default=None, max_length=64)
+    at: datetime = _when()
+    details: dict[str, Any] = _json()
+
+
+class ProviderConnection(SQLModel, table=True):
+    __tablename__ = "provider_connections"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "display_name", name="uq_provider_connections_tenant_name"),
+        Index("uq_provider_connections_one_default", "tenant_id", unique=True,
+              postgresql_where=text("is_default")),
+    )
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE", index=True)
+    provider: str = Field(default="microsoft", max_length=20)
+    display_name: str = Field(max_length=100)
+    cloud: str = Field(max_length=20)
+    entra_tenant_id: uuid.UUID
+    client_id: uuid.UUID
+    is_default: bool = False
+    enabled: bool = True
+    health_status: str = Field(default=HealthStatus.UNKNOWN, max_length=20)
+    health_reason_code: str | None = Field(default=None, max_length=64)
+    last_checked_at: datetime | None = _when(nullable=True, default=False)
+    health_details: dict[str, Any] = _json()
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class ProviderCredential(SQLModel, table=True):
+    __tablename__ = "provider_credentials"
+    __table_args__ = (
+        Index("uq_provider_credentials_one_active", "connection_id", unique=True, postgresql_where=text("active")),
+    )
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE")
+    connection_id: uuid.UUID = Field(foreign_key="provider_connections.id", ondelete="CASCADE", index=True)
+    kind: str = Field(max_length=20)
+    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    nonce: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    key_id: str = Field(max_length=40, index=True)
+    hint: str = Field(default="", max_length=80)
+    thumbprint: str | None = Field(default=None, max_length=64)
+    subject: str | None = Field(default=None, max_length=400)
+    not_after: datetime | None = _when(nullable=True, default=False)
+    expires_at: datetime | None = _when(nullable=True, default=False)
+    active: bool = True
+    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = _when()
+
+
+class OperationRun(SQLModel, table=True):
+    __tablename__ = "operation_runs"
+    __table_args__ = (
+        Index("uq_operation_runs_active_scope", "tenant_id", "scope_key", unique=True,
+              postgresql_where=text(ACTIVE_RUN_PREDICATE)),
+        Index("ix_operation_runs_tenant_history", "tenant_id", text("created_at DESC"), text("id DESC")),
+        Index("ix_operation_runs_connection_history", "connection_id", text("created_at DESC"), text("id DESC")),
+        Index("ix_operation_runs_stale_sweep", "status", "heartbeat_at", postgresql_where=text(ACTIVE_RUN_PREDICATE)),
+    )
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE")
+    connection_id: uuid.UUID = Field(foreign_key="provider_connections.id", ondelete="CASCADE")
+    scope_key: str = Field(max_length=120)
+    op_type: str = Field(max_length=40)
+    status: str = Field(default=RunStatus.QUEUED, max_length=24)
+    reason_code: str | None = Field(default=None, max_length=64)
+    message: str | None = Field(default=None, max_length=1000)
+    remediation: str | None = Field(default=None, max_length=1000)
+    summary: dict[str, Any] = _json()
+    progress: dict[str, Any] = _json()
+    started_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = _when()
+    started_at: datetime | None = _when(nullable=True, default=False)
+    finished_at: datetime | None = _when(nullable=True, default=False)
+    heartbeat_at: datetime | None = _when(nullable=True, default=False)
+    lease_token: uuid.UUID | None = None
+    attempt: int = 0

@@ -1,0 +1,218 @@
+"""Operation runs: the start gate, the run lifecycle and the read models the UI polls."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, col, select
+
+from atlas_services import gateway
+from atlas_services.authz import Actor, Capability, load_for_actor, requires
+from atlas_services.db import session_scope
+from atlas_services.errors import InvalidInput, NotFound, ProviderError
+from atlas_services.models import (
+    ACTIVE_RUN_PREDICATE,
+    ACTIVE_RUN_STATUSES,
+    OperationRun,
+    ProviderConnection,
+    RunStatus,
+    utcnow,
+)
+from atlas_services.reasons import reason
+
+log = logging.getLogger(__name__)
+
+# Operation types known to Atlas; the value says whether a worker can run it yet.
+OPERATION_TYPES: dict[str, bool] = {
+    "health_check": True,
+    "inventory_sync": False,
+    "compliance_snapshot": False,
+    "script_deploy": False,
+    "app_publish": False,
+}
+
+Outcome = Literal["started", "deduplicated", "scope_busy"]
+
+
+@dataclass(frozen=True)
+class StartResult:
+    outcome: Outcome
+    run_id: uuid.UUID
+    active_run_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class RunView:
+    id: uuid.UUID
+    op_type: str
+    status: str
+    connection_id: uuid.UUID
+    connection_name: str
+    reason_code: str | None
+    message: str | None
+    remediation: str | None
+    summary: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def scope_key(tenant_id: uuid.UUID, entra_tenant_id: uuid.UUID) -> str:
+    return f"{tenant_id}:microsoft:{entra_tenant_id}"
+
+
+def _resolve_connection(session: Session, actor: Actor, connection_id: object | None) -> ProviderConnection:
+    if connection_id is None:
+        connection = session.exec(select(ProviderConnection).where(
+            ProviderConnection.tenant_id == actor.tenant_id, col(ProviderConnection.is_default))).first()
+        if connection is None:
+            raise ProviderError("connection.no_default")
+    else:
+        connection = load_for_actor(session, ProviderConnection, connection_id, actor, Capability.PROVIDER_RUN,
+                                    what="connection")
+    if not connection.enabled:
+        raise ProviderError("connection.disabled")
+    return connection
+
+
+@requires(Capability.PROVIDER_RUN)
+def start_operation(actor: Actor, op_type: str, connection_id: object | None = None, *,
+                    enqueue: Callable[[uuid.UUID], None]) -> StartResult:
+    """Start ``op_type`` on a connection (the tenant's default when None): one run per scope at a time.
+
+    Returns ``started``, ``deduplicated`` (the same operation is already active on the connection) or
+    ``scope_busy`` (another operation holds the scope; ``active_run_id`` names it). The job is enqueued
+    after the commit, carrying only the run id; if that fails the run fails with ``queue.unavailable``.
+    """
+    if not isinstance(op_type, str) or op_type not in OPERATION_TYPES:
+        raise InvalidInput("op_type", f"unknown operation type; choose one of: {', '.join(OPERATION_TYPES)}")
+    if not OPERATION_TYPES[op_type]:
+        raise ProviderError("capability.not_available", f"'{op_type}' is not available yet.")
+    for _ in range(3):
+        with session_scope() as session:
+            connection = _resolve_connection(session, actor, connection_id)
+            scope = scope_key(actor.tenant_id, connection.entra_tenant_id)
+            inserted = session.execute(
+                insert(OperationRun)
+                .values(id=uuid.uuid4(), tenant_id=actor.tenant_id, connection_id=connection.id, scope_key=scope,
+                        op_type=op_type, status=RunStatus.QUEUED, started_by=actor.user_id, created_at=utcnow(),
+                        summary={}, progress={}, attempt=0)
+                .on_conflict_do_nothing(index_elements=["tenant_id", "scope_key"],
+                                        index_where=text(ACTIVE_RUN_PREDICATE))
+                .returning(OperationRun.id)  # type: ignore[arg-type]
+            ).scalar_one_or_none()
+            if inserted is None:
+                active = session.exec(select(OperationRun).where(
+                    OperationRun.tenant_id == actor.tenant_id, OperationRun.scope_key == scope,
+                    col(OperationRun.status).in_(ACTIVE_RUN_STATUSES))).first()
+                if active is None:
+                    continue  # the active run finished between our insert and select: try again
+                if active.op_type == op_type and active.connection_id == connection.id:
+                    return StartResult("deduplicated", active.id, active.id)
+                return StartResult("scope_busy", active.id, active.id)
+        _enqueue_or_fail(inserted, enqueue)
+        return StartResult("started", inserted)
+    raise ProviderError("internal.unexpected", "The scope kept changing; try again.")
+
+
+def _enqueue_or_fail(run_id: uuid.UUID, enqueue: Callable[[uuid.UUID], None]) -> None:
+    try:
+        enqueue(run_id)
+    except Exception as exc:
+        log.warning("enqueue of run %s failed: %s", run_id, type(exc).__name__)
+        entry = reason("queue.unavailable")
+        with session_scope() as session:
+            session.execute(update(OperationRun).where(
+                col(OperationRun.id) == run_id, col(OperationRun.status) == RunStatus.QUEUED).values(
+                status=RunStatus.FAILED, reason_code=entry.code, message=entry.message,
+                remediation=entry.remediation, finished_at=utcnow()))
+        raise ProviderError("queue.unavailable") from None
+
+
+def _run_view(run: OperationRun, connection_name: str) -> RunView:
+    return RunView(id=run.id, op_type=run.op_type, status=run.status, connection_id=run.connection_id,
+                   connection_name=connection_name, reason_code=run.reason_code, message=run.message,
+                   remediation=run.remediation, summary=dict(run.summary), created_at=run.created_at,
+                   started_at=run.started_at, finished_at=run.finished_at)
+
+
+@requires(Capability.PROVIDER_VIEW)
+def get_run(actor: Actor, run_id: object) -> RunView:
+    with session_scope() as session:
+        run = load_for_actor(session, OperationRun, run_id, actor, Capability.PROVIDER_VIEW, what="run")
+        connection = session.get(ProviderConnection, run.connection_id)
+        return _run_view(run, connection.display_name if connection else "")
+
+
+@requires(Capability.PROVIDER_VIEW)
+def list_runs(actor: Actor, limit: int = 20) -> list[RunView]:
+    """The tenant's runs, newest first."""
+    limit = max(1, min(int(limit), 200))
+    with session_scope() as session:
+        rows = session.exec(
+            select(OperationRun, ProviderConnection.display_name)
+            .join(ProviderConnection, ProviderConnection.id == OperationRun.connection_id)  # type: ignore[arg-type]
+            .where(OperationRun.tenant_id == actor.tenant_id)
+            .order_by(col(OperationRun.created_at).desc(), col(OperationRun.id).desc())
+            .limit(limit)
+        ).all()
+        return [_run_view(run, name) for run, name in rows]
+
+
+@requires(Capability.PROVIDER_VIEW)
+def has_active_runs(actor: Actor) -> bool:
+    with session_scope() as session:
+        return session.exec(select(OperationRun.id).where(
+            OperationRun.tenant_id == actor.tenant_id,
+            col(OperationRun.status).in_(ACTIVE_RUN_STATUSES)).limit(1)).first() is not None
+
+
+def execute_run(run_id: uuid.UUID) -> None:
+    """Run a queued operation to its end (called by the worker with the run id only)."""
+    lease = uuid.uuid4()
+    with session_scope() as session:
+        claimed = session.execute(
+            update(OperationRun)
+            .where(col(OperationRun.id) == run_id, col(OperationRun.status) == RunStatus.QUEUED)
+            .values(status=RunStatus.RUNNING, lease_token=lease, started_at=utcnow(), heartbeat_at=utcnow(),
+                    attempt=OperationRun.attempt + 1)
+            .returning(OperationRun.op_type, OperationRun.connection_id)  # type: ignore[arg-type]
+        ).first()
+    if claimed is None:
+        log.info("run %s is no longer queued; nothing to do", run_id)
+        return
+    op_type, connection_id = claimed
+    try:
+        summary = gateway.run_capability(op_type, connection_id)
+    except ProviderError as exc:
+        _finish(run_id, lease, RunStatus.FAILED, summary={}, code=exc.code, message=exc.detail,
+                remediation=exc.remediation)
+    except Exception as exc:
+        # Raw exception text may hold anything (even secrets): log the type only, store the catalogue text.
+        log.error("run %s failed unexpectedly: %s", run_id, type(exc).__name__)
+        entry = reason("internal.unexpected")
+        _finish(run_id, lease, RunStatus.FAILED, summary={}, code=entry.code, message=entry.message,
+                remediation=entry.remediation)
+    else:
+        _finish(run_id, lease, RunStatus.SUCCEEDED, summary=summary)
+
+
+def _finish(run_id: uuid.UUID, lease: uuid.UUID, status: RunStatus, *, summary: dict[str, Any],
+            code: str | None = None, message: str | None = None, remediation: str | None = None) -> None:
+    with session_scope() as session:
+        result = session.execute(
+            update(OperationRun)
+            .where(col(OperationRun.id) == run_id, col(OperationRun.lease_token) == lease,
+                   col(OperationRun.status) == RunStatus.RUNNING)
+            .values(status=status, summary=summary, reason_code=code, message=message, remediation=remediation,
+                    finished_at=utcnow()))
+        if not result.rowcount:  # type: ignore[attr-defined]
+            log.warning("run %s lost its lease before finishing; result dropped", run_id)
+

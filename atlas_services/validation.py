@@ -1,0 +1,44 @@
+"""Input checks shared by the UI, the CLI and the services. Each raises InvalidInput naming the field."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from atlas_services.errors import InvalidInput
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def guid(field: str, value: object, label: str) -> uuid.UUID:
+    text = value.strip() if isinstance(value, str) else ""
+    if not _GUID.match(text):
+        raise InvalidInput(field, f"{label} must be a GUID like 00000000-0000-0000-0000-000000000000")
+    return uuid.UUID(text)
+
+
+def name(field: str, value: object, label: str, max_length: int = 100) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise InvalidInput(field, f"{label} is required")
+    if len(text) > max_length:
+        raise InvalidInput(field, f"{label} must be at most {max_length} characters")
+    if any(ord(ch) < 32 for ch in text):
+        raise InvalidInput(field, f"{label} must not contain control characters")
+    return text
+
+
+def email(value: object) -> str:
+    text = value.strip().lower() if isinstance(value, str) else ""
+    if not _EMAIL.match(text) or len(text) > 254:
+        raise InvalidInput("email", "Enter a valid email address")
+    return text
+
+
+def password(value: object) -> str:
+    if not isinstance(value, str) or len(value) < 8:
+        raise InvalidInput("password", "The password must be at least 8 characters")
+    if len(value) > 1024:
+        raise InvalidInput("password", "The password must be at most 1024 characters")
+    return value
