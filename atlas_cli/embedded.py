@@ -16,7 +16,8 @@ def embedded_database(configured_url: str | None, data_dir: Path) -> Iterator[st
     import pgserver
 
     print(f"starting the embedded PostgreSQL in {data_dir} ...", flush=True)
-    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    server = pgserver.get_server(  # type: ignore[attr-defined]
+        data_dir, cleanup_mode="stop")
     try:
         yield str(server.get_uri())
     finally:

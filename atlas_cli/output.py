@@ -62,9 +62,9 @@ class _Guard:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if exc is None or isinstance(exc, typer.Exit | KeyboardInterrupt | SystemExit):
-            return False
+            return
         if isinstance(exc, OperationalError):
             from atlas_services.config import get_settings
             from atlas_services.db import redact_url
@@ -73,7 +73,6 @@ class _Guard:
                 f"cannot connect to the database at {redact_url(get_settings().sqlalchemy_url)}"))
         if isinstance(exc, AtlasError | RuntimeError | ValueError):
             fail(self.as_json, exc)
-        return False
 
 
 def read_secret(path: str | None, label: str) -> str:
@@ -82,5 +81,5 @@ def read_secret(path: str | None, label: str) -> str:
         with open(path, encoding="utf-8") as handle:
             return handle.read()
     if sys.stdin.isatty():
-        return typer.prompt(label, hide_input=True)
+        return str(typer.prompt(label, hide_input=True))
     return sys.stdin.read()

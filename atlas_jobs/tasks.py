@@ -8,7 +8,8 @@ from atlas_jobs.huey_app import huey
 from atlas_services import operations
 
 
-@huey.task()
+# huey ships no type hints.
+@huey.task()  # type: ignore[untyped-decorator]
 def execute_run(run_id: str) -> None:
     operations.execute_run(uuid.UUID(run_id))
 

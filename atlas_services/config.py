@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development defaults: usable out of the box, refused in production.
 DEV_ENCRYPTION_KEYS = "dev1:" + base64.b64encode(b"atlas-development-key-not-secret").decode()
-DEV_SECRET_KEY = "atlas-development-secret-not-secret"
+DEV_SECRET_KEY = "atlas-development-secret-not-secret"  # noqa: S105  (refused in production)
 
 
 class Settings(BaseSettings):

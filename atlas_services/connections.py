@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import and_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -71,8 +72,10 @@ def create_connection(actor: Actor, *, name: str, entra_tenant_id: str, client_i
             tenant_id=actor.tenant_id, display_name=clean_name, cloud=clean_cloud, entra_tenant_id=tenant_guid,
             client_id=client_guid, is_default=bool(make_default) or (make_default is None and has_default is None))
         if connection.is_default and has_default is not None:
-            session.exec(select(ProviderConnection).where(ProviderConnection.id == has_default)).one().is_default = False
-            session.flush()
+            previous = session.get(ProviderConnection, has_default)
+            assert previous is not None
+            previous.is_default = False
+            session.flush()  # the one-default index must see the old default cleared first
         session.add(connection)
         credential_id = uuid.uuid4()
         sealed = credentials.seal(secret, tenant_id=actor.tenant_id, connection_id=connection.id,
@@ -113,8 +116,8 @@ def list_connections(actor: Actor) -> list[ConnectionView]:
     with session_scope() as session:
         rows = session.exec(
             select(ProviderConnection, ProviderCredential.hint)
-            .join(ProviderCredential, (ProviderCredential.connection_id == ProviderConnection.id)  # type: ignore[arg-type]
-                  & col(ProviderCredential.active), isouter=True)
+            .join(ProviderCredential, and_(col(ProviderCredential.connection_id) == col(ProviderConnection.id),
+                                           col(ProviderCredential.active)), isouter=True)
             .where(ProviderConnection.tenant_id == actor.tenant_id)
             .order_by(col(ProviderConnection.is_default).desc(), col(ProviderConnection.display_name))
         ).all()

@@ -67,7 +67,8 @@ def open_sealed(sealed: Sealed, *, tenant_id: object, connection_id: object, cre
     ring = keyring or KeyRing(get_settings().encryption_keys)
     key = ring.key(sealed.key_id)
     if key is None:
-        raise ProviderError("credential.unavailable", "The credential is sealed under a key that is no longer configured.")
+        raise ProviderError("credential.unavailable",
+                            "The credential is sealed under a key that is no longer configured.")
     try:
         plaintext = AESGCM(key).decrypt(
             sealed.nonce, sealed.ciphertext, _aad(tenant_id, connection_id, credential_id, sealed.key_id))

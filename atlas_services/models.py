@@ -38,7 +38,7 @@ class HealthStatus(StrEnum):
 
 
 class CredentialKind(StrEnum):
-    CLIENT_SECRET = "client_secret"
+    CLIENT_SECRET = "client_secret"  # noqa: S105  (a kind name, not a secret)
     CERTIFICATE = "certificate"
 
 

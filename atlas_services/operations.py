@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from atlas_services import gateway
 from atlas_services.authz import Actor, Capability, load_for_actor, requires
 from atlas_services.db import session_scope
-from atlas_services.errors import InvalidInput, NotFound, ProviderError
+from atlas_services.errors import InvalidInput, ProviderError
 from atlas_services.models import (
     ACTIVE_RUN_PREDICATE,
     ACTIVE_RUN_STATUSES,
@@ -106,7 +106,7 @@ def start_operation(actor: Actor, op_type: str, connection_id: object | None = N
                         summary={}, progress={}, attempt=0)
                 .on_conflict_do_nothing(index_elements=["tenant_id", "scope_key"],
                                         index_where=text(ACTIVE_RUN_PREDICATE))
-                .returning(OperationRun.id)  # type: ignore[arg-type]
+                .returning(col(OperationRun.id))
             ).scalar_one_or_none()
             if inserted is None:
                 active = session.exec(select(OperationRun).where(
@@ -183,7 +183,7 @@ def execute_run(run_id: uuid.UUID) -> None:
             .where(col(OperationRun.id) == run_id, col(OperationRun.status) == RunStatus.QUEUED)
             .values(status=RunStatus.RUNNING, lease_token=lease, started_at=utcnow(), heartbeat_at=utcnow(),
                     attempt=OperationRun.attempt + 1)
-            .returning(OperationRun.op_type, OperationRun.connection_id)  # type: ignore[arg-type]
+            .returning(col(OperationRun.op_type), col(OperationRun.connection_id))
         ).first()
     if claimed is None:
         log.info("run %s is no longer queued; nothing to do", run_id)

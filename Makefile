@@ -1,0 +1,43 @@
+# Atlas: `make run` serves the app with demo data; `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BUN_VERSION := 1.4.4
+BUN := .tools/node_modules/.bin/bun
+
+export REFLEX_USE_SYSTEM_BUN := 1
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := false
+export PATH := $(CURDIR)/.tools/node_modules/.bin:$(PATH)
+
+.PHONY: run test lint bench install clean
+
+run: install
+	$(BIN)/atlas run
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy atlas_services atlas_jobs atlas_cli atlas_sim
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -n 2 tests/unit tests/integration
+	$(BIN)/python -m pytest tests/e2e
+
+bench: install
+	$(BIN)/python -m bench
+
+install: $(STAMP) $(BUN)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Atlas needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+$(BUN):
+	@command -v npm >/dev/null || { echo "Atlas needs Node.js 20+ with npm (for the web UI's build)"; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix .tools bun@$(BUN_VERSION)
+
+clean:
+	rm -rf $(VENV) .tools/node_modules .web .atlas

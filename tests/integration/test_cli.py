@@ -1,0 +1,120 @@
+"""The `atlas` console script, run as a real process against the test database."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from atlas_services.db import session_scope
+from atlas_services.models import ProviderConnection, Tenant, User
+from tests.plugins.atlas import run_cli
+
+TENANT_GUID = "11111111-2222-3333-4444-555555555555"
+CLIENT_GUID = "66666666-7777-8888-9999-000000000000"
+
+
+def _setup_owner() -> None:
+    assert run_cli("tenant", "create", "Acme").returncode == 0
+    created = run_cli("user", "create", "--email", "owner@acme.test", "--tenant", "Acme", "--role", "owner",
+                      stdin="correct horse battery\n")
+    assert created.returncode == 0, created.stderr
+
+
+def _connection_args(**overrides: str) -> list[str]:
+    values = {"--name": "Contoso", "--entra-tenant-id": TENANT_GUID, "--client-id": CLIENT_GUID,
+              "--cloud": "simulator"}
+    values.update(overrides)
+    args = ["connection", "create", "--tenant", "Acme", "--as", "owner@acme.test"]
+    for key, value in values.items():
+        args += [key, value]
+    return args
+
+
+def _connection_count() -> int:
+    with session_scope() as session:
+        return int(session.exec(select(func.count()).select_from(ProviderConnection)).one())
+
+
+def test_create_and_list_connections_with_json_output(db: None) -> None:
+    _setup_owner()
+    created = run_cli(*_connection_args(), "--json", stdin="the-secret-value\n")
+    assert created.returncode == 0, created.stderr
+    payload = json.loads(created.stdout)
+    assert payload["connection"]["name"] == "Contoso" and payload["connection"]["is_default"] is True
+    assert "the-secret-value" not in created.stdout + created.stderr
+    listed = json.loads(run_cli("connection", "list", "--tenant", "Acme", "--as", "owner@acme.test",
+                                "--json").stdout)
+    assert [c["name"] for c in listed["connections"]] == ["Contoso"]
+
+
+@pytest.mark.parametrize(("overrides", "stdin", "message"), [
+    ({"--entra-tenant-id": "contoso.onmicrosoft.com"}, "secret", "Entra tenant id must be a GUID"),
+    ({"--client-id": "12345"}, "secret", "Client id must be a GUID"),
+    ({}, "   \n", "client secret is required"),
+    ({}, "", "client secret is required"),
+])
+def test_bad_connection_input_gives_one_line_and_writes_nothing(
+        db: None, overrides: dict[str, str], stdin: str, message: str) -> None:
+    _setup_owner()
+    result = run_cli(*_connection_args(**overrides), stdin=stdin)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and message in line
+    assert _connection_count() == 0
+
+
+def test_duplicate_connection_name_is_refused(db: None) -> None:
+    _setup_owner()
+    assert run_cli(*_connection_args(), stdin="secret-one").returncode == 0
+    duplicate = run_cli(*_connection_args(), stdin="secret-two")
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    assert _connection_count() == 1
+
+
+def test_unknown_tenant_and_unknown_user_are_clear_errors(db: None) -> None:
+    _setup_owner()
+    no_tenant = run_cli("connection", "list", "--tenant", "Nope", "--as", "owner@acme.test")
+    no_user = run_cli("connection", "list", "--tenant", "Acme", "--as", "ghost@acme.test")
+    assert no_tenant.returncode == 1 and no_tenant.stderr.strip() == "error: tenant 'Nope' not found"
+    assert no_user.returncode == 1 and "user 'ghost@acme.test' in tenant 'Acme' not found" in no_user.stderr
+    bad_user = run_cli("user", "create", "--email", "x@acme.test", "--tenant", "Nope", "--role", "owner",
+                       stdin="long enough password")
+    assert bad_user.returncode == 1 and "tenant 'Nope' not found" in bad_user.stderr
+    with session_scope() as session:
+        assert session.exec(select(func.count()).select_from(User)).one() == 1
+        assert session.exec(select(func.count()).select_from(Tenant)).one() == 1
+
+
+def test_op_start_prints_outcome_and_run_id_and_dedupes(db: None, huey_queue: object) -> None:
+    _setup_owner()
+    assert run_cli(*_connection_args(), stdin="secret").returncode == 0
+    first = json.loads(run_cli("op", "start", "health_check", "--tenant", "Acme", "--as", "owner@acme.test",
+                               "--json").stdout)
+    second = json.loads(run_cli("op", "start", "health_check", "--tenant", "Acme", "--as", "owner@acme.test",
+                                "--json").stdout)
+    assert first["outcome"] == "started" and first["active_run_id"] is None
+    assert second == {"outcome": "deduplicated", "run_id": first["run_id"], "active_run_id": first["run_id"]}
+    shown = json.loads(run_cli("op", "show", first["run_id"], "--tenant", "Acme", "--as", "owner@acme.test",
+                               "--json").stdout)
+    assert shown["run"]["status"] == "queued" and shown["run"]["op_type"] == "health_check"
+
+
+def test_op_start_errors_exit_non_zero_with_a_reason(db: None) -> None:
+    _setup_owner()
+    no_default = run_cli("op", "start", "health_check", "--tenant", "Acme", "--as", "owner@acme.test")
+    assert no_default.returncode == 1 and no_default.stderr.startswith("error: connection.no_default:")
+    unknown = run_cli("op", "start", "defrag", "--tenant", "Acme", "--as", "owner@acme.test")
+    assert unknown.returncode == 1 and "unknown operation type" in unknown.stderr
+
+
+def test_missing_database_or_redis_is_one_clear_line(db: None) -> None:
+    down_db = run_cli("connection", "list", "--tenant", "Acme", "--as", "owner@acme.test",
+                      env={"ATLAS_DATABASE_URL": "postgresql://atlas:pw@127.0.0.1:1/atlas"})
+    assert down_db.returncode == 1
+    assert down_db.stderr.strip() == "error: cannot connect to the database at postgresql+psycopg://atlas:***@127.0.0.1:1/atlas"
+    down_redis = run_cli("worker", env={"ATLAS_REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert down_redis.returncode == 1
+    assert down_redis.stderr.strip().splitlines()[-1] == "error: cannot connect to Redis at redis://127.0.0.1:1/0"
