@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from logging.config import fileConfig
 
+from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
 import atlas_services.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from alembic import context
 from atlas_services.config import get_settings
 
 config = context.config
