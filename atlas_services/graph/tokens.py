@@ -1,0 +1,179 @@
+"""App-only Graph tokens through MSAL, with every failure mapped to a catalogue reason code.
+
+Nothing here puts a secret or token into a log line or an exception message: failures are described by Entra's
+AADSTS number and correlation id only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import httpx
+import msal
+from msal.exceptions import MsalError, MsalServiceError
+
+from atlas_services.config import get_settings
+from atlas_services.errors import ProviderError
+from atlas_services.graph.clouds import Cloud
+from atlas_services.graph.http import MsalHttpClient, make_httpx_client
+from atlas_services.reasons import reason
+from atlas_services.secrets import SecretValue
+
+log = logging.getLogger("atlas.graph.tokens")
+
+# Entra numbers, not the `error` strings, because the same `invalid_client` covers wrong and expired secrets.
+AADSTS_REASONS: dict[int, str] = {
+    7000215: "auth.invalid_client_secret",
+    7000222: "auth.client_secret_expired",
+    700016: "auth.app_not_found",
+    90002: "auth.tenant_not_found",
+    700027: "auth.certificate_not_registered",
+}
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+PASTE_VALUE_REMEDIATION = (
+    "The secret looks like a Secret ID (a GUID). In the app registration's Certificates & secrets page, copy the "
+    "secret's Value, not its Secret ID, and paste the secret's Value here."
+)
+_MAX_APPS = 256
+# Salted so the cache keys held in memory are not plain hashes of secrets.
+_FINGERPRINT_SALT = os.urandom(16)
+_apps: OrderedDict[tuple[str, ...], Any] = OrderedDict()
+_apps_lock = threading.Lock()
+
+
+def acquire_graph_token(cloud: Cloud, entra_tenant_id: str, client_id: str, secret: SecretValue) -> str:
+    """An app-only access token for ``cloud``'s Graph, from MSAL's cache when still valid.
+
+    Raises ProviderError with an ``auth.*``, ``network.unreachable``, ``graph.timeout`` or ``graph.unavailable``
+    code.
+    """
+    key = _cache_key(cloud, entra_tenant_id, client_id, secret)
+    app = _cached_app(key)
+    try:
+        if app is None:
+            app = _build_app(cloud, entra_tenant_id, client_id, secret)
+            _remember(key, app)
+        result = app.acquire_token_for_client(scopes=[cloud.graph_scope])
+    except ProviderError:
+        _forget(key)
+        raise
+    except (httpx.HTTPError, MsalError, ValueError) as exc:
+        _forget(key)
+        raise _from_exception(exc) from None
+    if not isinstance(result, dict) or "access_token" not in result:
+        # Evicting the app drops MSAL's 60 s cache of HTTP 400s, so a fixed app registration is seen at once.
+        _forget(key)
+        raise _from_error_result(result if isinstance(result, dict) else {}, secret)
+    log.debug("graph token for client %s in tenant %s from %s", client_id, entra_tenant_id,
+              result.get("token_source", "identity_provider"))
+    return str(result["access_token"])
+
+
+def clear_token_cache() -> None:
+    """Forget every MSAL app (and with it every cached token) in this process."""
+    with _apps_lock:
+        _apps.clear()
+
+
+def _build_app(cloud: Cloud, entra_tenant_id: str, client_id: str, secret: SecretValue) -> Any:
+    value = secret.reveal()
+    if not value.strip():
+        raise ProviderError("auth.invalid_client_secret", "The client secret is empty.")
+    http = MsalHttpClient(make_httpx_client(cloud))
+    try:
+        return msal.ConfidentialClientApplication(
+            client_id,
+            client_credential=value,
+            authority=cloud.authority_url(entra_tenant_id),
+            http_client=http,
+            # Instance discovery only finds alias hosts for user accounts; for app-only tokens it is an extra
+            # request to login.microsoftonline.com, and a non-2xx answer to it would replace Entra's error dict.
+            instance_discovery=False,
+        )
+    except ValueError as exc:
+        http.close()
+        raise _from_constructor_value_error(exc) from None
+    except BaseException:
+        http.close()
+        raise
+
+
+def _cache_key(cloud: Cloud, entra_tenant_id: str, client_id: str, secret: SecretValue) -> tuple[str, ...]:
+    fingerprint = hashlib.sha256(_FINGERPRINT_SALT + secret.reveal().encode("utf-8")).hexdigest()
+    # A simulator URL change (tests start their own) must not reuse tokens another simulator signed.
+    where = get_settings().simulator_url if cloud.is_simulator else cloud.authority_host
+    return (cloud.name, where, entra_tenant_id.lower(), client_id.lower(), fingerprint)
+
+
+def _cached_app(key: tuple[str, ...]) -> Any:
+    with _apps_lock:
+        app = _apps.get(key)
+        if app is not None:
+            _apps.move_to_end(key)
+        return app
+
+
+def _remember(key: tuple[str, ...], app: Any) -> None:
+    with _apps_lock:
+        _apps[key] = app
+        _apps.move_to_end(key)
+        while len(_apps) > _MAX_APPS:
+            # Not closed: another thread may still be mid-request with it; the GC reclaims its connections.
+            _apps.popitem(last=False)
+
+
+def _forget(key: tuple[str, ...]) -> None:
+    with _apps_lock:
+        _apps.pop(key, None)
+
+
+def _from_error_result(result: dict[str, Any], secret: SecretValue) -> ProviderError:
+    codes = [c for c in result.get("error_codes") or [] if isinstance(c, int)]
+    code = next((AADSTS_REASONS[c] for c in codes if c in AADSTS_REASONS), None)
+    if code is None:
+        code = {"invalid_tenant": "auth.tenant_not_found", "unauthorized_client": "auth.app_not_found"}.get(
+            str(result.get("error")), "auth.failed")
+    aadsts = f"AADSTS{codes[0]}" if codes else str(result.get("error") or "no error code")
+    correlation = result.get("correlation_id")
+    reference = f"{aadsts}, correlation id {correlation}" if _safe_id(correlation) else aadsts
+    detail = f"{reason(code).message} ({reference})"
+    remediation = None
+    if code == "auth.invalid_client_secret" and _GUID.match(secret.reveal().strip()):
+        remediation = PASTE_VALUE_REMEDIATION
+    log.info("token request refused: %s", aadsts)
+    return ProviderError(code, detail, remediation)
+
+
+def _safe_id(value: object) -> bool:
+    return isinstance(value, str) and _GUID.match(value) is not None
+
+
+def _from_constructor_value_error(exc: ValueError) -> ProviderError:
+    # MSAL reports an OIDC discovery 4xx (Entra's answer for an unknown tenant) as a bare ValueError whose
+    # __context__ carries the HTTP status; a 200 with an unreadable body also lands here.
+    context = str(exc.__context__ or "")
+    if re.search(r"HTTP status: 4\d\d", context):
+        return ProviderError("auth.tenant_not_found")
+    if "should consist of an https url" in str(exc):
+        return ProviderError("auth.tenant_not_found", "The Entra tenant id is not a valid tenant reference.")
+    return ProviderError("auth.failed", "The sign-in service sent a configuration Atlas could not read.")
+
+
+def _from_exception(exc: Exception) -> ProviderError:
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderError("graph.timeout", "The Microsoft sign-in service did not answer in time.")
+    if isinstance(exc, httpx.TransportError):
+        return ProviderError("network.unreachable", "The Microsoft sign-in service could not be reached.")
+    if isinstance(exc, MsalServiceError):
+        # MSAL raises this for 5xx answers (its message is just "HTTP Error: 503").
+        return ProviderError("graph.unavailable", "The Microsoft sign-in service was unavailable.")
+    if isinstance(exc, ValueError):
+        return ProviderError("auth.failed", "The sign-in service sent a response Atlas could not read.")
+    log.warning("%s while acquiring a Graph token", type(exc).__name__)
+    return ProviderError("auth.failed")

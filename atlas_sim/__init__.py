@@ -1,0 +1,1 @@
+"""A local stand-in for Microsoft Entra ID and Graph: real HTTP, scenario-driven, no secrets that work elsewhere."""

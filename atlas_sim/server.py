@@ -1,0 +1,82 @@
+"""The simulator's HTTP server: a Starlette app served by uvicorn, standalone or in a background thread."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from atlas_sim import entra, graph
+from atlas_sim.scenario import Scenario, load_scenario
+from atlas_sim.state import RequestIdMiddleware, SimState
+
+log = logging.getLogger("atlas_sim")
+
+
+def create_app(scenario: Scenario | str | Path | None = None) -> Starlette:
+    """A simulator app for ``scenario`` (a loaded Scenario, a path, or None for the demo)."""
+    loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    # Graph routes first: "/v1.0/..." would otherwise match the Entra "/{tenant}/..." patterns.
+    app = Starlette(routes=[*graph.ROUTES, *entra.ROUTES], middleware=[Middleware(RequestIdMiddleware)])
+    app.state.sim = SimState(scenario=loaded)
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 8765, scenario_path: str | Path | None = None) -> None:
+    """Serve until interrupted (what `atlas simulator` and `python -m atlas_sim` run)."""
+    app = create_app(scenario_path)
+    log.info("simulator serving scenario '%s' on http://%s:%s", app.state.sim.scenario.name, host, port)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@dataclass
+class RunningSimulator:
+    """A simulator serving from a daemon thread; ``stop()`` shuts it down and joins the thread."""
+
+    base_url: str
+    scenario: Scenario
+    _server: uvicorn.Server = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_in_thread(scenario: Scenario | str | Path | None = None, host: str = "127.0.0.1", port: int = 0,
+                    startup_timeout: float = 10.0) -> RunningSimulator:
+    """Start a simulator in a background thread and wait until it accepts connections."""
+    app = create_app(scenario)
+    # Bind the socket here so port 0 resolves to a known port before the server starts.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound_host, bound_port = sock.getsockname()[:2]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="atlas-sim", daemon=True)
+    thread.start()
+    deadline = threading.Event()
+    for _ in range(int(startup_timeout / 0.02)):
+        if server.started or not thread.is_alive():
+            break
+        deadline.wait(0.02)
+    if not server.started:
+        server.should_exit = True
+        thread.join(2)
+        sock.close()
+        raise RuntimeError(f"the simulator did not start on {bound_host}:{bound_port}")
+    return RunningSimulator(base_url=f"http://{bound_host}:{bound_port}", scenario=app.state.sim.scenario,
+                            _server=server, _thread=thread)

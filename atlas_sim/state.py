@@ -1,0 +1,85 @@
+"""What every simulator endpoint shares: the scenario, the token signer, the hosts it pretends to be, and helpers
+for the response headers real Microsoft endpoints send."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from atlas_sim.jwt import TokenSigner
+from atlas_sim.scenario import Scenario
+
+# Fake https hosts: MSAL insists on https authorities, so Atlas addresses these names and its transport routes
+# them to the simulator. `.invalid` (RFC 2606) guarantees they can never resolve to a real machine.
+AUTHORITY_HOST = "login.sim.atlas.invalid"
+GRAPH_HOST = "graph.sim.atlas.invalid"
+
+
+@dataclass
+class SimState:
+    scenario: Scenario
+    signer: TokenSigner = field(default_factory=TokenSigner)
+    authority_host: str = AUTHORITY_HOST
+    graph_host: str = GRAPH_HOST
+
+    @property
+    def authority_base(self) -> str:
+        return f"https://{self.authority_host}"
+
+    @property
+    def graph_base(self) -> str:
+        return f"https://{self.graph_host}"
+
+
+def sim_state(request: Request) -> SimState:
+    state: SimState = request.app.state.sim
+    return state
+
+
+def request_id(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
+
+def client_request_id(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("client_request_id", ""))
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def json_response(payload: dict[str, Any], status_code: int = 200,
+                  headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(payload, status_code=status_code, headers=headers)
+
+
+class RequestIdMiddleware:
+    """Give every response `request-id` and `client-request-id` headers, as Entra and Graph do; the ids are also
+    put in the request state so error bodies can quote them."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        req_id = str(uuid.uuid4())
+        client_req_id = incoming.get("client-request-id") or str(uuid.uuid4())
+        scope.setdefault("state", {}).update(request_id=req_id, client_request_id=client_req_id)
+
+        async def send_with_ids(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"request-id", req_id.encode("latin-1")))
+                headers.append((b"client-request-id", client_req_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_ids)
