@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Annotated
 
 import typer
 
 from atlas_cli.output import emit, guarded, read_secret
+from atlas_services.credential_input import CertificateInput, ClientSecretInput, CredentialInput
+from atlas_services.credentials import KeyUsage
+from atlas_services.errors import InvalidInput
 from atlas_services.secrets import SecretValue
 
 # Pretty tracebacks would print local variables, and locals can hold secrets.
@@ -23,6 +27,8 @@ app.add_typer(tenant_app, name="tenant")
 app.add_typer(user_app, name="user")
 app.add_typer(connection_app, name="connection")
 app.add_typer(op_app, name="op")
+keys_app = typer.Typer(no_args_is_help=True, help="Encryption keys that seal credentials.")
+app.add_typer(keys_app, name="keys")
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 TenantName = Annotated[str, typer.Option("--tenant", help="Suite tenant name.")]
@@ -78,6 +84,38 @@ def user_create(
         emit(as_json, payload, f"created user {payload['email']} as {role} in {tenant}")
 
 
+def _credential_from_options(secret_file: str | None, certificate_file: str | None, pfx_file: str | None,
+                             passphrase_file: str | None, secret_expires: str | None,
+                             allow_guid_secret: bool) -> CredentialInput:
+    """A credential from files or stdin: secrets and keys never travel on the command line."""
+    if certificate_file and pfx_file:
+        raise InvalidInput("certificate", "give either --certificate-file or --pfx-file, not both")
+    if certificate_file:
+        return CertificateInput(pem=SecretValue(read_secret(certificate_file, "PEM bundle")))
+    if pfx_file:
+        with open(pfx_file, "rb") as handle:
+            pfx = handle.read()
+        passphrase = read_secret(passphrase_file, "PFX passphrase").rstrip("\r\n") if passphrase_file else ""
+        return CertificateInput(pfx=pfx, passphrase=SecretValue(passphrase))
+    expires = None
+    if secret_expires:
+        try:
+            expires = date.fromisoformat(secret_expires)
+        except ValueError:
+            raise InvalidInput("expires_on", "--secret-expires must be a date like 2027-06-30") from None
+    return ClientSecretInput(SecretValue(read_secret(secret_file, "Client secret")), expires_on=expires,
+                             allow_guid_shaped=allow_guid_secret)
+
+
+SecretFile = Annotated[str | None, typer.Option(help="Read the client secret from this file (else stdin).")]
+CertificateFile = Annotated[str | None, typer.Option(help="PEM file with the certificate and its private key.")]
+PfxFile = Annotated[str | None, typer.Option(help="PFX (PKCS#12) file with the certificate and its key.")]
+PassphraseFile = Annotated[str | None, typer.Option(help="File holding the PFX passphrase.")]
+SecretExpires = Annotated[str | None, typer.Option(help="The client secret's expiry date (YYYY-MM-DD).")]
+AllowGuidSecret = Annotated[bool, typer.Option(help="Accept a secret shaped like a GUID (usually a Secret ID).")]
+ConnectionId = Annotated[str, typer.Argument(help="Connection id (see `atlas connection list`).")]
+
+
 @connection_app.command("create")
 def connection_create(
     tenant: TenantName,
@@ -87,20 +125,95 @@ def connection_create(
     client_id: Annotated[str, typer.Option(help="The app registration's client id (GUID).")],
     cloud: Annotated[str, typer.Option(help="global, usgov, usgov_dod, china or simulator.")] = "global",
     default: Annotated[bool | None, typer.Option("--default/--no-default", help="Make it the default.")] = None,
-    secret_file: Annotated[str | None, typer.Option(help="Read the client secret from this file (else stdin).")]
-    = None,
+    secret_file: SecretFile = None,
+    certificate_file: CertificateFile = None,
+    pfx_file: PfxFile = None,
+    passphrase_file: PassphraseFile = None,
+    secret_expires: SecretExpires = None,
+    allow_guid_secret: AllowGuidSecret = False,
     as_json: Json = False,
 ) -> None:
-    """Create a connection with a client secret (from stdin or --secret-file, never the command line)."""
+    """Create a connection with a client secret (stdin or --secret-file) or a certificate (PEM or PFX file)."""
     from atlas_services.connections import create_connection
 
     with guarded(as_json):
         actor = _actor(tenant, actor_email)
-        secret = SecretValue(read_secret(secret_file, "Client secret"))
+        credential = _credential_from_options(secret_file, certificate_file, pfx_file, passphrase_file,
+                                              secret_expires, allow_guid_secret)
         view = create_connection(actor, name=name, entra_tenant_id=entra_tenant_id, client_id=client_id,
-                                 client_secret=secret, cloud=cloud, make_default=default)
-        emit(as_json, {"connection": view}, f"created connection {view.name} ({view.id})"
-             + (" [default]" if view.is_default else ""))
+                                 credential=credential, cloud=cloud, make_default=default)
+        lines = [f"created connection {view.name} ({view.id})" + (" [default]" if view.is_default else "")]
+        lines += [f"notice: {notice}" for notice in view.notices]
+        emit(as_json, {"connection": view}, "\n".join(lines))
+
+
+@connection_app.command("set-default")
+def connection_set_default(connection_id: ConnectionId, tenant: TenantName, actor_email: AsEmail,
+                           as_json: Json = False) -> None:
+    """Make a connection the tenant's default."""
+    from atlas_services.connections import set_default
+
+    with guarded(as_json):
+        view = set_default(_actor(tenant, actor_email), connection_id)
+        emit(as_json, {"connection": view}, f"{view.name} is now the default connection")
+
+
+@connection_app.command("disable")
+def connection_disable(connection_id: ConnectionId, tenant: TenantName, actor_email: AsEmail,
+                       as_json: Json = False) -> None:
+    """Disable a connection: no new runs start on it."""
+    from atlas_services.connections import set_enabled
+
+    with guarded(as_json):
+        view = set_enabled(_actor(tenant, actor_email), connection_id, False)
+        emit(as_json, {"connection": view}, f"{view.name} is disabled")
+
+
+@connection_app.command("enable")
+def connection_enable(connection_id: ConnectionId, tenant: TenantName, actor_email: AsEmail,
+                      as_json: Json = False) -> None:
+    """Enable a disabled connection."""
+    from atlas_services.connections import set_enabled
+
+    with guarded(as_json):
+        view = set_enabled(_actor(tenant, actor_email), connection_id, True)
+        emit(as_json, {"connection": view}, f"{view.name} is enabled")
+
+
+@connection_app.command("delete")
+def connection_delete(connection_id: ConnectionId, tenant: TenantName, actor_email: AsEmail,
+                      as_json: Json = False) -> None:
+    """Delete a connection: its credentials are destroyed, its run history is kept."""
+    from atlas_services.connections import delete_connection
+
+    with guarded(as_json):
+        delete_connection(_actor(tenant, actor_email), connection_id)
+        emit(as_json, {"deleted": connection_id}, f"deleted connection {connection_id}")
+
+
+@connection_app.command("rotate-credential")
+def connection_rotate_credential(
+    connection_id: ConnectionId,
+    tenant: TenantName,
+    actor_email: AsEmail,
+    secret_file: SecretFile = None,
+    certificate_file: CertificateFile = None,
+    pfx_file: PfxFile = None,
+    passphrase_file: PassphraseFile = None,
+    secret_expires: SecretExpires = None,
+    allow_guid_secret: AllowGuidSecret = False,
+    as_json: Json = False,
+) -> None:
+    """Add a new credential and verify it with a health check; the old one stays active unless it passes."""
+    from atlas_jobs.dispatch import rotate_credential
+
+    with guarded(as_json):
+        credential = _credential_from_options(secret_file, certificate_file, pfx_file, passphrase_file,
+                                              secret_expires, allow_guid_secret)
+        started = rotate_credential(_actor(tenant, actor_email), connection_id, credential)
+        lines = [f"verifying the new credential in run {started.run_id}; it replaces the current one only "
+                 "if the check succeeds (see `atlas op show`)"] + [f"notice: {n}" for n in started.notices]
+        emit(as_json, {"credential_id": started.credential_id, "run_id": started.run_id}, "\n".join(lines))
 
 
 @connection_app.command("list")
@@ -160,6 +273,47 @@ def op_show(run_id: str, tenant: TenantName, actor_email: AsEmail, as_json: Json
         if run.reason_code:
             text += f"\n  {run.reason_code}: {run.message}\n  fix: {run.remediation}"
         emit(as_json, {"run": run}, text)
+
+
+@keys_app.command("status")
+def keys_status(as_json: Json = False) -> None:
+    """How many credentials each encryption key seals."""
+    from atlas_services.credentials import key_usage
+
+    with guarded(as_json):
+        usage = key_usage()
+        emit(as_json, {"keys": usage}, "\n".join(_usage_line(u) for u in usage))
+
+
+def _usage_line(usage: KeyUsage) -> str:
+    role = "primary" if usage.primary else ("configured" if usage.configured else "NOT CONFIGURED")
+    advice = ""
+    if not usage.primary:
+        advice = ("  safe to remove from ATLAS_ENCRYPTION_KEYS" if usage.rows == 0
+                  else f"  still used by {usage.rows} row(s): run `atlas keys rotate` before removing it")
+    return f"{usage.key_id}: {usage.rows} credential(s), {role}{advice}"
+
+
+@keys_app.command("rotate")
+def keys_rotate(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 200, as_json: Json = False) -> None:
+    """Re-seal every credential under the primary key (batched and resumable)."""
+    from rich.progress import Progress
+
+    from atlas_services.credentials import key_usage, reseal_all
+
+    with guarded(as_json):
+        with Progress(disable=as_json, transient=True) as progress:
+            task = progress.add_task("re-sealing credentials", total=None)
+            report = reseal_all(batch_size, on_batch=lambda done, total: progress.update(
+                task, completed=done, total=total))
+        usage = key_usage()
+        lines = [f"re-sealed {report.resealed} credential(s) under the primary key"]
+        if report.unavailable:
+            lines.append(f"{report.unavailable} credential(s) could not be opened (their key is not configured); "
+                         "rotate those connections' credentials")
+        lines += [_usage_line(u) for u in usage]
+        emit(as_json, {"resealed": report.resealed, "unavailable": report.unavailable, "keys": usage},
+             "\n".join(lines))
 
 
 @app.command("worker")

@@ -5,9 +5,17 @@ from __future__ import annotations
 from atlas_jobs.tasks import enqueue_run
 from atlas_services import operations
 from atlas_services.authz import Actor
+from atlas_services.connections import RotationStarted
+from atlas_services.connections import rotate_credential as rotate
+from atlas_services.credential_input import CredentialInput
 from atlas_services.operations import StartResult
 
 
 def start_operation(actor: Actor, op_type: str, connection_id: object | None = None) -> StartResult:
     """Write a run row (or find the active one) and enqueue its job; no provider call happens here."""
     return operations.start_operation(actor, op_type, connection_id, enqueue=enqueue_run)
+
+
+def rotate_credential(actor: Actor, connection_id: object, credential: CredentialInput) -> RotationStarted:
+    """Store a new credential and enqueue the health check that decides whether it replaces the current one."""
+    return rotate(actor, connection_id, credential, enqueue=enqueue_run)

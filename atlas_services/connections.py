@@ -1,28 +1,29 @@
-"""Microsoft provider connections: create, list, and the default connection of a tenant."""
+"""Microsoft provider connections: create, list, default, enable/disable, delete, rotate the credential."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import and_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from atlas_services import audit, credentials, validation
-from atlas_services.authz import Actor, Capability, requires
+from atlas_services.authz import Actor, Capability, load_for_actor, requires
+from atlas_services.credential_input import ClientSecretInput, CredentialInput, PreparedCredential, prepare
 from atlas_services.db import session_scope
-from atlas_services.errors import InvalidInput, NotFound
-from atlas_services.models import Cloud, CredentialKind, ProviderConnection, ProviderCredential
+from atlas_services.errors import InvalidInput, NotFound, ProviderError
+from atlas_services.models import Cloud, ProviderConnection, ProviderCredential, utcnow
+from atlas_services.operations import start_verification
 from atlas_services.secrets import SecretValue
-
-MAX_SECRET_LENGTH = 1024
 
 
 @dataclass(frozen=True)
 class ConnectionView:
-    """What any viewer may see of a connection: no secret, only a hint of it."""
+    """What any viewer may see of a connection: no secret, only hints of its credential."""
 
     id: uuid.UUID
     name: str
@@ -35,23 +36,24 @@ class ConnectionView:
     health_reason_code: str | None
     last_checked_at: datetime | None
     secret_hint: str
+    credential_kind: str | None = None
+    credential_expires_at: datetime | None = None
+    notices: tuple[str, ...] = ()
 
 
-def _clean_secret(secret: SecretValue) -> SecretValue:
-    if not isinstance(secret, SecretValue):
+def _credential_input(client_secret: SecretValue | None, credential: CredentialInput | None) -> CredentialInput:
+    if credential is not None:
+        return credential
+    if not isinstance(client_secret, SecretValue):
         raise InvalidInput("client_secret", "The client secret is required")
-    text = secret.reveal().strip()
-    if not text:
-        raise InvalidInput("client_secret", "The client secret is required")
-    if len(text) > MAX_SECRET_LENGTH:
-        raise InvalidInput("client_secret", f"The client secret must be at most {MAX_SECRET_LENGTH} characters")
-    return SecretValue(text)
+    return ClientSecretInput(client_secret)
 
 
 @requires(Capability.PROVIDER_MANAGE)
-def create_connection(actor: Actor, *, name: str, entra_tenant_id: str, client_id: str, client_secret: SecretValue,
+def create_connection(actor: Actor, *, name: str, entra_tenant_id: str, client_id: str,
+                      client_secret: SecretValue | None = None, credential: CredentialInput | None = None,
                       cloud: str = Cloud.GLOBAL, make_default: bool | None = None) -> ConnectionView:
-    """Create a connection with a client-secret credential, sealed to its row.
+    """Create a connection with its credential sealed to its row.
 
     The tenant's first connection becomes its default unless ``make_default`` is False.
     """
@@ -62,52 +64,83 @@ def create_connection(actor: Actor, *, name: str, entra_tenant_id: str, client_i
         clean_cloud = Cloud(cloud)
     except ValueError:
         raise InvalidInput("cloud", f"cloud must be one of: {', '.join(c.value for c in Cloud)}") from None
-    secret = _clean_secret(client_secret)
+    prepared = prepare(_credential_input(client_secret, credential))
     with session_scope() as session:
         if _name_taken(session, actor.tenant_id, clean_name):
             raise InvalidInput("name", f"a connection named '{clean_name}' already exists")
-        has_default = session.exec(select(ProviderConnection.id).where(
-            ProviderConnection.tenant_id == actor.tenant_id, col(ProviderConnection.is_default))).first()
+        current_default = _default(session, actor.tenant_id)
         connection = ProviderConnection(
             tenant_id=actor.tenant_id, display_name=clean_name, cloud=clean_cloud, entra_tenant_id=tenant_guid,
-            client_id=client_guid, is_default=bool(make_default) or (make_default is None and has_default is None))
-        if connection.is_default and has_default is not None:
-            previous = session.get(ProviderConnection, has_default)
-            assert previous is not None
-            previous.is_default = False
+            client_id=client_guid, is_default=bool(make_default) or (make_default is None and current_default is None))
+        if connection.is_default and current_default is not None:
+            current_default.is_default = False
             session.flush()  # the one-default index must see the old default cleared first
         session.add(connection)
-        credential_id = uuid.uuid4()
-        sealed = credentials.seal(secret, tenant_id=actor.tenant_id, connection_id=connection.id,
-                                  credential_id=credential_id)
-        session.add(ProviderCredential(
-            id=credential_id, tenant_id=actor.tenant_id, connection_id=connection.id,
-            kind=CredentialKind.CLIENT_SECRET, ciphertext=sealed.ciphertext, nonce=sealed.nonce,
-            key_id=sealed.key_id, hint="…" + secret.last4(), created_by=actor.user_id))
+        _add_credential(session, actor, connection, prepared, active=True)
         audit.record(session, tenant_id=actor.tenant_id, actor_user_id=actor.user_id, action="connection.create",
                      target_type="provider_connection", target_id=connection.id,
                      details={"name": clean_name, "cloud": clean_cloud.value, "entra_tenant_id": str(tenant_guid),
-                              "client_id": str(client_guid), "default": connection.is_default})
+                              "client_id": str(client_guid), "default": connection.is_default,
+                              "credential_kind": prepared.kind.value, "credential_hint": prepared.hint})
         try:
             session.flush()
         except IntegrityError:
-            # A concurrent create took the name (or the default) between our check and insert.
+            # A concurrent create took the name between our check and insert.
             raise InvalidInput("name", f"a connection named '{clean_name}' already exists") from None
-        return _view(connection, "…" + secret.last4())
+        view = _view(connection, _active_credential(session, connection.id))
+    return _with_notices(view, prepared.notices)
+
+
+def _with_notices(view: ConnectionView, notices: tuple[str, ...]) -> ConnectionView:
+    return replace(view, notices=notices)
+
+
+def _add_credential(session: Session, actor: Actor, connection: ProviderConnection, prepared: PreparedCredential,
+                    *, active: bool) -> ProviderCredential:
+    credential_id = uuid.uuid4()
+    sealed = credentials.seal(prepared.material, tenant_id=actor.tenant_id, connection_id=connection.id,
+                              credential_id=credential_id)
+    row = ProviderCredential(
+        id=credential_id, tenant_id=actor.tenant_id, connection_id=connection.id, kind=prepared.kind,
+        ciphertext=sealed.ciphertext, nonce=sealed.nonce, key_id=sealed.key_id, hint=prepared.hint,
+        thumbprint=prepared.thumbprint, subject=prepared.subject, not_after=prepared.not_after,
+        expires_at=prepared.expires_at, active=active, created_by=actor.user_id)
+    session.add(row)
+    return row
 
 
 def _name_taken(session: Session, tenant_id: uuid.UUID, name: str) -> bool:
     return session.exec(select(ProviderConnection.id).where(
-        ProviderConnection.tenant_id == tenant_id, ProviderConnection.display_name == name)).first() is not None
+        ProviderConnection.tenant_id == tenant_id, ProviderConnection.display_name == name,
+        col(ProviderConnection.deleted_at).is_(None))).first() is not None
 
 
-def _view(connection: ProviderConnection, hint: str) -> ConnectionView:
+def _default(session: Session, tenant_id: uuid.UUID) -> ProviderConnection | None:
+    return session.exec(select(ProviderConnection).where(
+        ProviderConnection.tenant_id == tenant_id, col(ProviderConnection.is_default))).first()
+
+
+def _active_credential(session: Session, connection_id: uuid.UUID) -> ProviderCredential | None:
+    return session.exec(select(ProviderCredential).where(
+        ProviderCredential.connection_id == connection_id, col(ProviderCredential.active))).first()
+
+
+def _view(connection: ProviderConnection, credential: ProviderCredential | None) -> ConnectionView:
     return ConnectionView(
         id=connection.id, name=connection.display_name, cloud=connection.cloud,
         entra_tenant_id=connection.entra_tenant_id, client_id=connection.client_id,
         is_default=connection.is_default, enabled=connection.enabled, health_status=connection.health_status,
         health_reason_code=connection.health_reason_code, last_checked_at=connection.last_checked_at,
-        secret_hint=hint)
+        secret_hint=credential.hint if credential else "",
+        credential_kind=credential.kind if credential else None,
+        credential_expires_at=credential.expires_at if credential else None)
+
+
+def _load(session: Session, actor: Actor, connection_id: object, capability: Capability) -> ProviderConnection:
+    connection = load_for_actor(session, ProviderConnection, connection_id, actor, capability, what="connection")
+    if connection.deleted_at is not None:
+        raise NotFound("connection")
+    return connection
 
 
 @requires(Capability.PROVIDER_VIEW)
@@ -115,18 +148,108 @@ def list_connections(actor: Actor) -> list[ConnectionView]:
     """The actor's tenant's connections, default first, then by name."""
     with session_scope() as session:
         rows = session.exec(
-            select(ProviderConnection, ProviderCredential.hint)
+            select(ProviderConnection, ProviderCredential)
             .join(ProviderCredential, and_(col(ProviderCredential.connection_id) == col(ProviderConnection.id),
                                            col(ProviderCredential.active)), isouter=True)
-            .where(ProviderConnection.tenant_id == actor.tenant_id)
+            .where(ProviderConnection.tenant_id == actor.tenant_id, col(ProviderConnection.deleted_at).is_(None))
             .order_by(col(ProviderConnection.is_default).desc(), col(ProviderConnection.display_name))
         ).all()
-        return [_view(connection, hint or "") for connection, hint in rows]
+        return [_view(connection, credential) for connection, credential in rows]
 
 
 @requires(Capability.PROVIDER_VIEW)
 def get_connection(actor: Actor, connection_id: object) -> ConnectionView:
-    for view in list_connections(actor):
-        if str(view.id) == str(connection_id):
-            return view
-    raise NotFound("connection")
+    with session_scope() as session:
+        connection = _load(session, actor, connection_id, Capability.PROVIDER_VIEW)
+        return _view(connection, _active_credential(session, connection.id))
+
+
+@requires(Capability.PROVIDER_MANAGE)
+def set_default(actor: Actor, connection_id: object) -> ConnectionView:
+    with session_scope() as session:
+        connection = _load(session, actor, connection_id, Capability.PROVIDER_MANAGE)
+        current = _default(session, actor.tenant_id)
+        if current is not None and current.id != connection.id:
+            current.is_default = False
+            session.flush()
+        connection.is_default = True
+        connection.updated_at = utcnow()
+        audit.record(session, tenant_id=actor.tenant_id, actor_user_id=actor.user_id,
+                     action="connection.set_default", target_type="provider_connection", target_id=connection.id,
+                     details={"name": connection.display_name,
+                              "previous_default": str(current.id) if current is not None else None})
+        return _view(connection, _active_credential(session, connection.id))
+
+
+@requires(Capability.PROVIDER_MANAGE)
+def set_enabled(actor: Actor, connection_id: object, enabled: bool) -> ConnectionView:
+    """Disable (no new runs start on it) or enable a connection."""
+    if not isinstance(enabled, bool):
+        raise InvalidInput("enabled", "enabled must be true or false")
+    with session_scope() as session:
+        connection = _load(session, actor, connection_id, Capability.PROVIDER_MANAGE)
+        if connection.enabled != enabled:
+            connection.enabled = enabled
+            connection.updated_at = utcnow()
+            audit.record(session, tenant_id=actor.tenant_id, actor_user_id=actor.user_id,
+                         action="connection.enable" if enabled else "connection.disable",
+                         target_type="provider_connection", target_id=connection.id,
+                         details={"name": connection.display_name})
+        return _view(connection, _active_credential(session, connection.id))
+
+
+@requires(Capability.PROVIDER_MANAGE)
+def delete_connection(actor: Actor, connection_id: object) -> None:
+    """Delete a connection: its credentials are destroyed, its run history stays."""
+    with session_scope() as session:
+        connection = _load(session, actor, connection_id, Capability.PROVIDER_MANAGE)
+        session.execute(delete(ProviderCredential).where(col(ProviderCredential.connection_id) == connection.id))
+        connection.deleted_at = connection.updated_at = utcnow()
+        connection.is_default = False
+        connection.enabled = False
+        audit.record(session, tenant_id=actor.tenant_id, actor_user_id=actor.user_id, action="connection.delete",
+                     target_type="provider_connection", target_id=connection.id,
+                     details={"name": connection.display_name})
+
+
+@dataclass(frozen=True)
+class RotationStarted:
+    credential_id: uuid.UUID
+    run_id: uuid.UUID
+    notices: tuple[str, ...] = ()
+
+
+@requires(Capability.PROVIDER_MANAGE)
+def rotate_credential(actor: Actor, connection_id: object, credential: CredentialInput, *,
+                      enqueue: Callable[[uuid.UUID], None]) -> RotationStarted:
+    """Add a new credential and start a health check with it; it replaces the active one only if that succeeds.
+
+    Raises ProviderError("run.scope_busy") when another operation holds the connection's scope; the new
+    credential is then retired unused.
+    """
+    prepared = prepare(credential)
+    with session_scope() as session:
+        connection = _load(session, actor, connection_id, Capability.PROVIDER_MANAGE)
+        if not connection.enabled:
+            raise ProviderError("connection.disabled")
+        row = _add_credential(session, actor, connection, prepared, active=False)
+        audit.record(session, tenant_id=actor.tenant_id, actor_user_id=actor.user_id,
+                     action="credential.rotate", target_type="provider_connection", target_id=connection.id,
+                     details={"name": connection.display_name, "credential_kind": prepared.kind.value,
+                              "credential_hint": prepared.hint, "credential_id": str(row.id),
+                              "status": "verifying"})
+        credential_id = row.id
+        connection_key = connection.id
+    try:
+        run_id = start_verification(actor, connection_key, credential_id, enqueue=enqueue)
+    except Exception:
+        _retire(credential_id)
+        raise
+    return RotationStarted(credential_id=credential_id, run_id=run_id, notices=prepared.notices)
+
+
+def _retire(credential_id: uuid.UUID) -> None:
+    with session_scope() as session:
+        row = session.get(ProviderCredential, credential_id)
+        if row is not None and not row.active:
+            row.retired_at = utcnow()

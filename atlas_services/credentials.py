@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -39,6 +41,10 @@ class KeyRing:
         if not self._keys:
             raise ValueError("ATLAS_ENCRYPTION_KEYS holds no key")
         self.primary_id = next(iter(self._keys))
+
+    @property
+    def key_ids(self) -> list[str]:
+        return list(self._keys)
 
     def key(self, key_id: str) -> bytes | None:
         return self._keys.get(key_id)
@@ -75,3 +81,77 @@ def open_sealed(sealed: Sealed, *, tenant_id: object, connection_id: object, cre
     except InvalidTag:
         raise ProviderError("credential.unavailable", "The credential does not open for this connection.") from None
     return SecretValue(plaintext.decode())
+
+
+@dataclass(frozen=True)
+class KeyUsage:
+    key_id: str
+    rows: int
+    configured: bool
+    primary: bool
+
+
+def key_usage(keyring: KeyRing | None = None) -> list[KeyUsage]:
+    """How many credential rows each key seals: a key may leave ATLAS_ENCRYPTION_KEYS only at 0 rows."""
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from atlas_services.db import session_scope
+    from atlas_services.models import ProviderCredential
+
+    ring = keyring or KeyRing(get_settings().encryption_keys)
+    with session_scope() as session:
+        counts = dict(session.exec(select(ProviderCredential.key_id, func.count())
+                                   .group_by(ProviderCredential.key_id)).all())
+    ids = list(dict.fromkeys([*ring.key_ids, *sorted(counts)]))
+    return [KeyUsage(key_id=k, rows=int(counts.get(k, 0)), configured=ring.key(k) is not None,
+                     primary=k == ring.primary_id) for k in ids]
+
+
+@dataclass(frozen=True)
+class ResealReport:
+    resealed: int
+    unavailable: int  # rows sealed under a key that is no longer configured (or that fail to open)
+
+
+def reseal_all(batch_size: int = 200, keyring: KeyRing | None = None,
+               on_batch: Callable[[int, int], None] | None = None) -> ResealReport:
+    """Re-seal every credential not under the primary key, one committed batch at a time.
+
+    Resumable: an interrupted run leaves finished batches done, and the next run picks up the rest.
+    ``on_batch(done, total)`` reports progress.
+    """
+    from sqlalchemy import func
+    from sqlmodel import col, select
+
+    from atlas_services.db import session_scope
+    from atlas_services.models import ProviderCredential
+
+    ring = keyring or KeyRing(get_settings().encryption_keys)
+    skip: set[Any] = set()  # rows that cannot be opened: counted, left as they are
+    resealed = 0
+    with session_scope() as session:
+        total = int(session.exec(select(func.count()).select_from(ProviderCredential).where(
+            ProviderCredential.key_id != ring.primary_id)).one())
+    while True:
+        with session_scope() as session:
+            rows = session.exec(
+                select(ProviderCredential)
+                .where(ProviderCredential.key_id != ring.primary_id, col(ProviderCredential.id).not_in(skip))
+                .order_by(col(ProviderCredential.id)).limit(batch_size).with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                break
+            for row in rows:
+                context = {"tenant_id": row.tenant_id, "connection_id": row.connection_id, "credential_id": row.id}
+                try:
+                    plaintext = open_sealed(Sealed(row.ciphertext, row.nonce, row.key_id), keyring=ring, **context)
+                except ProviderError:
+                    skip.add(row.id)
+                    continue
+                sealed = seal(plaintext, keyring=ring, **context)
+                row.ciphertext, row.nonce, row.key_id = sealed.ciphertext, sealed.nonce, sealed.key_id
+                resealed += 1
+        if on_batch is not None:
+            on_batch(resealed + len(skip), total)
+    return ResealReport(resealed=resealed, unavailable=len(skip))

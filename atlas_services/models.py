@@ -122,7 +122,8 @@ class AuditEvent(SQLModel, table=True):
 class ProviderConnection(SQLModel, table=True):
     __tablename__ = "provider_connections"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "display_name", name="uq_provider_connections_tenant_name"),
+        Index("uq_provider_connections_tenant_name", "tenant_id", "display_name", unique=True,
+              postgresql_where=text("deleted_at IS NULL")),
         Index("uq_provider_connections_one_default", "tenant_id", unique=True,
               postgresql_where=text("is_default")),
     )
@@ -141,6 +142,8 @@ class ProviderConnection(SQLModel, table=True):
     health_details: dict[str, Any] = _json()
     created_at: datetime = _when()
     updated_at: datetime = _when()
+    # Deleted connections keep their run history; their credentials are destroyed.
+    deleted_at: datetime | None = _when(nullable=True, default=False)
 
 
 class ProviderCredential(SQLModel, table=True):
@@ -160,7 +163,10 @@ class ProviderCredential(SQLModel, table=True):
     subject: str | None = Field(default=None, max_length=400)
     not_after: datetime | None = _when(nullable=True, default=False)
     expires_at: datetime | None = _when(nullable=True, default=False)
+    # Rotation: a new credential stays inactive until a health check with it succeeds; then it becomes
+    # the active one and the previous one is retired. A credential that fails verification is retired too.
     active: bool = True
+    retired_at: datetime | None = _when(nullable=True, default=False)
     created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = _when()
 
@@ -192,3 +198,6 @@ class OperationRun(SQLModel, table=True):
     heartbeat_at: datetime | None = _when(nullable=True, default=False)
     lease_token: uuid.UUID | None = None
     attempt: int = 0
+    # Set on the health check that verifies a rotated credential before it replaces the active one.
+    credential_id: uuid.UUID | None = Field(default=None, foreign_key="provider_credentials.id",
+                                            ondelete="SET NULL")

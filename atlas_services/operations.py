@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from atlas_services import gateway
 from atlas_services.authz import Actor, Capability, load_for_actor, requires
 from atlas_services.db import session_scope
-from atlas_services.errors import InvalidInput, ProviderError
+from atlas_services.errors import InvalidInput, NotFound, ProviderError
 from atlas_services.models import (
     ACTIVE_RUN_PREDICATE,
     ACTIVE_RUN_STATUSES,
@@ -77,6 +77,8 @@ def _resolve_connection(session: Session, actor: Actor, connection_id: object | 
     else:
         connection = load_for_actor(session, ProviderConnection, connection_id, actor, Capability.PROVIDER_RUN,
                                     what="connection")
+        if connection.deleted_at is not None:
+            raise NotFound("connection")
     if not connection.enabled:
         raise ProviderError("connection.disabled")
     return connection
@@ -95,6 +97,20 @@ def start_operation(actor: Actor, op_type: str, connection_id: object | None = N
         raise InvalidInput("op_type", f"unknown operation type; choose one of: {', '.join(OPERATION_TYPES)}")
     if not OPERATION_TYPES[op_type]:
         raise ProviderError("capability.not_available", f"'{op_type}' is not available yet.")
+    return _start(actor, op_type, connection_id, None, enqueue)
+
+
+def start_verification(actor: Actor, connection_id: uuid.UUID, credential_id: uuid.UUID, *,
+                       enqueue: Callable[[uuid.UUID], None]) -> uuid.UUID:
+    """Start the health check that verifies a rotated credential (the rotation use case authorizes)."""
+    result = _start(actor, "health_check", connection_id, credential_id, enqueue)
+    if result.outcome != "started":
+        raise ProviderError("run.scope_busy", f"Another operation is active (run {result.active_run_id}).")
+    return result.run_id
+
+
+def _start(actor: Actor, op_type: str, connection_id: object | None, credential_id: uuid.UUID | None,
+           enqueue: Callable[[uuid.UUID], None]) -> StartResult:
     for _ in range(3):
         with session_scope() as session:
             connection = _resolve_connection(session, actor, connection_id)
@@ -103,7 +119,7 @@ def start_operation(actor: Actor, op_type: str, connection_id: object | None = N
                 insert(OperationRun)
                 .values(id=uuid.uuid4(), tenant_id=actor.tenant_id, connection_id=connection.id, scope_key=scope,
                         op_type=op_type, status=RunStatus.QUEUED, started_by=actor.user_id, created_at=utcnow(),
-                        summary={}, progress={}, attempt=0)
+                        summary={}, progress={}, attempt=0, credential_id=credential_id)
                 .on_conflict_do_nothing(index_elements=["tenant_id", "scope_key"],
                                         index_where=text(ACTIVE_RUN_PREDICATE))
                 .returning(col(OperationRun.id))
@@ -114,9 +130,9 @@ def start_operation(actor: Actor, op_type: str, connection_id: object | None = N
                     col(OperationRun.status).in_(ACTIVE_RUN_STATUSES))).first()
                 if active is None:
                     continue  # the active run finished between our insert and select: try again
-                if active.op_type == op_type and active.connection_id == connection.id:
-                    return StartResult("deduplicated", active.id, active.id)
-                return StartResult("scope_busy", active.id, active.id)
+                same = (active.op_type, active.connection_id, active.credential_id) == (
+                    op_type, connection.id, credential_id)
+                return StartResult("deduplicated" if same else "scope_busy", active.id, active.id)
         _enqueue_or_fail(inserted, enqueue)
         return StartResult("started", inserted)
     raise ProviderError("internal.unexpected", "The scope kept changing; try again.")
@@ -183,14 +199,16 @@ def execute_run(run_id: uuid.UUID) -> None:
             .where(col(OperationRun.id) == run_id, col(OperationRun.status) == RunStatus.QUEUED)
             .values(status=RunStatus.RUNNING, lease_token=lease, started_at=utcnow(), heartbeat_at=utcnow(),
                     attempt=OperationRun.attempt + 1)
-            .returning(col(OperationRun.op_type), col(OperationRun.connection_id))
+            .returning(col(OperationRun.op_type), col(OperationRun.connection_id), col(OperationRun.credential_id),
+                       col(OperationRun.started_by))
         ).first()
     if claimed is None:
         log.info("run %s is no longer queued; nothing to do", run_id)
         return
-    op_type, connection_id = claimed
+    op_type, connection_id, credential_id, started_by = claimed
     try:
-        summary = gateway.run_capability(op_type, connection_id)
+        summary = gateway.run_capability(op_type, connection_id, credential_id=credential_id,
+                                         actor_user_id=started_by)
     except ProviderError as exc:
         _finish(run_id, lease, RunStatus.FAILED, summary={}, code=exc.code, message=exc.detail,
                 remediation=exc.remediation)

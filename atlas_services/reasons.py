@@ -42,6 +42,8 @@ _CATALOGUE = [
            "Create a connection or mark one as the default."),
     Reason("connection.disabled", "The connection is disabled.", "Enable the connection first."),
     Reason("capability.not_available", "This operation is not available yet.", "None."),
+    Reason("run.scope_busy", "Another operation is active on this connection's tenant.",
+           "Wait for it to finish, then try again."),
     Reason("run.worker_lost", "The worker running this operation stopped responding.", "Start the operation again."),
     Reason("run.start_timeout", "No worker picked up this operation in time.", "Check that a worker is running."),
     Reason("queue.unavailable", "The job queue could not be reached.",

@@ -39,3 +39,24 @@ class SecretValue:
 
     def __setattr__(self, name: str, value: Any) -> NoReturn:
         raise AttributeError("SecretValue is immutable")
+
+
+class CertificateCredential:
+    """An opened certificate credential: the private key stays a SecretValue; the rest is public."""
+
+    __slots__ = ("certificate_pem", "private_key", "thumbprint")
+
+    def __init__(self, private_key: SecretValue, certificate_pem: str, thumbprint: str) -> None:
+        self.private_key = private_key
+        self.certificate_pem = certificate_pem
+        self.thumbprint = thumbprint
+
+    def __repr__(self) -> str:
+        return f"CertificateCredential(thumbprint={self.thumbprint!r})"
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a CertificateCredential cannot be pickled")
+
+
+# What a token request signs in with: a client secret, or a certificate and its private key.
+AppCredential = SecretValue | CertificateCredential
