@@ -38,7 +38,26 @@ class ConnectionView:
     secret_hint: str
     credential_kind: str | None = None
     credential_expires_at: datetime | None = None
+    # Set from EXPIRY_WARNING_DAYS before the credential expires (and after): what to tell the user.
+    expiry_warning: str | None = None
     notices: tuple[str, ...] = ()
+
+
+EXPIRY_WARNING_DAYS = 30
+
+
+def expiry_warning(expires_at: datetime | None, now: datetime | None = None) -> str | None:
+    """A warning from 30 days before a credential expires, or None."""
+    if expires_at is None:
+        return None
+    days = (expires_at - (now or utcnow())).total_seconds() / 86400
+    if days < 0:
+        return "The credential has expired: rotate it now."
+    if days > EXPIRY_WARNING_DAYS:
+        return None
+    whole = int(days)
+    when = "today" if whole == 0 else f"in {whole} day{'s' if whole != 1 else ''}"
+    return f"The credential expires {when}: rotate it before then."
 
 
 def _credential_input(client_secret: SecretValue | None, credential: CredentialInput | None) -> CredentialInput:
@@ -133,7 +152,8 @@ def _view(connection: ProviderConnection, credential: ProviderCredential | None)
         health_reason_code=connection.health_reason_code, last_checked_at=connection.last_checked_at,
         secret_hint=credential.hint if credential else "",
         credential_kind=credential.kind if credential else None,
-        credential_expires_at=credential.expires_at if credential else None)
+        credential_expires_at=credential.expires_at if credential else None,
+        expiry_warning=expiry_warning(credential.expires_at) if credential else None)
 
 
 def _load(session: Session, actor: Actor, connection_id: object, capability: Capability) -> ProviderConnection:

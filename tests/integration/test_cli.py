@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from sqlalchemy import func
@@ -118,3 +119,33 @@ def test_missing_database_or_redis_is_one_clear_line(db: None) -> None:
     down_redis = run_cli("worker", env={"ATLAS_REDIS_URL": "redis://127.0.0.1:1/0"})
     assert down_redis.returncode == 1
     assert down_redis.stderr.strip().splitlines()[-1] == "error: cannot connect to Redis at redis://127.0.0.1:1/0"
+
+
+def test_connection_lifecycle_commands(db: None, tmp_path: Any) -> None:
+    _setup_owner()
+    created = json.loads(run_cli(*_connection_args(), "--json", stdin="first-secret").stdout)["connection"]
+    second = json.loads(run_cli(*_connection_args(**{"--name": "Second"}), "--json",
+                                stdin="second-secret").stdout)["connection"]
+    owner = ["--tenant", "Acme", "--as", "owner@acme.test"]
+    assert run_cli("connection", "set-default", second["id"], *owner).stdout.strip() == (
+        "Second is now the default connection")
+    assert run_cli("connection", "disable", created["id"], *owner).returncode == 0
+    disabled = run_cli("op", "start", "health_check", "--connection", created["id"], *owner)
+    assert disabled.returncode == 1 and "connection.disabled" in disabled.stderr
+    assert run_cli("connection", "enable", created["id"], *owner).returncode == 0
+    assert run_cli("connection", "delete", second["id"], *owner).returncode == 0
+    listed = json.loads(run_cli("connection", "list", *owner, "--json").stdout)["connections"]
+    assert [c["name"] for c in listed] == ["Contoso"]
+    pem = tmp_path / "cert.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n")
+    bad_cert = run_cli("connection", "rotate-credential", created["id"], *owner, "--certificate-file", str(pem))
+    assert bad_cert.returncode == 1 and "No readable certificate" in bad_cert.stderr
+
+
+def test_keys_status_and_rotate_report_rows_per_key(db: None) -> None:
+    _setup_owner()
+    assert run_cli(*_connection_args(), stdin="secret-value").returncode == 0
+    status = json.loads(run_cli("keys", "status", "--json").stdout)["keys"]
+    assert [(k["rows"], k["primary"]) for k in status] == [(1, True)]
+    rotated = json.loads(run_cli("keys", "rotate", "--json").stdout)
+    assert (rotated["resealed"], rotated["unavailable"]) == (0, 0)

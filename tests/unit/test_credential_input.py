@@ -93,3 +93,18 @@ def test_bad_certificates_are_refused_with_a_clear_message(make_input, field, me
         prepare(make_input(make_certificate()))
     assert caught.value.field == field
     assert "PRIVATE KEY" not in str(caught.value)
+
+
+def test_expiry_warnings_start_30_days_before() -> None:
+    from datetime import UTC, datetime
+
+    from atlas_services.connections import expiry_warning
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert expiry_warning(None, now) is None
+    assert expiry_warning(now + timedelta(days=31), now) is None
+    assert expiry_warning(now + timedelta(days=30), now) == "The credential expires in 30 days: rotate it before then."
+    one_day = expiry_warning(now + timedelta(days=1, hours=1), now)
+    assert one_day == "The credential expires in 1 day: rotate it before then."
+    assert expiry_warning(now + timedelta(hours=3), now) == "The credential expires today: rotate it before then."
+    assert expiry_warning(now - timedelta(seconds=1), now) == "The credential has expired: rotate it now."
