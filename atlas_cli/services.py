@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -31,8 +32,14 @@ def run_worker(workers: int) -> None:
     _check_backing_services()
     import atlas_jobs.tasks  # noqa: F401  (registers the tasks)
     from atlas_jobs.huey_app import huey
+    from atlas_jobs.reaper import start_reaper_thread
 
-    huey.create_consumer(workers=max(1, workers), worker_type="thread", check_worker_health=True).run()
+    stop = threading.Event()
+    start_reaper_thread(stop)
+    try:
+        huey.create_consumer(workers=max(1, workers), worker_type="thread", check_worker_health=True).run()
+    finally:
+        stop.set()
 
 
 def web_environment() -> dict[str, str]:

@@ -15,6 +15,7 @@ from atlas_services import audit, credentials
 from atlas_services.db import session_scope
 from atlas_services.errors import ProviderError
 from atlas_services.models import CredentialKind, HealthStatus, ProviderConnection, ProviderCredential, utcnow
+from atlas_services.run_lifecycle import RunContext
 from atlas_services.secrets import AppCredential, CertificateCredential, SecretValue
 
 # Capability implementations per provider, imported only when a job runs one, so code that merely
@@ -121,9 +122,16 @@ def _health_check(connection_id: uuid.UUID, credential_id: uuid.UUID | None,
     return summary
 
 
-def run_capability(op_type: str, connection_id: uuid.UUID, *, credential_id: uuid.UUID | None = None,
-                   actor_user_id: uuid.UUID | None = None) -> dict[str, Any]:
-    """Run one provider capability for a connection and return the run's summary."""
+@dataclass(frozen=True)
+class CapabilityOutcome:
+    summary: dict[str, Any]
+    partial: bool = False
+
+
+def run_capability(op_type: str, connection_id: uuid.UUID, context: RunContext, *,
+                   credential_id: uuid.UUID | None = None, actor_user_id: uuid.UUID | None = None
+                   ) -> CapabilityOutcome:
+    """Run one provider capability for a connection; ``context`` takes progress and signals cancellation."""
     if op_type == "health_check":
-        return _health_check(connection_id, credential_id, actor_user_id)
+        return CapabilityOutcome(_health_check(connection_id, credential_id, actor_user_id))
     raise ProviderError("capability.not_available", f"'{op_type}' is not available yet.")

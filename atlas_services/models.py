@@ -198,6 +198,8 @@ class OperationRun(SQLModel, table=True):
     heartbeat_at: datetime | None = _when(nullable=True, default=False)
     lease_token: uuid.UUID | None = None
     attempt: int = 0
+    # Someone asked to cancel a running run; its worker stops at the next page boundary.
+    cancel_requested_at: datetime | None = _when(nullable=True, default=False)
     # Set on the health check that verifies a rotated credential before it replaces the active one.
     credential_id: uuid.UUID | None = Field(default=None, foreign_key="provider_credentials.id",
                                             ondelete="SET NULL")

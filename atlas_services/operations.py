@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import text, update
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
-from atlas_services import gateway
+from atlas_services import audit, gateway, run_lifecycle
 from atlas_services.authz import Actor, Capability, load_for_actor, requires
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput, NotFound, ProviderError
@@ -143,12 +143,7 @@ def _enqueue_or_fail(run_id: uuid.UUID, enqueue: Callable[[uuid.UUID], None]) ->
         enqueue(run_id)
     except Exception as exc:
         log.warning("enqueue of run %s failed: %s", run_id, type(exc).__name__)
-        entry = reason("queue.unavailable")
-        with session_scope() as session:
-            session.execute(update(OperationRun).where(
-                col(OperationRun.id) == run_id, col(OperationRun.status) == RunStatus.QUEUED).values(
-                status=RunStatus.FAILED, reason_code=entry.code, message=entry.message,
-                remediation=entry.remediation, finished_at=utcnow()))
+        run_lifecycle.fail_with(run_id, "queue.unavailable")
         raise ProviderError("queue.unavailable") from None
 
 
@@ -190,47 +185,57 @@ def has_active_runs(actor: Actor) -> bool:
             col(OperationRun.status).in_(ACTIVE_RUN_STATUSES)).limit(1)).first() is not None
 
 
+@requires(Capability.PROVIDER_RUN)
+def cancel_run(actor: Actor, run_id: object) -> str:
+    """Cancel a queued run, or ask a running one to stop at its next page boundary."""
+    with session_scope() as session:
+        run = load_for_actor(session, OperationRun, run_id, actor, Capability.PROVIDER_RUN, what="run")
+        key = run.id
+    outcome = run_lifecycle.request_cancel(key)
+    with session_scope() as session:
+        audit.record(session, tenant_id=actor.tenant_id, actor_user_id=actor.user_id, action="run.cancel",
+                     target_type="operation_run", target_id=key, details={"outcome": outcome})
+    return outcome
+
+
 def execute_run(run_id: uuid.UUID) -> None:
     """Run a queued operation to its end (called by the worker with the run id only)."""
-    lease = uuid.uuid4()
-    with session_scope() as session:
-        claimed = session.execute(
-            update(OperationRun)
-            .where(col(OperationRun.id) == run_id, col(OperationRun.status) == RunStatus.QUEUED)
-            .values(status=RunStatus.RUNNING, lease_token=lease, started_at=utcnow(), heartbeat_at=utcnow(),
-                    attempt=OperationRun.attempt + 1)
-            .returning(col(OperationRun.op_type), col(OperationRun.connection_id), col(OperationRun.credential_id),
-                       col(OperationRun.started_by))
-        ).first()
-    if claimed is None:
+    claim = run_lifecycle.claim(run_id)
+    if claim is None:
         log.info("run %s is no longer queued; nothing to do", run_id)
         return
-    op_type, connection_id, credential_id, started_by = claimed
-    try:
-        summary = gateway.run_capability(op_type, connection_id, credential_id=credential_id,
-                                         actor_user_id=started_by)
-    except ProviderError as exc:
-        _finish(run_id, lease, RunStatus.FAILED, summary={}, code=exc.code, message=exc.detail,
-                remediation=exc.remediation)
-    except Exception as exc:
-        # Raw exception text may hold anything (even secrets): log the type only, store the catalogue text.
-        log.error("run %s failed unexpectedly: %s", run_id, type(exc).__name__)
-        entry = reason("internal.unexpected")
-        _finish(run_id, lease, RunStatus.FAILED, summary={}, code=entry.code, message=entry.message,
-                remediation=entry.remediation)
-    else:
-        _finish(run_id, lease, RunStatus.SUCCEEDED, summary=summary)
+    context = run_lifecycle.RunContext(claim)
+    with run_lifecycle.HeartbeatThread(claim):
+        try:
+            outcome = gateway.run_capability(claim.op_type, claim.connection_id, context,
+                                             credential_id=claim.credential_id, actor_user_id=claim.started_by)
+        except run_lifecycle.LeaseLost:
+            log.warning("run %s lost its lease; stopping without writing", run_id)
+            return
+        except run_lifecycle.RunCancelled:
+            run_lifecycle.transition(run_id, RunStatus.CANCELLED, lease=claim.lease, message="Cancelled by a user.",
+                                     summary=context.progress)
+            return
+        except ProviderError as exc:
+            _finish(claim, RunStatus.FAILED, summary={}, code=exc.code, message=exc.detail,
+                    remediation=exc.remediation)
+            return
+        except Exception as exc:
+            # Raw exception text may hold anything (even secrets): log the type only, store the catalogue text.
+            log.error("run %s failed unexpectedly: %s", run_id, type(exc).__name__)
+            _finish(claim, RunStatus.FAILED, summary={}, code="internal.unexpected")
+            return
+    status = RunStatus.PARTIALLY_SUCCEEDED if outcome.partial else RunStatus.SUCCEEDED
+    _finish(claim, status, summary=outcome.summary,
+            code="run.partial" if outcome.partial else None)
 
 
-def _finish(run_id: uuid.UUID, lease: uuid.UUID, status: RunStatus, *, summary: dict[str, Any],
-            code: str | None = None, message: str | None = None, remediation: str | None = None) -> None:
-    with session_scope() as session:
-        result = session.execute(
-            update(OperationRun)
-            .where(col(OperationRun.id) == run_id, col(OperationRun.lease_token) == lease,
-                   col(OperationRun.status) == RunStatus.RUNNING)
-            .values(status=status, summary=summary, reason_code=code, message=message, remediation=remediation,
-                    finished_at=utcnow()))
-        if not result.rowcount:  # type: ignore[attr-defined]
-            log.warning("run %s lost its lease before finishing; result dropped", run_id)
-
+def _finish(claim: run_lifecycle.Claim, status: RunStatus, *, summary: dict[str, Any], code: str | None = None,
+            message: str | None = None, remediation: str | None = None) -> None:
+    entry = reason(code) if code else None
+    done = run_lifecycle.transition(
+        claim.run_id, status, lease=claim.lease, summary=summary, reason_code=entry.code if entry else None,
+        message=message or (entry.message if entry else None),
+        remediation=remediation or (entry.remediation if entry else None))
+    if not done:
+        log.warning("run %s lost its lease before finishing; result dropped", claim.run_id)

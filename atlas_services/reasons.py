@@ -44,6 +44,8 @@ _CATALOGUE = [
     Reason("capability.not_available", "This operation is not available yet.", "None."),
     Reason("run.scope_busy", "Another operation is active on this connection's tenant.",
            "Wait for it to finish, then try again."),
+    Reason("run.partial", "Some sections failed; what they last observed is kept.",
+           "See each section's reason in the run's summary."),
     Reason("run.worker_lost", "The worker running this operation stopped responding.", "Start the operation again."),
     Reason("run.start_timeout", "No worker picked up this operation in time.", "Check that a worker is running."),
     Reason("queue.unavailable", "The job queue could not be reached.",

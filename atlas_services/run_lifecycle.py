@@ -1,0 +1,219 @@
+"""Run state transitions: compare-and-set updates, fenced by the lease token of the worker that claimed the run.
+
+    queued  -> running                         claim (a worker takes the lease)
+    queued  -> failed | cancelled              start timeout / queue failure, cancel
+    running -> succeeded | partially_succeeded | failed | cancelled   the lease holder finishes
+    running -> failed                          the reaper, once the heartbeat is stale (run.worker_lost)
+
+Every write names the statuses it may leave; a writer whose lease was taken away updates nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import col
+
+from atlas_services.config import get_settings
+from atlas_services.db import session_scope
+from atlas_services.models import OperationRun, RunStatus, utcnow
+from atlas_services.reasons import reason
+
+log = logging.getLogger(__name__)
+
+ALLOWED_SOURCES: dict[RunStatus, frozenset[RunStatus]] = {
+    RunStatus.QUEUED: frozenset(),
+    RunStatus.RUNNING: frozenset({RunStatus.QUEUED}),
+    RunStatus.SUCCEEDED: frozenset({RunStatus.RUNNING}),
+    RunStatus.PARTIALLY_SUCCEEDED: frozenset({RunStatus.RUNNING}),
+    RunStatus.FAILED: frozenset({RunStatus.QUEUED, RunStatus.RUNNING}),
+    RunStatus.CANCELLED: frozenset({RunStatus.QUEUED, RunStatus.RUNNING}),
+}
+
+
+class RunCancelled(Exception):
+    """Raised at a page boundary when someone asked to cancel the run."""
+
+
+class LeaseLost(Exception):
+    """The run is no longer ours (reaped or finished elsewhere): stop without writing."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    run_id: uuid.UUID
+    lease: uuid.UUID
+    op_type: str
+    connection_id: uuid.UUID
+    credential_id: uuid.UUID | None
+    started_by: uuid.UUID | None
+
+
+def claim(run_id: uuid.UUID) -> Claim | None:
+    """queued -> running with a fresh lease; None when the run is not queued any more."""
+    lease = uuid.uuid4()
+    now = utcnow()
+    with session_scope() as session:
+        row = session.execute(
+            update(OperationRun)
+            .where(col(OperationRun.id) == run_id, col(OperationRun.status) == RunStatus.QUEUED)
+            .values(status=RunStatus.RUNNING, lease_token=lease, started_at=now, heartbeat_at=now,
+                    attempt=OperationRun.attempt + 1)
+            .returning(col(OperationRun.op_type), col(OperationRun.connection_id), col(OperationRun.credential_id),
+                       col(OperationRun.started_by))
+        ).first()
+    if row is None:
+        return None
+    return Claim(run_id, lease, row[0], row[1], row[2], row[3])
+
+
+def transition(run_id: uuid.UUID, to: RunStatus, *, lease: uuid.UUID | None = None, **values: Any) -> bool:
+    """Move a run to ``to`` if its status allows it (and, from running, only for the lease holder)."""
+    sources = ALLOWED_SOURCES[to]
+    if not sources:
+        return False
+    conditions = [col(OperationRun.id) == run_id, col(OperationRun.status).in_(sources)]
+    if lease is not None:
+        conditions.append(col(OperationRun.lease_token) == lease)
+    else:
+        # Without the lease only a queued run may move (cancel, start timeout, queue failure).
+        conditions.append(col(OperationRun.status) == RunStatus.QUEUED)
+    if to in (RunStatus.SUCCEEDED, RunStatus.PARTIALLY_SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
+        values.setdefault("finished_at", utcnow())
+    with session_scope() as session:
+        result = session.execute(update(OperationRun).where(*conditions).values(status=to, **values))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def fail_with(run_id: uuid.UUID, code: str, *, lease: uuid.UUID | None = None, message: str | None = None,
+              remediation: str | None = None, summary: dict[str, Any] | None = None) -> bool:
+    entry = reason(code)
+    return transition(run_id, RunStatus.FAILED, lease=lease, reason_code=entry.code,
+                      message=message or entry.message, remediation=remediation or entry.remediation,
+                      summary=summary or {})
+
+
+@dataclass(frozen=True)
+class Beat:
+    alive: bool
+    cancel_requested: bool
+
+
+def heartbeat(run_id: uuid.UUID, lease: uuid.UUID, progress: dict[str, Any] | None = None) -> Beat:
+    """Record that the lease holder is alive (and its progress); tells it whether a cancel was asked for."""
+    values: dict[str, Any] = {"heartbeat_at": utcnow()}
+    if progress is not None:
+        values["progress"] = progress
+    with session_scope() as session:
+        row = session.execute(
+            update(OperationRun)
+            .where(col(OperationRun.id) == run_id, col(OperationRun.lease_token) == lease,
+                   col(OperationRun.status) == RunStatus.RUNNING)
+            .values(**values)
+            .returning(col(OperationRun.cancel_requested_at))
+        ).first()
+    if row is None:
+        return Beat(alive=False, cancel_requested=False)
+    return Beat(alive=True, cancel_requested=row[0] is not None)
+
+
+def request_cancel(run_id: uuid.UUID) -> str:
+    """Cancel a queued run now, or ask a running one to stop at its next page boundary.
+
+    Returns the run's resulting state: "cancelled", "cancel_requested" or "finished" (nothing to cancel).
+    """
+    if transition(run_id, RunStatus.CANCELLED, reason_code=None, message="Cancelled before it started."):
+        return "cancelled"
+    with session_scope() as session:
+        result = session.execute(
+            update(OperationRun)
+            .where(col(OperationRun.id) == run_id, col(OperationRun.status) == RunStatus.RUNNING)
+            .values(cancel_requested_at=utcnow()))
+        return "cancel_requested" if result.rowcount else "finished"  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class ReapReport:
+    worker_lost: int
+    start_timeout: int
+
+
+def reap(now: datetime | None = None) -> ReapReport:
+    """Fail running runs whose heartbeat is stale and queued runs no worker picked up, freeing their scopes."""
+    settings = get_settings()
+    now = now or utcnow()
+    lost, timed_out = reason("run.worker_lost"), reason("run.start_timeout")
+    with session_scope() as session:
+        stale = session.execute(
+            update(OperationRun)
+            .where(col(OperationRun.status) == RunStatus.RUNNING,
+                   func.coalesce(OperationRun.heartbeat_at, OperationRun.started_at, OperationRun.created_at)
+                   < now - timedelta(seconds=settings.heartbeat_timeout_seconds))
+            .values(status=RunStatus.FAILED, lease_token=None, finished_at=now, reason_code=lost.code,
+                    message=lost.message, remediation=lost.remediation))
+        never_started = session.execute(
+            update(OperationRun)
+            .where(col(OperationRun.status) == RunStatus.QUEUED,
+                   col(OperationRun.created_at) < now - timedelta(seconds=settings.start_timeout_seconds))
+            .values(status=RunStatus.FAILED, finished_at=now, reason_code=timed_out.code,
+                    message=timed_out.message, remediation=timed_out.remediation))
+        report = ReapReport(stale.rowcount, never_started.rowcount)  # type: ignore[attr-defined]
+    if report.worker_lost or report.start_timeout:
+        log.warning("reaper: %d run(s) lost their worker, %d never started", report.worker_lost,
+                    report.start_timeout)
+    return report
+
+
+class HeartbeatThread:
+    """Beats for a claimed run in the background while the capability works in the foreground."""
+
+    def __init__(self, claim: Claim, interval: float | None = None) -> None:
+        self.claim = claim
+        self.interval = interval if interval is not None else get_settings().heartbeat_seconds
+        self.cancel_requested = False
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{claim.run_id}", daemon=True)
+
+    def __enter__(self) -> HeartbeatThread:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                beat = heartbeat(self.claim.run_id, self.claim.lease)
+            except Exception as exc:  # a database blip: the next beat tries again
+                log.warning("heartbeat for run %s failed: %s", self.claim.run_id, type(exc).__name__)
+                continue
+            self.lost = not beat.alive
+            self.cancel_requested = beat.cancel_requested
+            if self.lost:
+                return
+
+
+class RunContext:
+    """Handed to a capability: report progress and learn about cancellation at each page boundary."""
+
+    def __init__(self, claim: Claim) -> None:
+        self.claim = claim
+        self.progress: dict[str, Any] = {}
+
+    def checkpoint(self, **progress: Any) -> None:
+        """Store progress; raise RunCancelled if a cancel was asked for, LeaseLost if the run was taken away."""
+        self.progress.update(progress)
+        beat = heartbeat(self.claim.run_id, self.claim.lease, dict(self.progress))
+        if not beat.alive:
+            raise LeaseLost(str(self.claim.run_id))
+        if beat.cancel_requested:
+            raise RunCancelled(str(self.claim.run_id))

@@ -1,0 +1,166 @@
+"""Run lifecycle on real PostgreSQL: race-safe start, fenced transitions, cancel and the reaper."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from atlas_services import run_lifecycle
+from atlas_services.config import get_settings
+from atlas_services.connections import create_connection
+from atlas_services.db import session_scope
+from atlas_services.models import OperationRun, RunStatus, utcnow
+from atlas_services.operations import cancel_run, get_run, start_operation
+from atlas_services.secrets import SecretValue
+from tests.plugins.atlas import make_actor
+
+
+def _connection(actor: Any, name: str = "Contoso", entra: str | None = None) -> Any:
+    return create_connection(actor, name=name, entra_tenant_id=entra or str(uuid.uuid4()),
+                             client_id=str(uuid.uuid4()), client_secret=SecretValue("secret-value"),
+                             cloud="simulator")
+
+
+def _runs() -> list[OperationRun]:
+    with session_scope() as session:
+        return list(session.exec(select(OperationRun)).all())
+
+
+def _start(actor: Any, connection_id: Any = None) -> Any:
+    return start_operation(actor, "health_check", connection_id, enqueue=lambda run_id: None)
+
+
+def test_50_concurrent_starts_on_one_scope_make_one_run(db: None) -> None:
+    owner = make_actor("owner")
+    connection = _connection(owner)
+    barrier = threading.Barrier(50)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            barrier.wait()
+            results.append(_start(owner, connection.id))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(_runs()) == 1
+    assert {r.run_id for r in results} == {_runs()[0].id}
+    assert sorted(r.outcome for r in results).count("started") == 1
+
+
+def test_20_scopes_times_5_starts_make_20_runs(db: None) -> None:
+    owner = make_actor("owner")
+    connections = [_connection(owner, f"c{i}") for i in range(20)]
+    barrier = threading.Barrier(100)
+
+    def start(connection_id: uuid.UUID) -> None:
+        barrier.wait()
+        _start(owner, connection_id)
+
+    threads = [threading.Thread(target=start, args=(c.id,)) for c in connections for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(_runs()) == 20 and len({r.scope_key for r in _runs()}) == 20
+
+
+def test_scope_busy_answers_never_name_another_tenants_run(db: None) -> None:
+    shared_entra = str(uuid.uuid4())
+    a, b = make_actor("owner"), make_actor("owner")
+    run_a = _start(a, _connection(a, entra=shared_entra).id)
+    run_b = _start(b, _connection(b, entra=shared_entra).id)
+    assert run_a.outcome == run_b.outcome == "started" and run_a.run_id != run_b.run_id
+
+
+def _run_in(status: RunStatus, owner: Any) -> tuple[uuid.UUID, uuid.UUID]:
+    """A fresh run in ``status`` with a known lease."""
+    connection = _connection(owner, f"c-{uuid.uuid4().hex[:6]}")
+    run_id = _start(owner, connection.id).run_id
+    lease = uuid.uuid4()
+    with session_scope() as session:
+        run = session.get(OperationRun, run_id)
+        assert run is not None
+        run.status, run.lease_token = status, lease
+    return run_id, lease
+
+
+@pytest.mark.parametrize("source", list(RunStatus))
+@pytest.mark.parametrize("target", list(RunStatus))
+def test_transition_matrix(db: None, source: RunStatus, target: RunStatus) -> None:
+    owner = make_actor("owner")
+    run_id, lease = _run_in(source, owner)
+    allowed = source in run_lifecycle.ALLOWED_SOURCES[target]
+    # From queued no lease exists yet; from running only the lease holder may move the run.
+    moved = run_lifecycle.transition(run_id, target, lease=lease if source == RunStatus.RUNNING else None)
+    assert moved == allowed
+    assert get_run(owner, run_id).status == (target if allowed else source)
+
+
+def test_a_write_with_a_stale_lease_updates_nothing(db: None) -> None:
+    owner = make_actor("owner")
+    run_id, lease = _run_in(RunStatus.RUNNING, owner)
+    assert not run_lifecycle.transition(run_id, RunStatus.SUCCEEDED, lease=uuid.uuid4())
+    assert not run_lifecycle.heartbeat(run_id, uuid.uuid4()).alive
+    assert get_run(owner, run_id).status == "running"
+    assert run_lifecycle.transition(run_id, RunStatus.SUCCEEDED, lease=lease)
+
+
+def test_reaper_fails_stale_running_and_old_queued_runs_and_frees_their_scopes(db: None) -> None:
+    owner = make_actor("owner")
+    running_id, lease = _run_in(RunStatus.RUNNING, owner)
+    queued_id, _ = _run_in(RunStatus.QUEUED, owner)
+    fresh_id, fresh_lease = _run_in(RunStatus.RUNNING, owner)
+    settings = get_settings()
+    later = utcnow() + timedelta(seconds=settings.heartbeat_timeout_seconds + 1)
+    run_lifecycle.heartbeat(fresh_id, fresh_lease)
+    with session_scope() as session:  # the fresh run beat "just now" as seen from `later`
+        fresh = session.get(OperationRun, fresh_id)
+        assert fresh is not None
+        fresh.heartbeat_at = later
+        queued = session.get(OperationRun, queued_id)
+        assert queued is not None
+        queued.created_at = utcnow() - timedelta(seconds=settings.start_timeout_seconds + 1)
+
+    report = run_lifecycle.reap(now=later)
+
+    assert (report.worker_lost, report.start_timeout) == (1, 1)
+    assert (get_run(owner, running_id).status, get_run(owner, running_id).reason_code) == ("failed",
+                                                                                             "run.worker_lost")
+    assert get_run(owner, queued_id).reason_code == "run.start_timeout"
+    assert get_run(owner, fresh_id).status == "running"
+    # The zombie's late write is fenced off, and its scope takes a new run.
+    assert not run_lifecycle.transition(running_id, RunStatus.SUCCEEDED, lease=lease)
+    connection_id = get_run(owner, running_id).connection_id
+    assert _start(owner, connection_id).outcome == "started"
+
+
+def test_cancel_a_queued_run_at_once_and_a_running_one_at_its_next_checkpoint(db: None) -> None:
+    operator = make_actor("operator", tenant_name=make_actor("owner").tenant_name)
+    owner = make_actor("owner", tenant_name=operator.tenant_name)
+    queued_id, _ = _run_in(RunStatus.QUEUED, owner)
+    assert cancel_run(operator, queued_id) == "cancelled"
+    assert get_run(operator, queued_id).status == "cancelled"
+
+    running_id, lease = _run_in(RunStatus.RUNNING, owner)
+    assert cancel_run(operator, running_id) == "cancel_requested"
+    context = run_lifecycle.RunContext(run_lifecycle.Claim(running_id, lease, "health_check", uuid.uuid4(), None,
+                                                           None))
+    with pytest.raises(run_lifecycle.RunCancelled):
+        context.checkpoint(pages=3)
+    assert cancel_run(operator, queued_id) == "finished"
+    with session_scope() as session:
+        assert session.exec(select(func.count()).select_from(OperationRun)).one() == 2
