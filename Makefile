@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-BUN_VERSION := 1.4.4
 BUN := .tools/node_modules/.bin/bun
 
 export REFLEX_USE_SYSTEM_BUN := 1
@@ -20,8 +19,7 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy atlas_services atlas_jobs atlas_cli atlas_sim
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n 2 tests/unit tests/integration
-	$(BIN)/python -m pytest tests/e2e
+	$(BIN)/python -m pytest -n 2 tests
 
 bench: install
 	$(BIN)/python -m bench
@@ -36,8 +34,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 $(BUN):
-	@command -v npm >/dev/null || { echo "Atlas needs Node.js 20+ with npm (for the web UI's build)"; exit 1; }
-	npm install --silent --no-audit --no-fund --prefix .tools bun@$(BUN_VERSION)
+	scripts/setup_web.sh
 
 clean:
 	rm -rf $(VENV) .tools/node_modules .web .atlas

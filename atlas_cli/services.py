@@ -42,19 +42,35 @@ def run_worker(workers: int) -> None:
         stop.set()
 
 
+BUN_BIN = ROOT / ".tools" / "node_modules" / ".bin"
+
+
 def web_environment() -> dict[str, str]:
-    """The environment `reflex` needs here: the project-local bun, no telemetry, no version checks."""
+    """The environment `reflex` needs here: the project-local bun, no telemetry, no version checks, and
+    npm's own configured registry (otherwise Reflex probes registries by latency)."""
     env = dict(os.environ)
-    tools = ROOT / ".tools" / "node_modules" / ".bin"
-    env["PATH"] = f"{tools}{os.pathsep}{env.get('PATH', '')}"
+    env["PATH"] = f"{BUN_BIN}{os.pathsep}{env.get('PATH', '')}"
     env.update(REFLEX_USE_SYSTEM_BUN="1", REFLEX_TELEMETRY_ENABLED="false", REFLEX_CHECK_LATEST_VERSION="false")
+    if not env.get("NPM_CONFIG_REGISTRY"):
+        registry = _npm_registry()
+        if registry:
+            env["NPM_CONFIG_REGISTRY"] = registry
     return env
 
 
-def web_command(port: int) -> list[str]:
+def _npm_registry() -> str | None:
+    try:
+        result = subprocess.run(["npm", "config", "get", "registry"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    value = result.stdout.strip()
+    return value if result.returncode == 0 and value.startswith("http") else None
+
+
+def web_command(port: int, host: str | None = None) -> list[str]:
     reflex = str(Path(sys.executable).with_name("reflex"))
-    return [reflex, "run", "--env", "prod", "--single-port", "--backend-port", str(port),
-            "--backend-host", get_settings().web_host]
+    return [reflex, "run", "--env", "prod", "--single-port", "--frontend-port", str(port),
+            "--backend-host", host or get_settings().web_host]
 
 
 def run_web() -> int:

@@ -7,7 +7,8 @@ import secrets
 from datetime import timedelta
 
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import select
+from sqlalchemy import and_
+from sqlmodel import col, select
 
 from atlas_services.authz import Actor
 from atlas_services.config import get_settings
@@ -22,7 +23,8 @@ _GENERIC_FAILURE = "Wrong email or password"
 _DUMMY_HASH = hasher.hash("atlas-dummy-password")
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """What user_sessions stores for a token (and all the web tier's state ever holds of it)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -47,7 +49,7 @@ def authenticate(email: str, password: str) -> str:
             raise InvalidInput("credentials", _GENERIC_FAILURE)
         token = secrets.token_urlsafe(32)
         now = utcnow()
-        session.add(UserSession(user_id=user.id, tenant_id=membership.tenant_id, token_hash=_digest(token),
+        session.add(UserSession(user_id=user.id, tenant_id=membership.tenant_id, token_hash=token_digest(token),
                                 created_at=now, expires_at=now + timedelta(hours=get_settings().session_hours)))
     return token
 
@@ -56,15 +58,22 @@ def actor_for_session(token: str | None) -> Actor | None:
     """The actor behind a session token, or None when it is unknown, expired, revoked or lost its membership."""
     if not token or not isinstance(token, str) or len(token) > 200:
         return None
+    return actor_for_session_hash(token_digest(token))
+
+
+def actor_for_session_hash(token_hash: str | None) -> Actor | None:
+    """Like actor_for_session, from the token's digest (the web tier never keeps the token itself)."""
+    if not isinstance(token_hash, str) or len(token_hash) != 64:
+        return None
     with session_scope() as session:
         row = session.exec(
             select(UserSession, User, Membership, Tenant)
-            .join(User, User.id == UserSession.user_id)  # type: ignore[arg-type]
-            .join(Membership, (Membership.user_id == UserSession.user_id)  # type: ignore[arg-type]
-                  & (Membership.tenant_id == UserSession.tenant_id))
-            .join(Tenant, Tenant.id == UserSession.tenant_id)  # type: ignore[arg-type]
-            .where(UserSession.token_hash == _digest(token), UserSession.revoked_at == None,  # noqa: E711
-                   UserSession.expires_at > utcnow(), User.disabled == False)  # noqa: E712
+            .join(User, col(User.id) == col(UserSession.user_id))
+            .join(Membership, and_(col(Membership.user_id) == col(UserSession.user_id),
+                                   col(Membership.tenant_id) == col(UserSession.tenant_id)))
+            .join(Tenant, col(Tenant.id) == col(UserSession.tenant_id))
+            .where(UserSession.token_hash == token_hash, col(UserSession.revoked_at).is_(None),
+                   col(UserSession.expires_at) > utcnow(), col(User.disabled).is_(False))
         ).first()
         if row is None:
             return None
@@ -77,6 +86,6 @@ def end_session(token: str | None) -> None:
     if not token or not isinstance(token, str):
         return
     with session_scope() as session:
-        row = session.exec(select(UserSession).where(UserSession.token_hash == _digest(token))).first()
+        row = session.exec(select(UserSession).where(UserSession.token_hash == token_digest(token))).first()
         if row is not None and row.revoked_at is None:
             row.revoked_at = utcnow()
