@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from atlas_services import sessions
 from atlas_services.config import get_settings
-from atlas_services.errors import InvalidInput
+from atlas_services.errors import InvalidInput, Throttled
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,12 @@ async def login(request: Request) -> Response:
         return _redirect(f"{LOGIN_PAGE}?error=1")
     try:
         # argon2 verification is deliberately slow: keep it off the event loop.
-        token = await run_in_threadpool(sessions.authenticate, form.get("email", ""), form.get("password", ""))
+        token = await run_in_threadpool(sessions.authenticate, form.get("email", ""), form.get("password", ""),
+                                        request.client.host if request.client else "")
     except InvalidInput:
         return _redirect(f"{LOGIN_PAGE}?error=1")
+    except Throttled:
+        return _redirect(f"{LOGIN_PAGE}?error=3")
     except Exception as exc:  # noqa: BLE001 - the database is down, say; never show raw text
         log.error("sign-in failed: %s", type(exc).__name__)
         return _redirect(f"{LOGIN_PAGE}?error=2")

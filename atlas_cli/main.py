@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import date
 from typing import Annotated
@@ -29,6 +30,10 @@ app.add_typer(connection_app, name="connection")
 app.add_typer(op_app, name="op")
 keys_app = typer.Typer(no_args_is_help=True, help="Encryption keys that seal credentials.")
 app.add_typer(keys_app, name="keys")
+member_app = typer.Typer(no_args_is_help=True, help="Members of a suite tenant (needs tenant.manage).")
+app.add_typer(member_app, name="member")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit log (needs audit.view).")
+app.add_typer(audit_app, name="audit")
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 TenantName = Annotated[str, typer.Option("--tenant", help="Suite tenant name.")]
@@ -273,6 +278,71 @@ def op_show(run_id: str, tenant: TenantName, actor_email: AsEmail, as_json: Json
         if run.reason_code:
             text += f"\n  {run.reason_code}: {run.message}\n  fix: {run.remediation}"
         emit(as_json, {"run": run}, text)
+
+
+@member_app.command("list")
+def member_list(tenant: TenantName, actor_email: AsEmail, as_json: Json = False) -> None:
+    """List the tenant's members and their roles."""
+    from atlas_services.members import list_members
+
+    with guarded(as_json):
+        members = list_members(_actor(tenant, actor_email))
+        emit(as_json, {"members": members}, "\n".join(f"{m.user_id}  {m.email}  {m.role}" for m in members))
+
+
+@member_app.command("add")
+def member_add(
+    tenant: TenantName, actor_email: AsEmail,
+    email: Annotated[str, typer.Option(help="The member's sign-in email.")],
+    role: Annotated[str, typer.Option(help="owner, manager, operator or readonly.")],
+    password_file: Annotated[str | None, typer.Option(help="Initial password for a new user (else stdin).")]
+    = None,
+    as_json: Json = False,
+) -> None:
+    """Add a user to the tenant (a new user gets the initial password from stdin or a file)."""
+    from atlas_services.members import add_member
+
+    with guarded(as_json):
+        actor = _actor(tenant, actor_email)
+        password = None
+        if password_file or not sys.stdin.isatty():  # an existing user needs none: don't prompt
+            password = read_secret(password_file, "Initial password").rstrip("\r\n") or None
+        member = add_member(actor, email=email, role=role, password=password)
+        emit(as_json, {"member": member}, f"{member.email} is now {member.role} in {tenant}")
+
+
+@member_app.command("set-role")
+def member_set_role(user_id: str, tenant: TenantName, actor_email: AsEmail,
+                    role: Annotated[str, typer.Option(help="The new role.")], as_json: Json = False) -> None:
+    """Change a member's role."""
+    from atlas_services.members import change_role
+
+    with guarded(as_json):
+        member = change_role(_actor(tenant, actor_email), user_id, role)
+        emit(as_json, {"member": member}, f"{member.email} is now {member.role}")
+
+
+@member_app.command("remove")
+def member_remove(user_id: str, tenant: TenantName, actor_email: AsEmail, as_json: Json = False) -> None:
+    """Remove a member; their sessions in this tenant end at once."""
+    from atlas_services.members import remove_member
+
+    with guarded(as_json):
+        remove_member(_actor(tenant, actor_email), user_id)
+        emit(as_json, {"removed": user_id}, f"removed {user_id}")
+
+
+@audit_app.command("list")
+def audit_list(tenant: TenantName, actor_email: AsEmail,
+               limit: Annotated[int, typer.Option(min=1, max=500)] = 50, as_json: Json = False) -> None:
+    """The newest audit events of the tenant."""
+    from atlas_services.audit import list_events
+
+    with guarded(as_json):
+        events = list_events(_actor(tenant, actor_email), limit=limit)
+        lines = [f"{e.at:%Y-%m-%d %H:%M:%S}  {e.actor_email or '-'}  {e.action}  {e.target_type} {e.target_id or ''}"
+                 for e in events] or ["no audit events yet"]
+        emit(as_json, {"events": events}, "\n".join(lines))
 
 
 @keys_app.command("status")

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import tuple_
+from sqlmodel import Session, col, select
 
-from atlas_services.models import AuditEvent
+from atlas_services.authz import Actor, Capability, requires
+from atlas_services.db import session_scope
+from atlas_services.models import AuditEvent, User
 
 
 def record(session: Session, *, tenant_id: uuid.UUID, actor_user_id: uuid.UUID | None, action: str,
@@ -15,3 +20,29 @@ def record(session: Session, *, tenant_id: uuid.UUID, actor_user_id: uuid.UUID |
     session.add(AuditEvent(tenant_id=tenant_id, actor_user_id=actor_user_id, action=action,
                            target_type=target_type, target_id=None if target_id is None else str(target_id),
                            details=details or {}))
+
+
+@dataclass(frozen=True)
+class AuditView:
+    id: uuid.UUID
+    at: datetime
+    actor_email: str | None
+    action: str
+    target_type: str
+    target_id: str | None
+    details: dict[str, Any]
+
+
+@requires(Capability.AUDIT_VIEW)
+def list_events(actor: Actor, *, limit: int = 50, before: tuple[datetime, uuid.UUID] | None = None
+                ) -> list[AuditView]:
+    """The tenant's audit events, newest first; pass the last row's (at, id) as ``before`` for the next page."""
+    limit = max(1, min(int(limit), 500))
+    query = (select(AuditEvent, User.email).join(User, col(User.id) == col(AuditEvent.actor_user_id), isouter=True)
+             .where(AuditEvent.tenant_id == actor.tenant_id))
+    if before is not None:
+        query = query.where(tuple_(col(AuditEvent.at), col(AuditEvent.id)) < tuple_(before[0], before[1]))
+    with session_scope() as session:
+        rows = session.exec(query.order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc()).limit(limit)).all()
+        return [AuditView(e.id, e.at, email, e.action, e.target_type, e.target_id, dict(e.details))
+                for e, email in rows]

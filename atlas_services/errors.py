@@ -32,6 +32,10 @@ class InvalidInput(AtlasError):
         self.field = field
 
 
+class Throttled(AtlasError):
+    """Too many attempts in a short time; the caller should wait."""
+
+
 class ProviderError(AtlasError):
     """A provider action failed with a catalogue reason code.
 

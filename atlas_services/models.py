@@ -106,6 +106,20 @@ class UserSession(SQLModel, table=True):
     revoked_at: datetime | None = _when(nullable=True, default=False)
 
 
+class LoginAttempt(SQLModel, table=True):
+    """Failed sign-ins, for throttling per account and per client address."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_account_at", "account", "at"),
+        Index("ix_login_attempts_client_at", "client", "at"),
+    )
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    account: str = Field(max_length=254)
+    client: str = Field(max_length=64)
+    at: datetime = _when()
+
+
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_tenant_at", "tenant_id", text("at DESC"), text("id DESC")),)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from datetime import timedelta
 
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import and_
+from sqlalchemy import and_, func
 from sqlmodel import col, select
 
 from atlas_services.authz import Actor
 from atlas_services.config import get_settings
 from atlas_services.db import session_scope
 from atlas_services.directory import hasher
-from atlas_services.errors import InvalidInput
-from atlas_services.models import Membership, Tenant, User, UserSession, utcnow
+from atlas_services.errors import InvalidInput, NotFound, Throttled
+from atlas_services.models import LoginAttempt, Membership, Tenant, User, UserSession, utcnow
 
 SESSION_COOKIE = "atlas_session"
 _GENERIC_FAILURE = "Wrong email or password"
@@ -28,30 +29,98 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def authenticate(email: str, password: str) -> str:
-    """Check the credentials and open a session in the user's first tenant; returns the cookie token."""
+# Failures within the window that lock further tries: per account, and per client address.
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_CLIENT = 20
+_THROTTLED = "Too many sign-in attempts. Wait a few minutes and try again."
+
+
+def authenticate(email: str, password: str, client: str = "") -> str:
+    """Check the credentials and open a session in the user's first tenant; returns the cookie token.
+
+    Raises InvalidInput with one generic message for every wrong combination, and Throttled after too
+    many recent failures for the account or the client address (counted whether the account exists or not).
+    """
     if not isinstance(email, str) or not isinstance(password, str) or not email.strip() or not password:
         raise InvalidInput("credentials", "Enter your email and password")
+    account = email.strip().lower()[:254]
+    client = (client if isinstance(client, str) else "")[:64]
+    _check_throttle(account, client)
     if len(password) > 1024 or len(email) > 254:
+        _record_failure(account, client)
         raise InvalidInput("credentials", _GENERIC_FAILURE)
     with session_scope() as session:
-        user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+        user = session.exec(select(User).where(User.email == account)).first()
+        membership = None
         try:
             hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+            if user is not None and not user.disabled:
+                membership = session.exec(
+                    select(Membership).where(Membership.user_id == user.id).order_by(col(Membership.created_at))
+                ).first()
         except (VerificationError, InvalidHashError):
-            raise InvalidInput("credentials", _GENERIC_FAILURE) from None
-        if user is None or user.disabled:
-            raise InvalidInput("credentials", _GENERIC_FAILURE)
-        membership = session.exec(
-            select(Membership).where(Membership.user_id == user.id).order_by(Membership.created_at)  # type: ignore[arg-type]
-        ).first()
-        if membership is None:
-            raise InvalidInput("credentials", _GENERIC_FAILURE)
-        token = secrets.token_urlsafe(32)
-        now = utcnow()
-        session.add(UserSession(user_id=user.id, tenant_id=membership.tenant_id, token_hash=token_digest(token),
-                                created_at=now, expires_at=now + timedelta(hours=get_settings().session_hours)))
+            pass
+        if user is None or membership is None:
+            failed = True
+        else:
+            failed = False
+            token = secrets.token_urlsafe(32)
+            now = utcnow()
+            session.add(UserSession(user_id=user.id, tenant_id=membership.tenant_id, token_hash=token_digest(token),
+                                    created_at=now, expires_at=now + timedelta(hours=get_settings().session_hours)))
+    if failed:
+        _record_failure(account, client)
+        raise InvalidInput("credentials", _GENERIC_FAILURE)
     return token
+
+
+def _check_throttle(account: str, client: str) -> None:
+    since = utcnow() - THROTTLE_WINDOW
+    with session_scope() as session:
+        by_account = session.exec(select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.account == account, col(LoginAttempt.at) > since)).one()
+        by_client = session.exec(select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.client == client, col(LoginAttempt.at) > since)).one() if client else 0
+    if by_account >= MAX_FAILURES_PER_ACCOUNT or by_client >= MAX_FAILURES_PER_CLIENT:
+        raise Throttled(_THROTTLED)
+
+
+def _record_failure(account: str, client: str) -> None:
+    with session_scope() as session:
+        session.add(LoginAttempt(account=account, client=client))
+
+
+def tenants_for(actor: Actor) -> list[tuple[uuid.UUID, str, str]]:
+    """The suite tenants the actor's user belongs to: (id, name, role), by name."""
+    with session_scope() as session:
+        rows = session.exec(
+            select(Tenant.id, Tenant.name, Membership.role)
+            .join(Membership, col(Membership.tenant_id) == col(Tenant.id))
+            .where(Membership.user_id == actor.user_id).order_by(col(Tenant.name))
+        ).all()
+        return [(tenant_id, name, role) for tenant_id, name, role in rows]
+
+
+def switch_tenant(token_hash: str, tenant_id: object) -> Actor:
+    """Point a session at another suite tenant the user belongs to; anything else is NotFound."""
+    actor = actor_for_session_hash(token_hash)
+    try:
+        wanted = uuid.UUID(str(tenant_id))
+    except ValueError:
+        raise NotFound("tenant") from None
+    if actor is None:
+        raise NotFound("tenant")
+    with session_scope() as session:
+        member = session.exec(select(Membership).where(
+            Membership.user_id == actor.user_id, Membership.tenant_id == wanted)).first()
+        row = session.exec(select(UserSession).where(UserSession.token_hash == token_hash)).first()
+        if member is None or row is None:
+            raise NotFound("tenant")
+        row.tenant_id = wanted
+    switched = actor_for_session_hash(token_hash)
+    assert switched is not None
+    return switched
 
 
 def actor_for_session(token: str | None) -> Actor | None:

@@ -149,3 +149,20 @@ def test_keys_status_and_rotate_report_rows_per_key(db: None) -> None:
     assert [(k["rows"], k["primary"]) for k in status] == [(1, True)]
     rotated = json.loads(run_cli("keys", "rotate", "--json").stdout)
     assert (rotated["resealed"], rotated["unavailable"]) == (0, 0)
+
+
+def test_member_and_audit_commands(db: None) -> None:
+    _setup_owner()
+    owner = ["--tenant", "Acme", "--as", "owner@acme.test"]
+    added = run_cli("member", "add", *owner, "--email", "op@acme.test", "--role", "operator", "--json",
+                    stdin="long enough password\n")
+    assert added.returncode == 0, added.stderr
+    user_id = json.loads(added.stdout)["member"]["user_id"]
+    assert run_cli("member", "set-role", user_id, *owner, "--role", "readonly").returncode == 0
+    members = json.loads(run_cli("member", "list", *owner, "--json").stdout)["members"]
+    assert {(m["email"], m["role"]) for m in members} == {("owner@acme.test", "owner"), ("op@acme.test", "readonly")}
+    denied = run_cli("member", "list", "--tenant", "Acme", "--as", "op@acme.test")
+    assert denied.returncode == 1 and "tenant.manage" in denied.stderr
+    events = json.loads(run_cli("audit", "list", *owner, "--json").stdout)["events"]
+    assert [e["action"] for e in events] == ["member.role_change", "member.add"]
+    assert run_cli("member", "remove", user_id, *owner).returncode == 0
