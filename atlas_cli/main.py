@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from atlas_cli.output import emit, guarded, read_secret
+from atlas_services.authz import Actor, Capability
 from atlas_services.credential_input import CertificateInput, ClientSecretInput, CredentialInput
 from atlas_services.credentials import KeyUsage
 from atlas_services.errors import InvalidInput
@@ -40,7 +42,22 @@ TenantName = Annotated[str, typer.Option("--tenant", help="Suite tenant name.")]
 AsEmail = Annotated[str, typer.Option("--as", help="Act as this user (their role applies).")]
 
 
-def _actor(tenant: str, email: str):  # type: ignore[no-untyped-def]
+F = TypeVar("F", bound=Callable[..., Any])
+# Commands that act with the machine's own access (database URL, encryption keys), not as a tenant's user.
+SYSTEM = "system"
+
+
+def declares(capability: Capability | str) -> Callable[[F], F]:
+    """Name the capability a command needs (the services enforce it); a registry test checks every command."""
+
+    def mark(command: F) -> F:
+        command.__atlas_capability__ = capability  # type: ignore[attr-defined]
+        return command
+
+    return mark
+
+
+def _actor(tenant: str, email: str) -> Actor:
     from atlas_services.db import session_scope
     from atlas_services.directory import actor_for
 
@@ -49,6 +66,7 @@ def _actor(tenant: str, email: str):  # type: ignore[no-untyped-def]
 
 
 @db_app.command("upgrade")
+@declares(SYSTEM)
 def db_upgrade(as_json: Json = False) -> None:
     """Apply every Alembic migration to ATLAS_DATABASE_URL."""
     from atlas_services.migrations import upgrade
@@ -59,6 +77,7 @@ def db_upgrade(as_json: Json = False) -> None:
 
 
 @tenant_app.command("create")
+@declares(SYSTEM)
 def tenant_create(name: str, as_json: Json = False) -> None:
     """Create a suite tenant."""
     from atlas_services.db import session_scope
@@ -70,6 +89,7 @@ def tenant_create(name: str, as_json: Json = False) -> None:
 
 
 @user_app.command("create")
+@declares(SYSTEM)
 def user_create(
     email: Annotated[str, typer.Option(help="Sign-in email.")],
     tenant: TenantName,
@@ -122,6 +142,7 @@ ConnectionId = Annotated[str, typer.Argument(help="Connection id (see `atlas con
 
 
 @connection_app.command("create")
+@declares(Capability.PROVIDER_MANAGE)
 def connection_create(
     tenant: TenantName,
     actor_email: AsEmail,
@@ -153,6 +174,7 @@ def connection_create(
 
 
 @connection_app.command("set-default")
+@declares(Capability.PROVIDER_MANAGE)
 def connection_set_default(connection_id: ConnectionId, tenant: TenantName, actor_email: AsEmail,
                            as_json: Json = False) -> None:
     """Make a connection the tenant's default."""
@@ -164,6 +186,7 @@ def connection_set_default(connection_id: ConnectionId, tenant: TenantName, acto
 
 
 @connection_app.command("disable")
+@declares(Capability.PROVIDER_MANAGE)
 def connection_disable(connection_id: ConnectionId, tenant: TenantName, actor_email: AsEmail,
                        as_json: Json = False) -> None:
     """Disable a connection: no new runs start on it."""
@@ -175,6 +198,7 @@ def connection_disable(connection_id: ConnectionId, tenant: TenantName, actor_em
 
 
 @connection_app.command("enable")
+@declares(Capability.PROVIDER_MANAGE)
 def connection_enable(connection_id: ConnectionId, tenant: TenantName, actor_email: AsEmail,
                       as_json: Json = False) -> None:
     """Enable a disabled connection."""
@@ -186,6 +210,7 @@ def connection_enable(connection_id: ConnectionId, tenant: TenantName, actor_ema
 
 
 @connection_app.command("delete")
+@declares(Capability.PROVIDER_MANAGE)
 def connection_delete(connection_id: ConnectionId, tenant: TenantName, actor_email: AsEmail,
                       as_json: Json = False) -> None:
     """Delete a connection: its credentials are destroyed, its run history is kept."""
@@ -197,6 +222,7 @@ def connection_delete(connection_id: ConnectionId, tenant: TenantName, actor_ema
 
 
 @connection_app.command("rotate-credential")
+@declares(Capability.PROVIDER_MANAGE)
 def connection_rotate_credential(
     connection_id: ConnectionId,
     tenant: TenantName,
@@ -222,6 +248,7 @@ def connection_rotate_credential(
 
 
 @connection_app.command("list")
+@declares(Capability.PROVIDER_VIEW)
 def connection_list(tenant: TenantName, actor_email: AsEmail, as_json: Json = False) -> None:
     """List the tenant's connections."""
     from atlas_services.connections import list_connections
@@ -234,6 +261,7 @@ def connection_list(tenant: TenantName, actor_email: AsEmail, as_json: Json = Fa
 
 
 @op_app.command("start")
+@declares(Capability.PROVIDER_RUN)
 def op_start(
     op_type: Annotated[str, typer.Argument(help="health_check, inventory_sync, compliance_snapshot, ...")],
     tenant: TenantName,
@@ -268,6 +296,7 @@ def op_start(
 
 
 @op_app.command("show")
+@declares(Capability.PROVIDER_VIEW)
 def op_show(run_id: str, tenant: TenantName, actor_email: AsEmail, as_json: Json = False) -> None:
     """Show one run."""
     from atlas_services.operations import get_run
@@ -281,6 +310,7 @@ def op_show(run_id: str, tenant: TenantName, actor_email: AsEmail, as_json: Json
 
 
 @member_app.command("list")
+@declares(Capability.TENANT_MANAGE)
 def member_list(tenant: TenantName, actor_email: AsEmail, as_json: Json = False) -> None:
     """List the tenant's members and their roles."""
     from atlas_services.members import list_members
@@ -291,6 +321,7 @@ def member_list(tenant: TenantName, actor_email: AsEmail, as_json: Json = False)
 
 
 @member_app.command("add")
+@declares(Capability.TENANT_MANAGE)
 def member_add(
     tenant: TenantName, actor_email: AsEmail,
     email: Annotated[str, typer.Option(help="The member's sign-in email.")],
@@ -312,6 +343,7 @@ def member_add(
 
 
 @member_app.command("set-role")
+@declares(Capability.TENANT_MANAGE)
 def member_set_role(user_id: str, tenant: TenantName, actor_email: AsEmail,
                     role: Annotated[str, typer.Option(help="The new role.")], as_json: Json = False) -> None:
     """Change a member's role."""
@@ -323,6 +355,7 @@ def member_set_role(user_id: str, tenant: TenantName, actor_email: AsEmail,
 
 
 @member_app.command("remove")
+@declares(Capability.TENANT_MANAGE)
 def member_remove(user_id: str, tenant: TenantName, actor_email: AsEmail, as_json: Json = False) -> None:
     """Remove a member; their sessions in this tenant end at once."""
     from atlas_services.members import remove_member
@@ -333,6 +366,7 @@ def member_remove(user_id: str, tenant: TenantName, actor_email: AsEmail, as_jso
 
 
 @audit_app.command("list")
+@declares(Capability.AUDIT_VIEW)
 def audit_list(tenant: TenantName, actor_email: AsEmail,
                limit: Annotated[int, typer.Option(min=1, max=500)] = 50, as_json: Json = False) -> None:
     """The newest audit events of the tenant."""
@@ -346,6 +380,7 @@ def audit_list(tenant: TenantName, actor_email: AsEmail,
 
 
 @keys_app.command("status")
+@declares(SYSTEM)
 def keys_status(as_json: Json = False) -> None:
     """How many credentials each encryption key seals."""
     from atlas_services.credentials import key_usage
@@ -365,6 +400,7 @@ def _usage_line(usage: KeyUsage) -> str:
 
 
 @keys_app.command("rotate")
+@declares(SYSTEM)
 def keys_rotate(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 200, as_json: Json = False) -> None:
     """Re-seal every credential under the primary key (batched and resumable)."""
     from rich.progress import Progress
@@ -387,6 +423,7 @@ def keys_rotate(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 20
 
 
 @app.command("worker")
+@declares(SYSTEM)
 def worker(workers: Annotated[int, typer.Option(help="Worker threads.")] = 2) -> None:
     """Run the job consumer."""
     from atlas_cli.services import run_worker
@@ -396,6 +433,7 @@ def worker(workers: Annotated[int, typer.Option(help="Worker threads.")] = 2) ->
 
 
 @app.command("web")
+@declares(SYSTEM)
 def web() -> None:
     """Serve the web UI (frontend and backend on one port)."""
     from atlas_cli.services import run_web
@@ -405,6 +443,7 @@ def web() -> None:
 
 
 @app.command("simulator")
+@declares(SYSTEM)
 def simulator(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
     scenario: Annotated[str | None, typer.Option(help="Scenario YAML (default: the demo).")] = None,
@@ -416,6 +455,7 @@ def simulator(
 
 
 @app.command("demo")
+@declares(SYSTEM)
 def demo(as_json: Json = False) -> None:
     """Seed (idempotently) a demo tenant, a user per role and connections against the simulator."""
     from atlas_cli.demo import seed_demo
@@ -429,6 +469,7 @@ def demo(as_json: Json = False) -> None:
 
 
 @app.command("run")
+@declares(SYSTEM)
 def run() -> None:
     """Run everything on this machine: database, simulator, worker and web UI, with demo data."""
     from atlas_cli.services import run_all

@@ -46,10 +46,15 @@ class Actor:
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        try:
-            return ROLE_CAPABILITIES[Role(self.role)]
-        except ValueError:
-            return frozenset()
+        return role_capabilities(self.role)
+
+
+def role_capabilities(role: str) -> frozenset[Capability]:
+    """What a role may do; an unknown role may do nothing."""
+    try:
+        return ROLE_CAPABILITIES[Role(role)]
+    except ValueError:
+        return frozenset()
 
 
 def can(actor: Actor, capability: Capability) -> bool:

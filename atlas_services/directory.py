@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -13,8 +12,7 @@ from atlas_services import validation
 from atlas_services.authz import Actor
 from atlas_services.errors import InvalidInput, NotFound
 from atlas_services.models import Membership, Role, Tenant, User
-
-hasher = PasswordHasher()
+from atlas_services.passwords import hash_password
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ def create_user(session: Session, *, email: str, password: str, tenant_name: str
     tenant = tenant_by_name(session, tenant_name)
     if session.exec(select(User).where(User.email == clean_email)).first():
         raise InvalidInput("email", f"a user with email {clean_email} already exists")
-    user = User(email=clean_email, password_hash=hasher.hash(password), display_name=display_name.strip())
+    user = User(email=clean_email, password_hash=hash_password(password), display_name=display_name.strip())
     session.add(user)
     session.flush()
     session.add(Membership(user_id=user.id, tenant_id=tenant.id, role=clean_role))

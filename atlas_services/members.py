@@ -12,9 +12,9 @@ from sqlmodel import Session, col, select
 from atlas_services import audit, validation
 from atlas_services.authz import Actor, Capability, requires
 from atlas_services.db import session_scope
-from atlas_services.directory import hasher
 from atlas_services.errors import InvalidInput, NotFound
 from atlas_services.models import Membership, Role, User, UserSession, utcnow
+from atlas_services.passwords import hash_password
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def add_member(actor: Actor, *, email: str, role: str, password: str | None = No
         if user is None:
             if not password:
                 raise InvalidInput("password", "A new user needs an initial password")
-            user = User(email=clean_email, password_hash=hasher.hash(validation.password(password)))
+            user = User(email=clean_email, password_hash=hash_password(validation.password(password)))
             session.add(user)
             session.flush()
         elif session.exec(select(Membership).where(Membership.user_id == user.id,

@@ -14,12 +14,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
 from atlas_services import audit, gateway, run_lifecycle
-from atlas_services.authz import Actor, Capability, load_for_actor, requires
+from atlas_services.authz import Actor, Capability, load_for_actor, requires, role_capabilities
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput, NotFound, ProviderError
 from atlas_services.models import (
     ACTIVE_RUN_PREDICATE,
     ACTIVE_RUN_STATUSES,
+    Membership,
     OperationRun,
     ProviderConnection,
     RunStatus,
@@ -204,6 +205,9 @@ def execute_run(run_id: uuid.UUID) -> None:
     if claim is None:
         log.info("run %s is no longer queued; nothing to do", run_id)
         return
+    if not _starter_may_still_run(claim):
+        _finish(claim, RunStatus.FAILED, summary={}, code="run.not_authorized")
+        return
     context = run_lifecycle.RunContext(claim)
     with run_lifecycle.HeartbeatThread(claim):
         try:
@@ -228,6 +232,16 @@ def execute_run(run_id: uuid.UUID) -> None:
     status = RunStatus.PARTIALLY_SUCCEEDED if outcome.partial else RunStatus.SUCCEEDED
     _finish(claim, status, summary=outcome.summary,
             code="run.partial" if outcome.partial else None)
+
+
+def _starter_may_still_run(claim: run_lifecycle.Claim) -> bool:
+    """Tasks re-authorize: the user who started the run must still hold provider.run in its tenant."""
+    if claim.started_by is None:  # started by Atlas itself (schedules)
+        return True
+    with session_scope() as session:
+        role = session.exec(select(Membership.role).where(
+            Membership.user_id == claim.started_by, Membership.tenant_id == claim.tenant_id)).first()
+    return role is not None and Capability.PROVIDER_RUN in role_capabilities(role)
 
 
 def _finish(claim: run_lifecycle.Claim, status: RunStatus, *, summary: dict[str, Any], code: str | None = None,

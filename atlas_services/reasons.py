@@ -46,6 +46,8 @@ _CATALOGUE = [
            "Wait for it to finish, then try again."),
     Reason("run.partial", "Some sections failed; what they last observed is kept.",
            "See each section's reason in the run's summary."),
+    Reason("run.not_authorized", "The user who started this run may no longer run operations in this tenant.",
+           "Ask a member with the provider.run permission to start it again."),
     Reason("run.worker_lost", "The worker running this operation stopped responding.", "Start the operation again."),
     Reason("run.start_timeout", "No worker picked up this operation in time.", "Check that a worker is running."),
     Reason("queue.unavailable", "The job queue could not be reached.",

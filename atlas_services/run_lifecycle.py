@@ -49,6 +49,7 @@ class LeaseLost(Exception):
 class Claim:
     run_id: uuid.UUID
     lease: uuid.UUID
+    tenant_id: uuid.UUID
     op_type: str
     connection_id: uuid.UUID
     credential_id: uuid.UUID | None
@@ -65,12 +66,12 @@ def claim(run_id: uuid.UUID) -> Claim | None:
             .where(col(OperationRun.id) == run_id, col(OperationRun.status) == RunStatus.QUEUED)
             .values(status=RunStatus.RUNNING, lease_token=lease, started_at=now, heartbeat_at=now,
                     attempt=OperationRun.attempt + 1)
-            .returning(col(OperationRun.op_type), col(OperationRun.connection_id), col(OperationRun.credential_id),
-                       col(OperationRun.started_by))
+            .returning(col(OperationRun.tenant_id), col(OperationRun.op_type), col(OperationRun.connection_id),
+                       col(OperationRun.credential_id), col(OperationRun.started_by))
         ).first()
     if row is None:
         return None
-    return Claim(run_id, lease, row[0], row[1], row[2], row[3])
+    return Claim(run_id, lease, *row)
 
 
 def transition(run_id: uuid.UUID, to: RunStatus, *, lease: uuid.UUID | None = None, **values: Any) -> bool:

@@ -7,21 +7,18 @@ import secrets
 import uuid
 from datetime import timedelta
 
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import and_, func
 from sqlmodel import col, select
 
 from atlas_services.authz import Actor
 from atlas_services.config import get_settings
 from atlas_services.db import session_scope
-from atlas_services.directory import hasher
 from atlas_services.errors import InvalidInput, NotFound, Throttled
 from atlas_services.models import LoginAttempt, Membership, Tenant, User, UserSession, utcnow
+from atlas_services.passwords import dummy_hash, verify_password
 
 SESSION_COOKIE = "atlas_session"
 _GENERIC_FAILURE = "Wrong email or password"
-# Verifying against a dummy hash keeps unknown-user answers as slow as wrong-password ones.
-_DUMMY_HASH = hasher.hash("atlas-dummy-password")
 
 
 def token_digest(token: str) -> str:
@@ -53,14 +50,12 @@ def authenticate(email: str, password: str, client: str = "") -> str:
     with session_scope() as session:
         user = session.exec(select(User).where(User.email == account)).first()
         membership = None
-        try:
-            hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-            if user is not None and not user.disabled:
-                membership = session.exec(
-                    select(Membership).where(Membership.user_id == user.id).order_by(col(Membership.created_at))
-                ).first()
-        except (VerificationError, InvalidHashError):
-            pass
+        # Unknown accounts verify against a dummy hash: as slow as a wrong password, so no timing hint.
+        if verify_password(user.password_hash if user else dummy_hash(get_settings().env), password) and (
+                user is not None and not user.disabled):
+            membership = session.exec(
+                select(Membership).where(Membership.user_id == user.id).order_by(col(Membership.created_at))
+            ).first()
         if user is None or membership is None:
             failed = True
         else:

@@ -157,10 +157,36 @@ def test_cancel_a_queued_run_at_once_and_a_running_one_at_its_next_checkpoint(db
 
     running_id, lease = _run_in(RunStatus.RUNNING, owner)
     assert cancel_run(operator, running_id) == "cancel_requested"
-    context = run_lifecycle.RunContext(run_lifecycle.Claim(running_id, lease, "health_check", uuid.uuid4(), None,
-                                                           None))
+    context = run_lifecycle.RunContext(run_lifecycle.Claim(running_id, lease, owner.tenant_id, "health_check",
+                                                           uuid.uuid4(), None, None))
     with pytest.raises(run_lifecycle.RunCancelled):
         context.checkpoint(pages=3)
     assert cancel_run(operator, queued_id) == "finished"
     with session_scope() as session:
         assert session.exec(select(func.count()).select_from(OperationRun)).one() == 2
+
+
+def test_every_huey_task_declares_its_capability() -> None:
+    import importlib
+
+    import atlas_jobs.tasks  # noqa: F401  (registers the tasks)
+    from atlas_jobs.huey_app import huey
+
+    declared = {}
+    for name in huey._registry._registry:  # huey keeps no public list of its tasks
+        module, _, attribute = name.rpartition(".")
+        declared[name] = getattr(getattr(importlib.import_module(module), attribute), "__atlas_capability__", None)
+    assert declared and all(capability is not None for capability in declared.values()), declared
+
+
+def test_a_run_whose_starter_lost_provider_run_refuses_to_work(db: None) -> None:
+    from atlas_services.members import change_role
+    from atlas_services.operations import execute_run
+
+    owner = make_actor("owner")
+    operator = make_actor("operator", tenant_name=owner.tenant_name)
+    run_id = _start(operator, _connection(owner).id).run_id
+    change_role(owner, operator.user_id, "readonly")
+    execute_run(run_id)
+    run = get_run(owner, run_id)
+    assert (run.status, run.reason_code) == ("failed", "run.not_authorized")

@@ -1,0 +1,119 @@
+"""Every CLI command declares its capability, and acting as each role gets exactly what the role table allows.
+
+Commands run in-process (typer's runner) against the test database; another tenant's ids are answered
+exactly like random ids.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from atlas_cli.main import SYSTEM, app
+from atlas_services.authz import ROLE_CAPABILITIES, Capability
+from atlas_services.connections import create_connection
+from atlas_services.members import add_member
+from atlas_services.models import Role
+from atlas_services.operations import start_operation
+from atlas_services.secrets import SecretValue
+from tests.plugins.atlas import make_actor
+
+runner = CliRunner()
+
+
+def _commands(group: Any = None, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    group = group or get_command(app)
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*prefix, name))
+        else:
+            yield (*prefix, name), command.callback
+
+
+def test_every_cli_command_declares_a_capability() -> None:
+    undeclared = [" ".join(path) for path, callback in _commands()
+                  if getattr(callback, "__atlas_capability__", None) not in {*Capability, SYSTEM}]
+    assert undeclared == []
+
+
+@pytest.fixture
+def world(db: None, huey_queue: Any) -> dict[str, Any]:
+    owner = make_actor("owner")
+    actors = {role: make_actor(role.value, tenant_name=owner.tenant_name) for role in Role if role != Role.OWNER}
+    actors[Role.OWNER] = owner
+    connection = create_connection(owner, name="Contoso", entra_tenant_id=str(uuid.uuid4()),
+                                   client_id=str(uuid.uuid4()), client_secret=SecretValue("secret-value-1"),
+                                   cloud="simulator")
+    spare = create_connection(owner, name="Spare", entra_tenant_id=str(uuid.uuid4()), client_id=str(uuid.uuid4()),
+                              client_secret=SecretValue("secret-value-2"), cloud="simulator")
+    run = start_operation(owner, "health_check", connection.id, enqueue=lambda run_id: None)
+    member = add_member(owner, email=f"m-{uuid.uuid4().hex[:6]}@example.test", role="readonly",
+                        password="long enough pw")
+    foreign_owner = make_actor("owner")
+    foreign = create_connection(foreign_owner, name="Foreign", entra_tenant_id=str(uuid.uuid4()),
+                                client_id=str(uuid.uuid4()), client_secret=SecretValue("secret-value-3"),
+                                cloud="simulator")
+    return {"actors": actors, "tenant": owner.tenant_name, "connection": str(connection.id),
+            "spare": str(spare.id), "run": str(run.run_id), "member": str(member.user_id),
+            "foreign_connection": str(foreign.id)}
+
+
+# command path -> (arguments after the path, stdin) built from the world
+CASES: dict[tuple[str, ...], Callable[[dict[str, Any]], tuple[list[str], str | None]]] = {
+    ("connection", "list"): lambda w: ([], None),
+    ("connection", "create"): lambda w: (["--name", "New", "--entra-tenant-id", str(uuid.uuid4()), "--client-id",
+                                          str(uuid.uuid4()), "--cloud", "simulator"], "another-secret"),
+    ("connection", "set-default"): lambda w: ([w["spare"]], None),
+    ("connection", "disable"): lambda w: ([w["spare"]], None),
+    ("connection", "enable"): lambda w: ([w["spare"]], None),
+    ("connection", "delete"): lambda w: ([w["spare"]], None),
+    ("connection", "rotate-credential"): lambda w: ([w["spare"]], "rotated-secret-value"),
+    ("op", "start"): lambda w: (["health_check", "--connection", w["spare"]], None),
+    ("op", "show"): lambda w: ([w["run"]], None),
+    ("member", "list"): lambda w: ([], None),
+    ("member", "add"): lambda w: (["--email", f"n-{uuid.uuid4().hex[:6]}@example.test", "--role", "readonly"],
+                                  "long enough pw"),
+    ("member", "set-role"): lambda w: ([w["member"], "--role", "operator"], None),
+    ("member", "remove"): lambda w: ([w["member"]], None),
+    ("audit", "list"): lambda w: ([], None),
+}
+
+
+def test_the_matrix_covers_every_tenant_scoped_command() -> None:
+    scoped = {path for path, callback in _commands() if callback.__atlas_capability__ != SYSTEM}
+    assert scoped == set(CASES)
+
+
+def _invoke(path: tuple[str, ...], args: list[str], tenant: str, email: str, stdin: str | None) -> Any:
+    return runner.invoke(app, [*path, *args, "--tenant", tenant, "--as", email, "--json"], input=stdin)
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("path", sorted(CASES))
+def test_each_role_gets_exactly_its_capabilities(world: dict[str, Any], role: Role, path: tuple[str, ...]) -> None:
+    declared = dict(_commands())[path].__atlas_capability__
+    args, stdin = CASES[path](world)
+    result = _invoke(path, args, world["tenant"], world["actors"][role].email, stdin)
+    allowed = declared in ROLE_CAPABILITIES[role]
+    assert (result.exit_code == 0) == allowed, result.output
+    if not allowed:
+        assert json.loads(result.output)["error"] == f"you lack the '{declared}' permission for this action"
+
+
+@pytest.mark.parametrize("path", [("connection", "set-default"), ("connection", "disable"),
+                                  ("connection", "delete"), ("connection", "rotate-credential"), ("op", "start")])
+def test_another_tenants_ids_look_exactly_like_random_ids(world: dict[str, Any], path: tuple[str, ...]) -> None:
+    owner = world["actors"][Role.OWNER]
+    answers = []
+    for target in (world["foreign_connection"], str(uuid.uuid4())):
+        args, stdin = CASES[path]({**world, "spare": target})
+        result = _invoke(path, args, world["tenant"], owner.email, stdin)
+        assert result.exit_code == 1
+        answers.append(result.output)
+    assert answers[0] == answers[1] == json.dumps({"error": "connection not found"}) + "\n"
