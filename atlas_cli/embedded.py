@@ -13,7 +13,11 @@ def embedded_database(configured_url: str | None, data_dir: Path) -> Iterator[st
     if configured_url:
         yield configured_url
         return
-    import pgserver
+    import warnings
+
+    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import; harmless here
+        warnings.simplefilter("ignore")
+        import pgserver
 
     print(f"starting the embedded PostgreSQL in {data_dir} ...", flush=True)
     server = pgserver.get_server(  # type: ignore[attr-defined]

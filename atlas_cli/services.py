@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -79,16 +79,22 @@ def run_web() -> int:
     return subprocess.call(web_command(get_settings().web_port), cwd=ROOT, env=web_environment())
 
 
-def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
+def wait_until_serving(port: int, path: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
+    """True once GET http://127.0.0.1:port/path answers 200; False if ``proc`` exits or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             return False
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
+            conn.request("GET", path)
+            if conn.getresponse().status == 200:
+                return True
         except OSError:
-            time.sleep(0.25)
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.25)
     return False
 
 
@@ -159,7 +165,7 @@ def _run_children(env: dict[str, str], data_dir: Path, children: list[subprocess
     print("building and starting the web UI (the first run builds the frontend: a few minutes) ...", flush=True)
     web = spawn(web_command(settings.web_port), env, data_dir / "web.log")
     children.append(web)
-    if not wait_for_port(settings.web_port, 600, web):
+    if not wait_until_serving(settings.web_port, "/ping", 600, web):
         print(f"error: the web UI did not start; see {data_dir / 'web.log'}", file=sys.stderr)
         return 1
     url = f"http://{settings.web_host}:{settings.web_port}"
