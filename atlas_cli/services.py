@@ -26,10 +26,18 @@ def _check_backing_services() -> None:
     check_queue()
 
 
+def _check_contracts() -> None:
+    """A broken graph_contracts.yaml stops the worker at start, not at its first Graph call."""
+    from atlas_services.graph.contracts import load_contracts
+
+    load_contracts()
+
+
 def run_worker(workers: int) -> None:
     """Consume jobs until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _check_backing_services()
+    _check_contracts()
     import atlas_jobs.tasks  # noqa: F401  (registers the tasks)
     from atlas_jobs.huey_app import huey
     from atlas_jobs.reaper import start_reaper_thread

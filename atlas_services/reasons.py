@@ -35,6 +35,8 @@ _CATALOGUE = [
     Reason("graph.timeout", "Microsoft Graph did not answer in time.", "Try again later."),
     Reason("graph.bad_response", "Microsoft Graph sent a response Atlas could not read.",
            "Try again later; if it persists, report the request id."),
+    Reason("intune.not_licensed", "The tenant has no active Intune license.",
+           "Assign an Intune license in the customer tenant, or do not run Intune operations for it."),
     Reason("network.unreachable", "Microsoft could not be reached.", "Check the network path from the worker."),
     Reason("credential.unavailable", "The connection's credential cannot be opened.",
            "Rotate the connection's credential."),

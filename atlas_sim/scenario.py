@@ -1,31 +1,71 @@
-"""Scenario files: the Entra tenants, app registrations and credentials the simulator pretends to host.
+"""Scenario files: the Entra tenants, app registrations, credentials, Intune data and faults the simulator serves.
 
-Format (YAML, snake_case keys; unknown keys are refused so typos fail loudly)::
+Format (YAML, snake_case keys; unknown keys are refused so typos fail loudly; every field but the tenant's id,
+display_name and verified_domains is optional)::
 
     name: demo
     description: free text
+    seed: 0                               # device ids, names and attributes derive from it (default 0)
+    page_sizes:                           # items per page (defaults: Graph's observed sizes, see PAGE_SIZES)
+      managedDevices: 1000
+    faults: []                            # faults for every tenant's Graph requests (see below)
     tenants:
       - id: <GUID>                        # the Entra tenant id (Directory ID)
         display_name: Contoso
-        country_letter_code: US           # optional
+        country_letter_code: US
         verified_domains:                 # at least one; first *.onmicrosoft.com is the initial domain
           - name: contoso.onmicrosoft.com
           - name: contoso.example
-            default: true                 # optional; else the first domain is the default
+            default: true                 # else the first domain is the default
         apps:
           - client_id: <GUID>
             display_name: Atlas
             permissions: [Organization.Read.All]    # granted + consented Graph application permissions
             secrets:
               - value: "demo-..."
-                id: <GUID>                # optional: the "Secret ID" Entra shows beside the value
-                expired: false            # optional
+                id: <GUID>                # the "Secret ID" Entra shows beside the value
+                expired: false
+        intune:
+          licensed: true                  # false: Intune paths answer 400 "Request not applicable to target tenant."
+          devices: 250                    # a count, or a mapping with distributions (weights, any scale):
+          # devices:
+          #   count: 250
+          #   operating_systems: {Windows: 55, iOS: 20, Android: 15, macOS: 10}
+          #   compliance: {compliant: 82, noncompliant: 10, inGracePeriod: 4, unknown: 2, error: 1, conflict: 1}
+          #   ownership: {company: 85, personal: 15}
+          #   encrypted_percent: 90
+          configurations: 8               # device configuration profiles
+          compliance_policies: 4
+          mobile_apps: 20
+        faults: []                        # faults for this tenant only
 
-Later issues extend the dataclasses (device counts, faults); keep every new field optional.
+Faults (checked in order, tenant's before the scenario's; the first throttle, server_error or forbidden that
+fires answers the request; slow, malformed_json and foreign_next_link change a response that is otherwise
+normal)::
+
+    - kind: throttle                      # 429 TooManyRequests
+      retry_after: 1                      # seconds in Retry-After; omit for a 429 without the header
+    - kind: server_error                  # 5xx; status 500 | 502 | 503 | 504 (default 503); retry_after optional
+      status: 503
+    - kind: slow                          # answer after `seconds`
+      seconds: 2.5
+    - kind: malformed_json                # a 200 whose body is cut off mid-JSON
+    - kind: foreign_next_link             # the page's @odata.nextLink points at `host` (default graph.evil.invalid)
+    - kind: forbidden                     # 403 as if the permission were missing (Intune-shaped for Intune paths,
+                                          # Authorization_RequestDenied for directory paths)
+    # Which requests (all optional): paths are prefixes of the path after /v1.0, case-insensitive (default: all)
+      paths: [/deviceManagement/managedDevices]
+      every: 5                            # every 5th matching request, or
+      rate: 0.2                           # this share of matching requests (seeded, so runs repeat)
+      after: 2                            # let this many matching requests through first
+      count: 3                            # fire at most this many times (a burst); default: no limit
+
+Tests override faults at run time with ``RunningSimulator.faults(...)``.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +75,25 @@ from typing import Any
 import yaml
 
 DEMO_SCENARIO_PATH = Path(__file__).with_name("scenarios") / "demo.yaml"
+
+# Items per page when the caller sends no $top. Graph documents no per-API sizes; these follow what Graph is
+# commonly observed to return: Intune lists page at 1000, directory lists at 100 ($top up to 999).
+PAGE_SIZES: dict[str, int] = {
+    "managedDevices": 1000,
+    "deviceConfigurations": 1000,
+    "deviceCompliancePolicies": 1000,
+    "mobileApps": 1000,
+    "appRoleAssignments": 100,
+}
+MAX_TOP: dict[str, int] = {name: (999 if name == "appRoleAssignments" else 1000) for name in PAGE_SIZES}
+
+OPERATING_SYSTEMS = ("Windows", "iOS", "Android", "macOS")
+# managedDevice.complianceState in Graph's v1.0 schema.
+COMPLIANCE_STATES = ("unknown", "compliant", "noncompliant", "conflict", "error", "inGracePeriod", "configManager")
+OWNER_TYPES = ("company", "personal", "unknown")
+FAULT_KINDS = ("throttle", "server_error", "slow", "malformed_json", "foreign_next_link", "forbidden")
+TERMINAL_FAULTS = frozenset({"throttle", "server_error", "forbidden"})
+MAX_DEVICES = 1_000_000
 
 
 class ScenarioError(ValueError):
@@ -50,8 +109,8 @@ class SimDomain:
 
 @dataclass(frozen=True)
 class SimSecret:
-    value: str
-    secret_id: str
+    value: str = field(repr=False)
+    secret_id: str = ""
     expired: bool = False
 
 
@@ -72,12 +131,58 @@ class SimApp:
 
 
 @dataclass(frozen=True)
+class DeviceSpec:
+    count: int = 0
+    operating_systems: tuple[tuple[str, float], ...] = (("Windows", 55), ("iOS", 20), ("Android", 15), ("macOS", 10))
+    compliance: tuple[tuple[str, float], ...] = (("compliant", 82), ("noncompliant", 10), ("inGracePeriod", 4),
+                                                 ("unknown", 2), ("error", 1), ("conflict", 1))
+    ownership: tuple[tuple[str, float], ...] = (("company", 85), ("personal", 15))
+    encrypted_percent: float = 90.0
+
+
+@dataclass(frozen=True)
+class SimIntune:
+    licensed: bool = True
+    devices: DeviceSpec = DeviceSpec()
+    configurations: int = 0
+    compliance_policies: int = 0
+    mobile_apps: int = 0
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """One fault rule; see the module docstring for the YAML form."""
+
+    kind: str
+    paths: tuple[str, ...] = ()
+    every: int | None = None
+    rate: float | None = None
+    after: int = 0
+    count: int | None = None
+    retry_after: float | None = None
+    status: int = 503
+    seconds: float = 0.0
+    host: str = "graph.evil.invalid"
+
+    @property
+    def terminal(self) -> bool:
+        return self.kind in TERMINAL_FAULTS
+
+    def matches(self, path: str) -> bool:
+        """``path`` is the request path after /v1.0, starting with a slash."""
+        wanted = path.lower()
+        return not self.paths or any(wanted.startswith(p.lower()) for p in self.paths)
+
+
+@dataclass(frozen=True)
 class SimTenant:
     id: str
     display_name: str
     verified_domains: tuple[SimDomain, ...]
     apps: tuple[SimApp, ...] = ()
     country_letter_code: str = "US"
+    intune: SimIntune = SimIntune()
+    faults: tuple[FaultSpec, ...] = ()
 
     @property
     def default_domain(self) -> str:
@@ -104,6 +209,9 @@ class Scenario:
     name: str
     tenants: tuple[SimTenant, ...]
     description: str = ""
+    seed: int = 0
+    page_sizes: Mapping[str, int] = field(default_factory=lambda: dict(PAGE_SIZES))
+    faults: tuple[FaultSpec, ...] = ()
 
     def tenant(self, ref: str) -> SimTenant | None:
         """Resolve a tenant by id or by any verified domain, case-insensitively, as Entra does."""
@@ -135,23 +243,42 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     source = Path(path) if path is not None else DEMO_SCENARIO_PATH
     try:
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError(f"{source}: cannot read the scenario ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{source}: not valid YAML ({exc.__class__.__name__})") from None
     return parse_scenario(data, source=str(source))
 
 
 def parse_scenario(data: object, *, source: str = "<scenario>") -> Scenario:
-    root = _mapping(data, source, required={"tenants"}, optional={"name", "description"})
+    root = _mapping(data, source, required={"tenants"},
+                    optional={"name", "description", "seed", "page_sizes", "faults"})
     tenants = tuple(_tenant(t, f"{source}: tenants[{i}]") for i, t in enumerate(_list(root["tenants"], "tenants")))
     _unique([t.id for t in tenants], f"{source}: tenant id")
     _unique([d.name.lower() for t in tenants for d in t.verified_domains], f"{source}: verified domain")
     return Scenario(name=_str(root.get("name", "scenario"), "name"), tenants=tenants,
-                    description=_str(root.get("description", ""), "description", allow_empty=True))
+                    description=_str(root.get("description", ""), "description", allow_empty=True),
+                    seed=_int(root.get("seed", 0), f"{source}: seed", minimum=0),
+                    page_sizes=_page_sizes(root.get("page_sizes", {}), f"{source}: page_sizes"),
+                    faults=parse_faults(root.get("faults", []), f"{source}: faults"))
+
+
+def parse_faults(data: object, where: str = "faults") -> tuple[FaultSpec, ...]:
+    """Fault rules from their YAML/dict form (also what tests pass to ``RunningSimulator.faults``)."""
+    return tuple(_fault(f, f"{where}[{i}]") for i, f in enumerate(_list(data, where)))
+
+
+def _page_sizes(data: object, where: str) -> dict[str, int]:
+    raw = _mapping(data, where, required=set(), optional=set(PAGE_SIZES))
+    sizes = dict(PAGE_SIZES)
+    for name, value in raw.items():
+        sizes[name] = _int(value, f"{where}.{name}", minimum=1, maximum=MAX_TOP[name])
+    return sizes
 
 
 def _tenant(data: object, where: str) -> SimTenant:
     raw = _mapping(data, where, required={"id", "display_name", "verified_domains"},
-                   optional={"apps", "country_letter_code"})
+                   optional={"apps", "country_letter_code", "intune", "faults"})
     domains = _domains(_list(raw["verified_domains"], f"{where}.verified_domains"), f"{where}.verified_domains")
     apps = tuple(_app(a, f"{where}.apps[{i}]") for i, a in enumerate(_list(raw.get("apps", []), f"{where}.apps")))
     _unique([a.client_id for a in apps], f"{where}: client id")
@@ -161,6 +288,83 @@ def _tenant(data: object, where: str) -> SimTenant:
         verified_domains=domains,
         apps=apps,
         country_letter_code=_str(raw.get("country_letter_code", "US"), f"{where}.country_letter_code"),
+        intune=_intune(raw.get("intune", {}), f"{where}.intune"),
+        faults=parse_faults(raw.get("faults", []), f"{where}.faults"),
+    )
+
+
+def _intune(data: object, where: str) -> SimIntune:
+    raw = _mapping(data, where, required=set(),
+                   optional={"licensed", "devices", "configurations", "compliance_policies", "mobile_apps"})
+    return SimIntune(
+        licensed=_bool(raw.get("licensed", True), f"{where}.licensed"),
+        devices=_devices(raw.get("devices", 0), f"{where}.devices"),
+        configurations=_int(raw.get("configurations", 0), f"{where}.configurations", minimum=0, maximum=100_000),
+        compliance_policies=_int(raw.get("compliance_policies", 0), f"{where}.compliance_policies", minimum=0,
+                                 maximum=100_000),
+        mobile_apps=_int(raw.get("mobile_apps", 0), f"{where}.mobile_apps", minimum=0, maximum=100_000),
+    )
+
+
+def _devices(data: object, where: str) -> DeviceSpec:
+    if isinstance(data, int) and not isinstance(data, bool):
+        return DeviceSpec(count=_int(data, where, minimum=0, maximum=MAX_DEVICES))
+    raw = _mapping(data, where, required={"count"},
+                   optional={"operating_systems", "compliance", "ownership", "encrypted_percent"})
+    default = DeviceSpec()
+    return DeviceSpec(
+        count=_int(raw["count"], f"{where}.count", minimum=0, maximum=MAX_DEVICES),
+        operating_systems=_weights(raw.get("operating_systems"), f"{where}.operating_systems", OPERATING_SYSTEMS,
+                                   default.operating_systems),
+        compliance=_weights(raw.get("compliance"), f"{where}.compliance", COMPLIANCE_STATES, default.compliance),
+        ownership=_weights(raw.get("ownership"), f"{where}.ownership", OWNER_TYPES, default.ownership),
+        encrypted_percent=_number(raw.get("encrypted_percent", default.encrypted_percent),
+                                  f"{where}.encrypted_percent", minimum=0, maximum=100),
+    )
+
+
+def _weights(data: object, where: str, allowed: tuple[str, ...],
+             default: tuple[tuple[str, float], ...]) -> tuple[tuple[str, float], ...]:
+    if data is None:
+        return default
+    raw = _mapping(data, where, required=set(), optional=set(allowed))
+    weights = tuple((str(name), _number(value, f"{where}.{name}", minimum=0)) for name, value in raw.items())
+    if not weights or sum(w for _, w in weights) <= 0:
+        raise ScenarioError(f"{where}: give at least one positive weight, among {', '.join(allowed)}")
+    return weights
+
+
+def _fault(data: object, where: str) -> FaultSpec:
+    raw = _mapping(data, where, required={"kind"},
+                   optional={"paths", "every", "rate", "after", "count", "retry_after", "status", "seconds", "host"})
+    kind = raw["kind"]
+    if kind not in FAULT_KINDS:
+        raise ScenarioError(f"{where}.kind: {kind!r} is not one of {', '.join(FAULT_KINDS)}")
+    if "every" in raw and "rate" in raw:
+        raise ScenarioError(f"{where}: give either every or rate, not both")
+    kind_fields = {"retry_after": {"throttle", "server_error"}, "status": {"server_error"}, "seconds": {"slow"},
+                   "host": {"foreign_next_link"}}
+    for name, kinds in kind_fields.items():
+        if name in raw and kind not in kinds:
+            raise ScenarioError(f"{where}: {name} does not apply to kind {kind}")
+    paths = tuple(_str(p, f"{where}.paths") for p in _list(raw.get("paths", []), f"{where}.paths"))
+    if any(not p.startswith("/") for p in paths):
+        raise ScenarioError(f"{where}.paths: give paths after /v1.0 starting with '/', like /deviceManagement")
+    status = _int(raw.get("status", 503), f"{where}.status")
+    if status not in (500, 502, 503, 504):
+        raise ScenarioError(f"{where}.status: expected 500, 502, 503 or 504")
+    retry_after = raw.get("retry_after")
+    return FaultSpec(
+        kind=kind,
+        paths=paths,
+        every=_int(raw["every"], f"{where}.every", minimum=1) if "every" in raw else None,
+        rate=_number(raw["rate"], f"{where}.rate", minimum=0, maximum=1) if "rate" in raw else None,
+        after=_int(raw.get("after", 0), f"{where}.after", minimum=0),
+        count=_int(raw["count"], f"{where}.count", minimum=0) if raw.get("count") is not None else None,
+        retry_after=_number(retry_after, f"{where}.retry_after", minimum=0) if retry_after is not None else None,
+        status=status,
+        seconds=_number(raw.get("seconds", 0.0), f"{where}.seconds", minimum=0, maximum=600),
+        host=_str(raw.get("host", "graph.evil.invalid"), f"{where}.host"),
     )
 
 
@@ -229,6 +433,22 @@ def _bool(data: object, where: str) -> bool:
     if not isinstance(data, bool):
         raise ScenarioError(f"{where}: expected true or false")
     return data
+
+
+def _int(data: object, where: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    if not isinstance(data, int) or isinstance(data, bool):
+        raise ScenarioError(f"{where}: expected a whole number")
+    if (minimum is not None and data < minimum) or (maximum is not None and data > maximum):
+        raise ScenarioError(f"{where}: expected a number between {minimum} and {maximum}")
+    return data
+
+
+def _number(data: object, where: str, *, minimum: float | None = None, maximum: float | None = None) -> float:
+    if not isinstance(data, int | float) or isinstance(data, bool) or not math.isfinite(data):
+        raise ScenarioError(f"{where}: expected a number")
+    if (minimum is not None and data < minimum) or (maximum is not None and data > maximum):
+        raise ScenarioError(f"{where}: expected a number between {minimum} and {maximum}")
+    return float(data)
 
 
 def _guid(data: object, where: str) -> str:

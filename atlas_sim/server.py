@@ -5,16 +5,19 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from atlas_sim import entra, graph
-from atlas_sim.scenario import Scenario, load_scenario
+from atlas_sim.faults import FaultBook
+from atlas_sim.scenario import FaultSpec, Scenario, load_scenario, parse_faults
 from atlas_sim.state import RequestIdMiddleware, SimState
 
 log = logging.getLogger("atlas_sim")
@@ -42,8 +45,31 @@ class RunningSimulator:
 
     base_url: str
     scenario: Scenario
+    state: SimState = field(repr=False)
     _server: uvicorn.Server = field(repr=False)
     _thread: threading.Thread = field(repr=False)
+
+    @property
+    def fault_book(self) -> FaultBook:
+        return self.state.faults
+
+    @contextmanager
+    def faults(self, faults: Sequence[Mapping[str, Any] | FaultSpec], tenant: str | None = None) -> Iterator[FaultBook]:
+        """Replace the scenario's faults (for every tenant, or for ``tenant``, an id or verified domain) while the
+        block runs. Faults are given in the scenario's YAML form as dicts, or as FaultSpec objects."""
+        specs = [f if isinstance(f, FaultSpec) else parse_faults([f], f"override[{i}]")[0]
+                 for i, f in enumerate(faults)]
+        tenant_id = None
+        if tenant is not None:
+            found = self.scenario.tenant(tenant)
+            if found is None:
+                raise ValueError(f"the scenario has no tenant {tenant!r}")
+            tenant_id = found.id
+        token = self.state.faults.push_override(specs, tenant_id)
+        try:
+            yield self.state.faults
+        finally:
+            self.state.faults.pop_override(token)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._server.should_exit = True
@@ -79,4 +105,4 @@ def start_in_thread(scenario: Scenario | str | Path | None = None, host: str = "
         sock.close()
         raise RuntimeError(f"the simulator did not start on {bound_host}:{bound_port}")
     return RunningSimulator(base_url=f"http://{bound_host}:{bound_port}", scenario=app.state.sim.scenario,
-                            _server=server, _thread=thread)
+                            state=app.state.sim, _server=server, _thread=thread)

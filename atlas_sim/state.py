@@ -11,8 +11,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from atlas_sim.directory import Directory
+from atlas_sim.faults import FaultBook
+from atlas_sim.intune import IntuneData, reference_time
 from atlas_sim.jwt import TokenSigner
-from atlas_sim.scenario import Scenario
+from atlas_sim.scenario import Scenario, SimTenant
 
 # Fake https hosts: MSAL insists on https authorities, so Atlas addresses these names and its transport routes
 # them to the simulator. `.invalid` (RFC 2606) guarantees they can never resolve to a real machine.
@@ -26,6 +29,26 @@ class SimState:
     signer: TokenSigner = field(default_factory=TokenSigner)
     authority_host: str = AUTHORITY_HOST
     graph_host: str = GRAPH_HOST
+    reference: datetime = field(default_factory=reference_time)
+    faults: FaultBook = field(init=False)
+    graph_requests: int = 0
+
+    def __post_init__(self) -> None:
+        self.faults = FaultBook(self.scenario)
+        self._intune: dict[str, IntuneData] = {}
+        self._directory: dict[str, Directory] = {}
+
+    def intune(self, tenant: SimTenant) -> IntuneData:
+        data = self._intune.get(tenant.id)
+        if data is None:
+            data = self._intune[tenant.id] = IntuneData(tenant, self.scenario.seed, self.reference)
+        return data
+
+    def directory(self, tenant: SimTenant) -> Directory:
+        data = self._directory.get(tenant.id)
+        if data is None:
+            data = self._directory[tenant.id] = Directory(tenant, self.reference)
+        return data
 
     @property
     def authority_base(self) -> str:

@@ -1,4 +1,17 @@
-"""GraphClient: the one path to Microsoft Graph. Contract key in, JSON pages out, failures as reason codes."""
+"""GraphClient: the one path to Microsoft Graph. Contract key in, typed pages out, failures as reason codes.
+
+What capability code uses::
+
+    with GraphClient.for_app(cloud, entra_tenant_id, client_id, secret) as graph:
+        org = graph.get("organization.list")                       # one response body (first page)
+        summary = graph.get_entity("managedDeviceOverview.get")     # a single entity, either wire shape
+        for page in graph.iter_pages("managedDevices.list"):        # one request per page, nothing prefetched
+            store(page.items); report(page.number, len(page.items))  # stop iterating to cancel
+        for item in graph.iter_items("mobileApps.list"): ...
+
+Every failure is a GraphRequestError (a ProviderError) with a catalogue code, a sanitized detail that names the
+request id, and never a token, secret or raw text from the response.
+"""
 
 from __future__ import annotations
 
@@ -9,102 +22,199 @@ import re
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from atlas_services.errors import ProviderError
+from atlas_services.graph.budget import PROCESS_BUDGETS, RequestBudgets, TokenBucket
 from atlas_services.graph.clouds import Cloud
 from atlas_services.graph.contracts import Contract, ContractError, ContractSet, load_contracts
 from atlas_services.graph.http import make_httpx_client
+from atlas_services.reasons import REASONS
+
+if TYPE_CHECKING:
+    from atlas_services.secrets import SecretValue
 
 log = logging.getLogger("atlas.graph")
 
 # OData options a caller may add; $select goes through `select=` so it is checked against the contract.
-QUERY_OPTIONS = frozenset({"$filter", "$top", "$orderby", "$count", "$search", "$expand"})
+QUERY_OPTIONS = frozenset({"$filter", "$top", "$orderby", "$count"})
 RETRYABLE_STATUS = frozenset({429, 503, 504})
+# Until the catalogue has a dedicated code, an unlicensed tenant is reported as an unreadable answer with a
+# specific detail and remediation.
+INTUNE_NOT_LICENSED = "intune.not_licensed" if "intune.not_licensed" in REASONS else "graph.bad_response"
+INTUNE_NOT_LICENSED_REMEDIATION = ("Assign an Intune license (for example Microsoft Intune Plan 1 or Microsoft 365 "
+                                   "E3/E5/Business Premium) in the customer tenant, or do not run Intune "
+                                   "operations for it.")
 _ERROR_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
-_SCOPES_IN_MESSAGE = re.compile(r"one of the following scopes:\s*([A-Za-z.,\s]+)")
+_SCOPES_IN_MESSAGE = re.compile(r"one of the following scopes:\s*([A-Za-z., ]+)")
+_NOT_LICENSED = re.compile(r"request not applicable to target tenant", re.IGNORECASE)
 _PERMISSION = re.compile(r"^[A-Z][A-Za-z]*(\.[A-Z][A-Za-z]*)+$")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 Json = dict[str, Any]
+Params = Mapping[str, str | int | bool]
 
 
 class GraphRequestError(ProviderError):
-    """A Graph call failed; carries the request id Microsoft support asks for."""
+    """A Graph call failed; carries the request id Microsoft support asks for and, for a 403, the permissions
+    that would grant the call (from Intune's own message when it names them, else from the contract)."""
 
     def __init__(self, code: str, detail: str | None = None, remediation: str | None = None, *,
                  contract_key: str | None = None, status_code: int | None = None,
-                 request_id: str | None = None) -> None:
+                 request_id: str | None = None, graph_code: str | None = None,
+                 missing_permissions: Sequence[str] = ()) -> None:
         if request_id and detail:
             detail = f"{detail} (request id {request_id})"
         super().__init__(code, detail, remediation)
         self.contract_key = contract_key
         self.status_code = status_code
         self.request_id = request_id
+        self.graph_code = graph_code
+        self.missing_permissions = tuple(missing_permissions)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long one request may keep trying. Waits honour Retry-After exactly (Graph's guidance); without it,
+    exponential backoff with full jitter: uniform(0, min(max_backoff, base_delay * 2 ** (retry - 1)))."""
+
+    max_attempts: int = 6
+    base_delay: float = 1.0
+    max_backoff: float = 30.0
+    # A Retry-After longer than this is not waited for: the request fails as graph.throttled at once.
+    max_retry_after: float = 120.0
+    # The sum of the waits between attempts of one request.
+    max_total_wait: float = 300.0
+    # Timed-out attempts count here as well as in max_attempts: each one already cost a full HTTP timeout.
+    max_timeouts: int = 2
+
+
+@dataclass(frozen=True)
+class GraphPage:
+    """One response page. ``items`` is the page's ``value`` list (a single-entity answer has none)."""
+
+    contract_key: str
+    number: int
+    items: list[Json]
+    request_id: str | None
+    has_next: bool
+    count: int | None = None
+
+
+@dataclass
+class GraphStats:
+    """Counters for run progress and diagnostics (not thread-safe to read mid-request; read after a page)."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    retry_wait_seconds: float = 0.0
+    budget_wait_seconds: float = 0.0
+    pages: int = 0
+    items: int = 0
+
+
+@dataclass
+class _Attempts:
+    attempt: int = 0
+    timeouts: int = 0
+    waited: float = 0.0
+    last_retry_after: float | None = None
 
 
 class GraphClient:
-    """Issues only the requests declared in graph_contracts.yaml, against one cloud's Graph host.
+    """Issues only the requests declared in graph_contracts.yaml, against one cloud's Graph host, for one app in
+    one Entra tenant (whose request budget it draws from).
 
     ``token_provider`` is called before every request (MSAL serves it from cache), so a long paging run picks up a
-    renewed token. Retries 429/503/504 and connection errors with capped, jittered backoff within a time budget.
+    renewed token. Not meant to be shared between threads; the request budget is shared across clients.
     """
 
     def __init__(self, cloud: Cloud, token_provider: Callable[[], str], http: httpx.Client | None = None, *,
-                 contracts: ContractSet | None = None, max_attempts: int = 4, time_budget_seconds: float = 60.0,
-                 max_retry_after_seconds: float = 5.0, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 tenant_id: str, client_id: str, contracts: ContractSet | None = None,
+                 retry: RetryPolicy | None = None, budgets: RequestBudgets | None = None,
+                 sleep: Callable[[float], None] = time.sleep, wall_clock: Callable[[], float] = time.time,
+                 rng: random.Random | None = None) -> None:
         self.cloud = cloud
+        self.tenant_id = tenant_id
+        self.client_id = client_id
         self._token_provider = token_provider
         self._owns_http = http is None
         self._http = http if http is not None else make_httpx_client(cloud)
         self._contracts = contracts if contracts is not None else load_contracts()
-        self._max_attempts = max(1, max_attempts)
-        self._budget = time_budget_seconds
-        self._max_delay = max_retry_after_seconds
+        self.retry = retry or RetryPolicy()
+        self._budgets = budgets if budgets is not None else PROCESS_BUDGETS
         self._sleep = sleep
-        self._clock = clock
+        self._wall_clock = wall_clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self.request_ids: deque[str] = deque(maxlen=50)
+        self.stats = GraphStats()
+
+    @classmethod
+    def for_app(cls, cloud: Cloud, entra_tenant_id: str, client_id: str, secret: SecretValue,
+                **kwargs: Any) -> GraphClient:
+        """A client whose tokens come from MSAL for this app registration (cached, renewed when near expiry)."""
+        from atlas_services.graph.tokens import acquire_graph_token
+
+        def token() -> str:
+            return acquire_graph_token(cloud, entra_tenant_id, client_id, secret)
+
+        return cls(cloud, token, tenant_id=entra_tenant_id, client_id=client_id, **kwargs)
 
     @property
     def last_request_id(self) -> str | None:
         return self.request_ids[-1] if self.request_ids else None
 
-    def get(self, contract_key: str, *, select: list[str] | tuple[str, ...] | None = None,
-            params: Mapping[str, str | int | bool] | None = None,
+    @property
+    def contracts(self) -> ContractSet:
+        return self._contracts
+
+    # -- public API -------------------------------------------------------------------------------------------
+
+    def get(self, contract_key: str, *, select: Sequence[str] | None = None, params: Params | None = None,
             path_params: Mapping[str, str] | None = None) -> Json:
-        """The first (or only) page of ``contract_key``."""
-        contract = self._contracts[contract_key]
-        return self._send(contract, self._url(contract, path_params), self._query(contract, select, params))
+        """The response body of ``contract_key`` (for a paging contract: its first page)."""
+        contract, url, query = self._prepare(contract_key, select, params, path_params)
+        body, _ = self._send(contract, url, query)
+        return body
 
-    def iter_pages(self, contract_key: str, *, select: list[str] | tuple[str, ...] | None = None,
-                   params: Mapping[str, str | int | bool] | None = None,
+    def get_entity(self, contract_key: str, *, select: Sequence[str] | None = None,
+                   path_params: Mapping[str, str] | None = None) -> Json:
+        """A single entity. Accepts the OData form (the entity at top level) and the documentation form
+        (``{"value": {...}}``), which Microsoft's samples show for Intune singletons."""
+        contract, url, query = self._prepare(contract_key, select, None, path_params)
+        body, request_id = self._send(contract, url, query)
+        value = body.get("value")
+        if isinstance(value, dict):
+            return value
+        if isinstance(value, list):
+            raise GraphRequestError("graph.bad_response", "Microsoft Graph sent a list where one object was expected.",
+                                    contract_key=contract.key, request_id=request_id)
+        return body
+
+    def iter_pages(self, contract_key: str, *, select: Sequence[str] | None = None, params: Params | None = None,
+                   path_params: Mapping[str, str] | None = None) -> Iterator[GraphPage]:
+        """Every page, one request per page, each issued only when the caller asks for the next page (nothing is
+        prefetched or accumulated, so memory stays flat and stopping the iteration cancels the listing).
+
+        Follows ``@odata.nextLink`` only to this cloud's Graph host over https under the contract's version; any
+        other link fails with ``graph.bad_response`` before anything is sent to it. Arguments are validated
+        here, before the first request.
+        """
+        contract, url, query = self._prepare(contract_key, select, params, path_params)
+        return self._pages(contract, url, query)
+
+    def iter_items(self, contract_key: str, *, select: Sequence[str] | None = None, params: Params | None = None,
                    path_params: Mapping[str, str] | None = None) -> Iterator[Json]:
-        """Every page, following ``@odata.nextLink`` only while it stays on this cloud's Graph host."""
-        contract = self._contracts[contract_key]
-        page = self._send(contract, self._url(contract, path_params), self._query(contract, select, params))
-        seen: set[str] = set()
-        while True:
-            yield page
-            next_link = page.get("@odata.nextLink")
-            if not contract.paging or not next_link:
-                return
-            self._check_next_link(contract, next_link, seen)
-            seen.add(next_link)
-            page = self._send(contract, next_link, None)
-
-    def iter_items(self, contract_key: str, **kwargs: Any) -> Iterator[Json]:
-        """The ``value`` items of every page."""
-        for page in self.iter_pages(contract_key, **kwargs):
-            value = page.get("value")
-            if not isinstance(value, list):
-                raise GraphRequestError("graph.bad_response", "A page had no 'value' list.", contract_key=contract_key)
-            yield from (item for item in value if isinstance(item, dict))
+        """The ``value`` items of every page, in order."""
+        pages = self.iter_pages(contract_key, select=select, params=params, path_params=path_params)
+        return (item for page in pages for item in page.items)
 
     def close(self) -> None:
         if self._owns_http:
@@ -119,130 +229,222 @@ class GraphClient:
 
     # -- request building -------------------------------------------------------------------------------------
 
-    def _url(self, contract: Contract, path_params: Mapping[str, str] | None) -> str:
-        given = dict(path_params or {})
-        if set(given) != set(contract.path_params):
-            raise ContractError(f"contract '{contract.key}' needs path parameters {list(contract.path_params)}, "
-                                f"got {sorted(given)}")
-        path = contract.path
-        for name, value in given.items():
-            path = path.replace("{" + name + "}", quote(str(value), safe=""))
-        return f"{self.cloud.graph_base_url}/{contract.version}{path}"
+    def _prepare(self, contract_key: str, select: Sequence[str] | None, params: Params | None,
+                 path_params: Mapping[str, str] | None) -> tuple[Contract, str, dict[str, str]]:
+        contract = self._contracts[contract_key]
+        if contract.method != "GET":  # the loader already refuses these; kept as a second lock on the door
+            raise ContractError(f"contract '{contract.key}' uses {contract.method}; only GET is allowed")
+        url = f"{self.cloud.graph_base_url}/{contract.version}{contract.render_path(path_params)}"
+        return contract, url, self._query(contract, select, params)
 
     @staticmethod
-    def _query(contract: Contract, select: list[str] | tuple[str, ...] | None,
-               params: Mapping[str, str | int | bool] | None) -> dict[str, str]:
+    def _query(contract: Contract, select: Sequence[str] | None, params: Params | None) -> dict[str, str]:
         query: dict[str, str] = {}
+        if isinstance(select, str):
+            raise ContractError(f"contract '{contract.key}': select must be a list of field names, not a string")
         fields = list(contract.select if select is None else select)
         not_allowed = [f for f in fields if f not in contract.select]
         if not_allowed:
             raise ContractError(f"contract '{contract.key}' does not allow $select of {not_allowed}; "
                                 f"allowed: {list(contract.select)}")
         if fields:
-            query["$select"] = ",".join(fields)
+            query["$select"] = ",".join(dict.fromkeys(fields))
         for name, value in (params or {}).items():
             if name not in QUERY_OPTIONS:
                 raise ContractError(f"query option '{name}' is not allowed; use one of {sorted(QUERY_OPTIONS)}")
             query[name] = str(value).lower() if isinstance(value, bool) else str(value)
         return query
 
-    def _check_next_link(self, contract: Contract, next_link: object, seen: set[str]) -> None:
-        url = httpx.URL(str(next_link)) if isinstance(next_link, str) else None
-        if url is None or url.scheme != "https" or url.host != self.cloud.graph_host:
-            raise GraphRequestError("graph.bad_response", "A next-page link pointed away from Microsoft Graph.",
-                                    contract_key=contract.key)
-        if next_link in seen:
+    def _pages(self, contract: Contract, url: str, query: dict[str, str] | None) -> Iterator[GraphPage]:
+        seen: set[str] = set()
+        number = 0
+        while True:
+            body, request_id = self._send(contract, url, query)
+            number += 1
+            next_link = body.get("@odata.nextLink") if contract.paging else None
+            page = _page(contract, number, body, request_id, has_next=bool(next_link))
+            self.stats.pages += 1
+            self.stats.items += len(page.items)
+            yield page
+            if not next_link:
+                return
+            url = self._check_next_link(contract, next_link, seen, request_id)
+            query = None
+
+    def _check_next_link(self, contract: Contract, next_link: object, seen: set[str], request_id: str | None) -> str:
+        try:
+            parsed = httpx.URL(next_link) if isinstance(next_link, str) else None
+        except httpx.InvalidURL:
+            parsed = None
+        if (parsed is None or parsed.scheme != "https" or parsed.userinfo or parsed.port not in (None, 443)
+                or (parsed.host or "").lower() != self.cloud.graph_host.lower()
+                or not parsed.path.startswith(f"/{contract.version}/")):
+            log.warning("graph %s: refused a next-page link to another host (request id %s)", contract.key,
+                        request_id)
+            raise GraphRequestError(
+                "graph.bad_response",
+                "Microsoft Graph's next-page link pointed away from Microsoft Graph; Atlas did not follow it, so "
+                "the access token was not sent anywhere else.", contract_key=contract.key, request_id=request_id)
+        link = str(next_link)
+        if link in seen:
             raise GraphRequestError("graph.bad_response", "Microsoft Graph repeated a next-page link.",
-                                    contract_key=contract.key)
+                                    contract_key=contract.key, request_id=request_id)
+        seen.add(link)
+        return link
 
     # -- sending ----------------------------------------------------------------------------------------------
 
-    def _send(self, contract: Contract, url: str, query: dict[str, str] | None) -> Json:
-        if contract.method != "GET":  # the loader already refuses these; kept as a second lock on the door
-            raise ContractError(f"contract '{contract.key}' uses {contract.method}; only GET is allowed")
-        started = self._clock()
-        attempt = 0
+    def _bucket(self, contract: Contract) -> TokenBucket:
+        key = (self.cloud.name, self.tenant_id, self.client_id, contract.throttle_class)
+        return self._budgets.bucket(key, contract.throttle)
+
+    def _send(self, contract: Contract, url: str, query: dict[str, str] | None) -> tuple[Json, str | None]:
+        bucket = self._bucket(contract)
+        state = _Attempts()
         while True:
-            attempt += 1
+            state.attempt += 1
+            budget_wait = bucket.reserve()
+            if budget_wait > 0:
+                self.stats.budget_wait_seconds += budget_wait
+                self._sleep(budget_wait)
             headers = {"Authorization": f"Bearer {self._token_provider()}", "Accept": "application/json",
                        "client-request-id": str(uuid.uuid4())}
+            self.stats.requests += 1
             try:
                 response = self._http.get(url, params=query, headers=headers)
             except httpx.TimeoutException:
-                raise GraphRequestError("graph.timeout", contract_key=contract.key) from None
+                state.timeouts += 1
+                if state.timeouts < self.retry.max_timeouts and \
+                        self._retry_after_wait(contract, state, None, bucket, "timeout"):
+                    continue
+                raise GraphRequestError("graph.timeout", _attempts_detail("Microsoft Graph did not answer in time",
+                                                                          state), contract_key=contract.key) from None
             except httpx.TransportError as exc:
-                delay = self._backoff(attempt, None)
-                if not self._may_retry(attempt, started, delay):
-                    log.info("graph %s: %s after %d attempt(s)", contract.key, type(exc).__name__, attempt)
-                    raise GraphRequestError("network.unreachable", contract_key=contract.key) from None
-                self._sleep(delay)
-                continue
-            request_id = response.headers.get("request-id")
+                if self._retry_after_wait(contract, state, None, bucket, type(exc).__name__):
+                    continue
+                raise GraphRequestError("network.unreachable",
+                                        _attempts_detail("Microsoft Graph could not be reached", state),
+                                        contract_key=contract.key) from None
+            request_id = _safe_header(response.headers.get("request-id"))
             if request_id:
                 self.request_ids.append(request_id)
-            log.debug("graph %s -> %s (request id %s)", contract.key, response.status_code, request_id)
+            log.debug("graph %s -> HTTP %s (request id %s, attempt %d)", contract.key, response.status_code,
+                      request_id, state.attempt)
             if response.status_code in RETRYABLE_STATUS:
-                delay = self._backoff(attempt, response.headers.get("retry-after"))
-                if self._may_retry(attempt, started, delay):
-                    self._sleep(delay)
+                if response.status_code == 429:
+                    self.stats.throttled += 1
+                retry_after = _retry_after_seconds(response.headers.get("retry-after"), self._wall_clock())
+                if self._retry_after_wait(contract, state, retry_after, bucket, f"HTTP {response.status_code}"):
                     continue
             if 200 <= response.status_code < 300:
-                return _json_body(response, contract, request_id)
-            raise _error_for(response, contract, request_id)
+                return _json_body(response, contract, request_id), request_id
+            raise _error_for(response, contract, request_id, state)
 
-    def _may_retry(self, attempt: int, started: float, delay: float) -> bool:
-        return attempt < self._max_attempts and self._clock() - started + delay <= self._budget
+    def _retry_after_wait(self, contract: Contract, state: _Attempts, retry_after: float | None,
+                          bucket: TokenBucket, why: str) -> bool:
+        """Wait before the next attempt and return True, or return False when the policy says stop."""
+        policy = self.retry
+        state.last_retry_after = retry_after
+        if state.attempt >= policy.max_attempts:
+            return False
+        if retry_after is not None:
+            if retry_after > policy.max_retry_after:
+                return False
+            delay = retry_after
+            bucket.pause(retry_after)
+        else:
+            delay = self._rng.uniform(0, min(policy.max_backoff, policy.base_delay * 2 ** (state.attempt - 1)))
+        if state.waited + delay > policy.max_total_wait:
+            return False
+        log.info("graph %s: %s, retrying in %.2f s (attempt %d of %d)", contract.key, why, delay, state.attempt + 1,
+                 policy.max_attempts)
+        state.waited += delay
+        self.stats.retries += 1
+        self.stats.retry_wait_seconds += delay
+        self._sleep(delay)
+        return True
 
-    def _backoff(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after:
-            seconds = _retry_after_seconds(retry_after)
-            if seconds is not None:
-                return min(seconds, self._max_delay)
-        # Full jitter: spreads retries from many workers instead of synchronizing them.
-        return random.uniform(0, min(self._max_delay, 0.5 * 2 ** (attempt - 1)))
+
+def _page(contract: Contract, number: int, body: Json, request_id: str | None, *, has_next: bool) -> GraphPage:
+    value = body.get("value", [])
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise GraphRequestError("graph.bad_response", "A page from Microsoft Graph had no list of objects.",
+                                contract_key=contract.key, request_id=request_id)
+    count = body.get("@odata.count")
+    return GraphPage(contract_key=contract.key, number=number, items=value, request_id=request_id,
+                     has_next=has_next, count=count if isinstance(count, int) else None)
 
 
-def _retry_after_seconds(value: str) -> float | None:
+def _attempts_detail(what: str, state: _Attempts) -> str:
+    return f"{what} after {state.attempt} attempt{'s' if state.attempt != 1 else ''}."
+
+
+def _safe_header(value: str | None) -> str | None:
+    return value if value and _SAFE_ID.match(value) else None
+
+
+def _retry_after_seconds(value: str | None, now: float) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3); None if absent or
+    unreadable."""
+    if not value:
+        return None
+    value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if seconds == seconds else None  # NaN is unreadable
     try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
 
 def _json_body(response: httpx.Response, contract: Contract, request_id: str | None) -> Json:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, UnicodeDecodeError):
         body = None
     if not isinstance(body, dict):
+        log.warning("graph %s: unreadable body (HTTP %s, request id %s)", contract.key, response.status_code,
+                    request_id)
         raise GraphRequestError("graph.bad_response", "Microsoft Graph sent a response that is not a JSON object.",
                                 contract_key=contract.key, status_code=response.status_code, request_id=request_id)
     return body
 
 
-def _error_for(response: httpx.Response, contract: Contract, request_id: str | None) -> GraphRequestError:
+def _error_for(response: httpx.Response, contract: Contract, request_id: str | None,
+               state: _Attempts) -> GraphRequestError:
     status = response.status_code
     graph_code, message = _graph_error(response)
+    inner = _intune_message(message)
     log.info("graph %s failed: HTTP %s %s (request id %s)", contract.key, status, graph_code or "", request_id)
+    missing: list[str] = []
+    remediation = None
     if status == 401:
         code, detail = "auth.failed", "Microsoft Graph did not accept the access token."
     elif status == 403:
-        needed = _scopes_from_message(message) or list(contract.permissions)
+        missing = _scopes_from_message(inner) or list(contract.permissions)
         code = "permission.missing"
         detail = (f"Microsoft Graph refused '{contract.key}': the app needs one of these application permissions: "
-                  f"{', '.join(needed)}.")
+                  f"{', '.join(missing)}.")
     elif status == 429:
-        code, detail = "graph.throttled", "Microsoft Graph kept throttling the requests."
+        code = "graph.throttled"
+        asked = state.last_retry_after
+        wait = f", last asking to wait {asked:.0f} s" if asked is not None and asked >= 1 else ""
+        detail = _attempts_detail(f"Microsoft Graph kept throttling the requests{wait}", state)
     elif status >= 500:
-        code, detail = "graph.unavailable", f"Microsoft Graph answered HTTP {status}."
+        code, detail = "graph.unavailable", _attempts_detail(f"Microsoft Graph answered HTTP {status}", state)
+    elif _NOT_LICENSED.search(inner):
+        code = INTUNE_NOT_LICENSED
+        detail = "The tenant has no active Intune license, so Microsoft Graph refuses Intune requests."
+        remediation = INTUNE_NOT_LICENSED_REMEDIATION
     else:
         suffix = f" ({graph_code})" if graph_code else ""
         code, detail = "graph.bad_response", f"Microsoft Graph refused the request with HTTP {status}{suffix}."
-    return GraphRequestError(code, detail, contract_key=contract.key, status_code=status, request_id=request_id)
+    return GraphRequestError(code, detail, remediation, contract_key=contract.key, status_code=status,
+                             request_id=request_id, graph_code=graph_code, missing_permissions=missing)
 
 
 def _graph_error(response: httpx.Response) -> tuple[str | None, str]:
@@ -250,7 +452,7 @@ def _graph_error(response: httpx.Response) -> tuple[str | None, str]:
     shown, because it is free text from outside."""
     try:
         error = response.json().get("error", {})
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, UnicodeDecodeError):
         return None, ""
     if not isinstance(error, dict):
         return None, ""
@@ -260,15 +462,21 @@ def _graph_error(response: httpx.Response) -> tuple[str | None, str]:
             message if isinstance(message, str) else "")
 
 
-def _scopes_from_message(message: str) -> list[str]:
-    """Permissions named by Intune's 403, whose message is itself a JSON document with a "Message" sentence."""
+def _intune_message(message: str) -> str:
+    """Intune puts a JSON document in ``error.message`` whose "Message" is the sentence; other services put the
+    sentence there directly."""
     try:
         inner = json.loads(message)
-        text = inner.get("Message", "") if isinstance(inner, dict) else ""
     except ValueError:
-        text = message
-    match = _SCOPES_IN_MESSAGE.search(text if isinstance(text, str) else "")
+        return message
+    text = inner.get("Message") if isinstance(inner, dict) else None
+    return text if isinstance(text, str) else message
+
+
+def _scopes_from_message(text: str) -> list[str]:
+    """Permissions named by Intune's 403: "... must have one of the following scopes: A, B - Operation ID ..."."""
+    match = _SCOPES_IN_MESSAGE.search(text)
     if not match:
         return []
     names = [n.strip().rstrip(".") for n in match.group(1).split(",")]
-    return [n for n in names if _PERMISSION.match(n)]
+    return list(dict.fromkeys(n for n in names if _PERMISSION.match(n)))

@@ -2,16 +2,25 @@
 
 The file is validated when loaded, so a typo or a write method fails at start-up with a message naming the
 contract and field, not later inside a job.
+
+Path grammar (one segment at a time)::
+
+    name                      an entity set, singleton or navigation property: deviceManagement, managedDevices
+    {param} / {param:guid}    a key filled by the caller; ``:guid`` makes the client refuse anything but a GUID
+    name(prop='{param}')      an alternate key, e.g. servicePrincipals(appId='{appId:guid}')
+    name(prop='literal')      an alternate key with a fixed value (letters, digits and dashes)
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 
@@ -23,19 +32,65 @@ FIELDS = ("key", "method", "path", "version", "select", "permissions", "paging",
 VERSIONS = frozenset({"v1.0"})
 # v1 contracts are read-only; writes need their own review and a new method here.
 METHODS = frozenset({"GET"})
-# Graph's throttling buckets that matter to Atlas (reference/graph-facts.md §3).
-THROTTLE_CLASSES = frozenset({"directory", "intune_devices", "intune_configuration", "intune_apps"})
 CAPABILITIES = frozenset({"health_check", "inventory_sync", "compliance_snapshot"})
+PARAM_KINDS = frozenset({"guid", "string"})
+
+
+@dataclass(frozen=True)
+class ThrottleClass:
+    """Graph's per-app-per-tenant limit for a family of calls, and the request budget Atlas derives from it."""
+
+    name: str
+    limit: int
+    window_seconds: float
+    source: str
+
+    @property
+    def rate_per_second(self) -> float:
+        # 90 % of the limit as the sustained rate plus a burst of the remaining 10 %: a token bucket with
+        # capacity C and rate r admits at most C + r*T requests in any window T, which is then exactly the limit.
+        return 0.9 * self.limit / self.window_seconds
+
+    @property
+    def burst(self) -> float:
+        return max(1.0, 0.1 * self.limit)
+
+
+# Per app, per Entra tenant, per 20 s (reference/graph-facts.md §3, "tenant-all-apps / per-app-per-tenant"; the
+# per-app figures are used). Graph meters identity calls in resource units, not requests, and publishes no
+# request count for them; the directory class is Atlas's conservative choice, far above what a health check needs.
+THROTTLE_CLASSES: dict[str, ThrottleClass] = {
+    tc.name: tc for tc in (
+        ThrottleClass("directory", 1000, 20.0, "Atlas's choice; Graph meters identity calls in resource units"),
+        ThrottleClass("intune_devices", 2000, 20.0, "Intune devices (managedDevice, managedDeviceOverview)"),
+        ThrottleClass("intune_configuration", 1000, 20.0,
+                      "Intune device configuration (deviceConfiguration, deviceCompliancePolicy, "
+                      "deviceCompliancePolicyDeviceStateSummary)"),
+        ThrottleClass("intune_apps", 1000, 20.0, "Intune applications (mobileApp)"),
+    )
+}
 
 _KEY = re.compile(r"^[a-z][A-Za-z0-9]*(\.[a-z][A-Za-z0-9_]*)+$")
-_SEGMENT = re.compile(r"^([A-Za-z][A-Za-z0-9.]*|\{[a-z][A-Za-z0-9_]*\})$")
-_PLACEHOLDER = re.compile(r"\{([a-z][A-Za-z0-9_]*)\}")
+_NAME = r"[A-Za-z][A-Za-z0-9.]*"
+_PARAM = r"\{(?P<param>[a-z][A-Za-z0-9_]*)(?::(?P<kind>[a-z]+))?\}"
+_KEY_SEGMENT = re.compile(rf"^{_PARAM}$")
+_NAME_SEGMENT = re.compile(rf"^{_NAME}$")
+_ALT_KEY_SEGMENT = re.compile(
+    rf"^(?P<name>{_NAME})\((?P<prop>[a-z][A-Za-z0-9]*)='(?:{_PARAM}|(?P<literal>[A-Za-z0-9-]+))'\)$")
+_ANY_PARAM = re.compile(_PARAM)
 _PROPERTY = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _PERMISSION = re.compile(r"^[A-Z][A-Za-z]*(\.[A-Z][A-Za-z]*)+$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class ContractError(ValueError):
-    """A contract file is invalid, or code asked for a contract or field the file does not declare."""
+    """A contract file is invalid, or code asked for a contract, field or parameter the file does not allow."""
+
+
+@dataclass(frozen=True)
+class PathParam:
+    name: str
+    kind: str  # "guid" or "string"
 
 
 @dataclass(frozen=True)
@@ -51,8 +106,44 @@ class Contract:
     capabilities: tuple[str, ...]
 
     @property
+    def params(self) -> tuple[PathParam, ...]:
+        return tuple(PathParam(m.group("param"), m.group("kind") or "string") for m in _ANY_PARAM.finditer(self.path))
+
+    @property
     def path_params(self) -> tuple[str, ...]:
-        return tuple(_PLACEHOLDER.findall(self.path))
+        return tuple(p.name for p in self.params)
+
+    @property
+    def graph_path(self) -> str:
+        """The path with ``{name:kind}`` shortened to ``{name}``, as Graph's documentation writes it."""
+        return _ANY_PARAM.sub(lambda m: "{" + m.group("param") + "}", self.path)
+
+    @property
+    def throttle(self) -> ThrottleClass:
+        return THROTTLE_CLASSES[self.throttle_class]
+
+    def render_path(self, values: Mapping[str, str] | None) -> str:
+        """The request path (under /{version}) with every parameter validated and URL-encoded.
+
+        Raises ContractError naming the parameter, never echoing its value (it comes from outside).
+        """
+        given = dict(values or {})
+        expected = self.path_params
+        if set(given) != set(expected):
+            raise ContractError(f"contract '{self.key}' needs path parameters {list(expected)}, got {sorted(given)}")
+        rendered: dict[str, str] = {}
+        for param in self.params:
+            value = given[param.name]
+            if not isinstance(value, str) or not value.strip():
+                raise ContractError(f"contract '{self.key}': path parameter '{param.name}' must be a non-empty string")
+            if param.kind == "guid":
+                if not _GUID.match(value.strip()):
+                    raise ContractError(f"contract '{self.key}': path parameter '{param.name}' must be a GUID "
+                                        "like 00000000-0000-0000-0000-000000000000")
+                value = str(uuid.UUID(value.strip()))
+            # Inside an alternate key a quote must be doubled (OData literal); quote() then encodes it.
+            rendered[param.name] = quote(value.replace("'", "''"), safe="")
+        return _ANY_PARAM.sub(lambda m: rendered[m.group("param")], self.path)
 
 
 class ContractSet(Mapping[str, Contract]):
@@ -74,6 +165,10 @@ class ContractSet(Mapping[str, Contract]):
 
     def for_capability(self, capability: str) -> list[Contract]:
         return [c for c in self._contracts.values() if capability in c.capabilities]
+
+    def required_permissions(self, capability: str) -> dict[str, tuple[str, ...]]:
+        """Contract key -> the application permissions any one of which grants it, for one capability."""
+        return {c.key: c.permissions for c in self.for_capability(capability)}
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -153,7 +248,7 @@ def _parse_one(item: object, where: str) -> Contract:
     if not isinstance(paging, bool):
         raise ContractError(f"{where}: paging must be true or false")
     throttle_class = item["throttle_class"]
-    if throttle_class not in THROTTLE_CLASSES:
+    if not isinstance(throttle_class, str) or throttle_class not in THROTTLE_CLASSES:
         raise ContractError(f"{where}: throttle_class {throttle_class!r} is not one of {sorted(THROTTLE_CLASSES)}")
     capabilities = _names(item["capabilities"], f"{where}: capabilities", allow_empty=False)
     unknown_caps = sorted(set(capabilities) - CAPABILITIES)
@@ -177,12 +272,19 @@ def _parse_one(item: object, where: str) -> Contract:
 def _path(value: object, where: str) -> str:
     if not isinstance(value, str) or not value.startswith("/") or "?" in value or "//" in value:
         raise ContractError(f"{where}: expected an absolute path like /organization, without a query string")
-    bad = [s for s in value[1:].split("/") if not _SEGMENT.match(s)]
+    segments = value[1:].split("/")
+    bad = [s for s in segments
+           if not (_NAME_SEGMENT.match(s) or _KEY_SEGMENT.match(s) or _ALT_KEY_SEGMENT.match(s))]
     if bad:
-        raise ContractError(f"{where}: invalid segment(s) {bad}; use names or {{placeholders}}")
-    placeholders = _PLACEHOLDER.findall(value)
-    if len(placeholders) != len(set(placeholders)):
+        raise ContractError(f"{where}: invalid segment(s) {bad}; use names, {{placeholders}} or "
+                            "name(property='{placeholder}')")
+    params = [(m.group("param"), m.group("kind")) for m in _ANY_PARAM.finditer(value)]
+    names = [name for name, _ in params]
+    if len(names) != len(set(names)):
         raise ContractError(f"{where}: a placeholder appears more than once")
+    bad_kinds = sorted({kind for _, kind in params if kind is not None and kind not in PARAM_KINDS})
+    if bad_kinds:
+        raise ContractError(f"{where}: unknown placeholder type(s) {bad_kinds}; expected one of {sorted(PARAM_KINDS)}")
     return value
 
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
-import xml.etree.ElementTree as ET
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-from atlas_services.graph.contracts import ContractError, load_contracts
-
-ROOT = Path(__file__).resolve().parents[2]
-CSDL = Path(os.environ.get("ATLAS_GRAPH_CSDL", ROOT.parent / "shared" / "graph" / "v1.0-Prod.csdl"))
+from atlas_services.graph.contracts import THROTTLE_CLASSES, Contract, ContractError, load_contracts, parse_contracts
+from tests import graph_csdl
 
 GOOD = """\
 contracts:
@@ -93,6 +88,9 @@ def test_anything_but_get_is_refused(tmp_path: Path, method: str) -> None:
     ("path: /organization", "path: organization", "absolute path"),
     ("path: /organization", "path: /organization?$top=1", "without a query string"),
     ("path: /organization", "path: /organization/{id", "invalid segment"),
+    ("path: /organization", "path: /organization/{id:number}", "unknown placeholder type(s) ['number']"),
+    ("path: /organization", "path: /organization(id=1)", "invalid segment"),
+    ("path: /organization", "path: /organization/{a}/x/{a}", "more than once"),
     ("version: v1.0", "version: beta", "version 'beta' is not allowed"),
     ("select: [id, displayName]", "select: [id, display-name]", "'display-name' is not valid"),
     ("select: [id, displayName]", "select: [id, id]", "more than once"),
@@ -122,72 +120,103 @@ def test_a_missing_file_is_refused(tmp_path: Path) -> None:
         load_contracts(tmp_path / "absent.yaml")
 
 
+# -- path parameters ----------------------------------------------------------------------------------------------
+
+def _one(path: str) -> Contract:
+    return parse_contracts({"contracts": [{
+        "key": "x.get", "method": "GET", "path": path, "version": "v1.0", "select": [], "permissions": ["A.Read.All"],
+        "paging": False, "throttle_class": "directory", "capabilities": ["health_check"]}]})["x.get"]
+
+
+def test_guid_parameters_are_validated_and_normalized() -> None:
+    contract = _one("/servicePrincipals/{spId:guid}/appRoleAssignments")
+    assert contract.params[0].kind == "guid"
+    rendered = contract.render_path({"spId": " 8E881353-1735-45AF-AF21-EE1344582A4D "})
+    assert rendered == "/servicePrincipals/8e881353-1735-45af-af21-ee1344582a4d/appRoleAssignments"
+    for bad in ["not-a-guid", "8e881353-1735-45af-af21-ee1344582a4", "../organization", ""]:
+        with pytest.raises(ContractError, match="'spId' must be a"):
+            contract.render_path({"spId": bad})
+
+
+def test_a_refused_parameter_value_is_not_echoed() -> None:
+    contract = _one("/servicePrincipals/{spId:guid}")
+    with pytest.raises(ContractError) as caught:
+        contract.render_path({"spId": "SECRET-LOOKING-VALUE"})
+    assert "SECRET-LOOKING-VALUE" not in str(caught.value)
+
+
+def test_string_parameters_and_alternate_keys_are_encoded() -> None:
+    contract = _one("/servicePrincipals(appId='{appId}')/x/{name}")
+    rendered = contract.render_path({"appId": "a'b", "name": "c/d e"})
+    assert rendered == "/servicePrincipals(appId='a%27%27b')/x/c%2Fd%20e"
+    assert contract.graph_path == "/servicePrincipals(appId='{appId}')/x/{name}"
+    with pytest.raises(ContractError, match="needs path parameters"):
+        contract.render_path({"appId": "x"})
+
+
+def test_guid_parameters_of_the_project_file_refuse_non_guids() -> None:
+    contracts = load_contracts()
+    guid_params = [(c.key, p.name) for c in contracts.values() for p in c.params if p.kind == "guid"]
+    assert ("servicePrincipals.appRoleAssignments", "servicePrincipalId") in guid_params
+    assert ("servicePrincipals.getByAppId", "appId") in guid_params
+    for key, name in guid_params:
+        with pytest.raises(ContractError, match="must be a GUID"):
+            contracts[key].render_path({name: "contoso.onmicrosoft.com"})
+
+
+# -- the real file ----------------------------------------------------------------------------------------------------
+
+def test_the_project_file_declares_every_call_v1_needs() -> None:
+    contracts = load_contracts()
+    assert {c.key for c in contracts.for_capability("health_check")} == {
+        "organization.list", "servicePrincipals.getByAppId", "servicePrincipals.appRoleAssignments",
+        "servicePrincipals.graphAppRoles"}
+    assert {c.key for c in contracts.for_capability("inventory_sync")} == {
+        "managedDevices.list", "deviceConfigurations.list", "deviceCompliancePolicies.list", "mobileApps.list"}
+    assert {c.key for c in contracts.for_capability("compliance_snapshot")} == {
+        "managedDevices.list", "managedDeviceOverview.get", "deviceCompliancePolicyDeviceStateSummary.get"}
+    assert contracts["managedDevices.list"].permissions[0] == "DeviceManagementManagedDevices.Read.All"
+    assert contracts["managedDevices.list"].throttle_class == "intune_devices"
+    assert contracts.required_permissions("compliance_snapshot")["managedDeviceOverview.get"][0] == \
+        "DeviceManagementManagedDevices.Read.All"
+
+
+def test_every_contract_is_least_privileged_first_and_read_only() -> None:
+    for contract in load_contracts().values():
+        first = contract.permissions[0]
+        assert ".Read." in first or first.endswith(".Read.All"), f"{contract.key}: {first} is not a read permission"
+        assert contract.method == "GET"
+
+
+def test_throttle_class_budgets_never_exceed_graphs_limit_in_any_window() -> None:
+    for throttle in THROTTLE_CLASSES.values():
+        # A bucket admits at most burst + rate * window requests in any window.
+        assert throttle.burst + throttle.rate_per_second * throttle.window_seconds <= throttle.limit + 1e-9
+    assert (THROTTLE_CLASSES["intune_devices"].limit, THROTTLE_CLASSES["intune_devices"].window_seconds) == (2000, 20)
+    assert THROTTLE_CLASSES["intune_configuration"].limit == THROTTLE_CLASSES["intune_apps"].limit == 1000
+
+
 # -- the real file against Microsoft's published v1.0 schema ---------------------------------------------------------
 
-EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
-
-
-@lru_cache(maxsize=1)
-def _schema() -> tuple[dict[str, tuple[str | None, set[str], dict[str, str]]], dict[str, str]]:
-    """Entity types (qualified name -> base type, property names, navigation name -> type) and the container's
-    entity sets and singletons (name -> type)."""
-    root = ET.parse(CSDL).getroot()
-    types: dict[str, tuple[str | None, set[str], dict[str, str]]] = {}
-    roots: dict[str, str] = {}
-    for schema in root.iter(f"{EDM}Schema"):
-        namespace = schema.get("Namespace", "")
-        for entity in schema.findall(f"{EDM}EntityType"):
-            props = {p.get("Name", "") for p in entity.findall(f"{EDM}Property")}
-            navs = {n.get("Name", ""): n.get("Type", "") for n in entity.findall(f"{EDM}NavigationProperty")}
-            types[f"{namespace}.{entity.get('Name')}"] = (entity.get("BaseType"), props, navs)
-        for container in schema.findall(f"{EDM}EntityContainer"):
-            for node in [*container.findall(f"{EDM}EntitySet"), *container.findall(f"{EDM}Singleton")]:
-                kind = node.get("EntityType") or node.get("Type") or ""
-                roots[node.get("Name", "")] = f"Collection({kind})" if node.tag.endswith("EntitySet") else kind
-    return types, roots
-
-
-def _qualified(name: str) -> str:
-    return "microsoft.graph." + name[len("graph."):] if name.startswith("graph.") else name
-
-
-def _members(type_name: str) -> tuple[set[str], dict[str, str]]:
-    types, _ = _schema()
-    props: set[str] = set()
-    navs: dict[str, str] = {}
-    current: str | None = _qualified(type_name)
-    while current:
-        base, own_props, own_navs = types[current]
-        props |= own_props
-        navs = {**own_navs, **navs}
-        current = _qualified(base) if base else None
-    return props, navs
-
-
-def _resolve(path: str) -> str:
-    """The entity type a contract path returns (collections unwrapped), or an AssertionError naming the segment."""
-    _, roots = _schema()
-    segments = path.strip("/").split("/")
-    assert segments[0] in roots, f"'{segments[0]}' is not an entity set or singleton in Graph v1.0"
-    current = roots[segments[0]]
-    for segment in segments[1:]:
-        is_collection = current.startswith("Collection(")
-        element = current[len("Collection("):-1] if is_collection else current
-        if segment.startswith("{"):
-            assert is_collection, f"key segment {segment} follows a single entity"
-            current = element
-            continue
-        _, navs = _members(element)
-        assert segment in navs, f"'{segment}' is not a navigation property of {element}"
-        current = navs[segment]
-    return _qualified(current[len("Collection("):-1] if current.startswith("Collection(") else current)
-
-
-@pytest.mark.skipif(not CSDL.exists(), reason=f"Graph v1.0 CSDL not found at {CSDL}")
+@graph_csdl.NEEDS_CSDL
 @pytest.mark.parametrize("key", sorted(load_contracts()))
 def test_contract_paths_and_select_fields_exist_in_graph_v1(key: str) -> None:
     contract = load_contracts()[key]
-    entity = _resolve(contract.path)
-    props, navs = _members(entity)
-    unknown = [field for field in contract.select if field not in props and field not in navs]
-    assert not unknown, f"{key}: {unknown} are not properties of {entity} in Graph v1.0"
+    entity = graph_csdl.resolve(contract.path)
+    props, navs = graph_csdl.members(entity)
+    unknown = [field for field in contract.select if field not in props]
+    assert not unknown, f"{key}: {unknown} are not properties of {entity} in Graph v1.0" + (
+        " (navigation properties cannot be $selected)" if set(unknown) & set(navs) else "")
+
+
+@graph_csdl.NEEDS_CSDL
+def test_the_schema_check_itself_refuses_wrong_paths_fields_and_keys() -> None:
+    with pytest.raises(AssertionError, match="not an entity set"):
+        graph_csdl.resolve("/organisation")
+    with pytest.raises(AssertionError, match="not a navigation property"):
+        graph_csdl.resolve("/deviceManagement/managedDevicez")
+    with pytest.raises(AssertionError, match="not an alternate key"):
+        graph_csdl.resolve("/servicePrincipals(displayName='x')")
+    assert graph_csdl.resolve("/servicePrincipals(appId='{appId:guid}')") == "microsoft.graph.servicePrincipal"
+    assert graph_csdl.resolve("/servicePrincipals/{id:guid}/appRoleAssignments") == "microsoft.graph.appRoleAssignment"
+    assert "deviceName" in graph_csdl.members("microsoft.graph.managedDevice")[0]

@@ -69,3 +69,56 @@ def test_tokens_verify_only_when_issued_here_and_unexpired() -> None:
     assert TokenSigner().verify(token, now=1001) is None
     assert signer.verify(token[:-2] + "xx", now=1001) is None
     assert signer.verify("not-a-jwt") is None
+
+
+FULL_EXAMPLE = """
+name: example
+seed: 7
+page_sizes: {managedDevices: 500}
+faults:
+  - {kind: throttle, rate: 0.2, retry_after: 1, paths: [/deviceManagement/managedDevices]}
+tenants:
+  - id: 33333333-3333-3333-3333-333333333333
+    display_name: Example
+    verified_domains: [{name: example.onmicrosoft.com}]
+    apps:
+      - client_id: 44444444-4444-4444-4444-444444444444
+        display_name: Atlas
+        permissions: [DeviceManagementManagedDevices.Read.All]
+        secrets: [{value: "x"}]
+    intune:
+      licensed: true
+      devices:
+        count: 50000
+        operating_systems: {Windows: 55, iOS: 20, Android: 15, macOS: 10}
+        compliance: {compliant: 82, noncompliant: 10, inGracePeriod: 4, unknown: 2, error: 1, conflict: 1}
+        ownership: {company: 85, personal: 15}
+        encrypted_percent: 90
+      configurations: 8
+      compliance_policies: 4
+      mobile_apps: 20
+    faults:
+      - {kind: server_error, status: 503, after: 2, count: 3}
+      - {kind: slow, seconds: 2.5, every: 10}
+      - {kind: malformed_json, every: 50}
+      - {kind: foreign_next_link, count: 1}
+      - {kind: forbidden, paths: [/deviceAppManagement/mobileApps]}
+      - {kind: throttle, every: 5}
+"""
+
+
+def test_the_documented_format_loads(tmp_path: Any) -> None:
+    path = tmp_path / "example.yaml"
+    path.write_text(FULL_EXAMPLE, encoding="utf-8")
+    scenario = load_scenario(path)
+    tenant = scenario.tenants[0]
+    assert (scenario.seed, scenario.page_sizes["managedDevices"]) == (7, 500)
+    assert tenant.intune.devices.count == 50_000 and tenant.intune.mobile_apps == 20
+    assert [f.kind for f in tenant.faults] == ["server_error", "slow", "malformed_json", "foreign_next_link",
+                                               "forbidden", "throttle"]
+    assert scenario.faults[0].rate == 0.2 and scenario.faults[0].retry_after == 1
+
+
+def test_a_missing_scenario_file_is_a_clear_error(tmp_path: Any) -> None:
+    with pytest.raises(ScenarioError, match="cannot read the scenario"):
+        load_scenario(tmp_path / "absent.yaml")

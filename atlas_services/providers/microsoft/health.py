@@ -47,7 +47,7 @@ def check_health(target: HealthTarget, secret: SecretValue) -> HealthResult:
     except ValueError:
         raise ProviderError("internal.unexpected", "The connection names an unknown Microsoft cloud.") from None
     token = acquire_graph_token(cloud, target.entra_tenant_id, target.client_id, secret)
-    with GraphClient(cloud, lambda: token) as graph:
+    with GraphClient(cloud, lambda: token, tenant_id=target.entra_tenant_id, client_id=target.client_id) as graph:
         page = graph.get(ORGANIZATION_CONTRACT)
         request_id = graph.last_request_id
     organization = _only_organization(page)

@@ -1,0 +1,209 @@
+"""Fidelity: Microsoft's own Graph SDK for Python (msgraph-sdk, a test-only dependency) reads the simulator with its
+own request builders, middleware, paging and models, and gets the same objects as GraphClient.
+
+The SDK talks to the simulator's fake https Graph host through an async transport that routes it to the local
+server (as Atlas's own transport does), with a static bearer token from the simulator's token endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import warnings
+from collections.abc import Iterator
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import httpx
+import pytest
+
+from atlas_services.graph.budget import RequestBudgets
+from atlas_services.graph.client import GraphClient
+from atlas_services.graph.clouds import CLOUDS
+from atlas_services.graph.contracts import load_contracts
+from atlas_services.graph.http import SimulatorRoutingTransport
+from atlas_sim.scenario import parse_scenario
+from atlas_sim.server import RunningSimulator, start_in_thread
+
+msgraph = pytest.importorskip("msgraph", reason="msgraph-sdk (a dev dependency) is not installed")
+
+with warnings.catch_warnings():  # the SDK's generated modules warn about their own deprecated classes on import
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kiota_abstractions.authentication import (
+        AccessTokenProvider,
+        AllowedHostsValidator,
+        BaseBearerTokenAuthenticationProvider,
+    )
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from kiota_abstractions.serialization import Parsable
+    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.generated.device_management.managed_devices.managed_devices_request_builder import (
+        ManagedDevicesRequestBuilder,
+    )
+    from msgraph.generated.models.managed_device import ManagedDevice
+    from msgraph_core import GraphClientFactory
+    from msgraph_core.tasks.page_iterator import PageIterator
+
+# The SDK's generated request builders warn about their own deprecated configuration classes.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+SIM = CLOUDS["simulator"]
+TENANT = "e5e5e5e5-0000-4000-8000-00000000000e"
+APP = "e5e5e5e5-1111-4111-8111-00000000000e"
+SECRET = "TEST-ONLY~fidelity~secret"
+# The SDK's model parsing costs about 10 ms per device here (its Entity deserializer re-imports hundreds of
+# modules per object), so the fidelity tenant is small and pages with $top to still cross page boundaries.
+DEVICES = 180
+TOP = 64
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[RunningSimulator]:
+    scenario = parse_scenario({"name": "fidelity", "seed": 99, "tenants": [{
+        "id": TENANT, "display_name": "Fidelity", "verified_domains": [{"name": "fidelity.example"}],
+        "apps": [{"client_id": APP, "display_name": "Atlas", "secrets": [{"value": SECRET}],
+                  "permissions": ["DeviceManagementManagedDevices.Read.All",
+                                  "DeviceManagementConfiguration.Read.All"]}],
+        "intune": {"devices": DEVICES, "configurations": 8, "compliance_policies": 5}}]})
+    with start_in_thread(scenario) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def token(sim: RunningSimulator) -> str:
+    return str(httpx.post(f"{sim.base_url}/{TENANT}/oauth2/v2.0/token", data={
+        "grant_type": "client_credentials", "client_id": APP, "client_secret": SECRET,
+        "scope": "https://graph.microsoft.com/.default"}).json()["access_token"])
+
+
+class StaticToken(AccessTokenProvider):  # type: ignore[misc]
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def get_authorization_token(self, uri: str,
+                                      additional_authentication_context: dict[str, Any] | None = None) -> str:
+        return self._token
+
+    def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
+        return AllowedHostsValidator([SIM.graph_host])
+
+
+class AsyncSimulatorRouting(httpx.AsyncBaseTransport):
+    """Routes the simulator's fake Graph host to the local simulator; refuses every other host."""
+
+    def __init__(self, base_url: str) -> None:
+        self._target = httpx.URL(base_url)
+        self._inner = httpx.AsyncHTTPTransport()
+        self.urls: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.urls.append(str(request.url))
+        if request.url.host != SIM.graph_host:
+            raise httpx.ConnectError(f"not routed: {request.url.host}", request=request)
+        request.url = request.url.copy_with(scheme=self._target.scheme, host=self._target.host,
+                                            port=self._target.port)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def sdk_client(sim: RunningSimulator, token: str) -> tuple[GraphServiceClient, GraphRequestAdapter,
+                                                            AsyncSimulatorRouting]:
+    transport = AsyncSimulatorRouting(sim.base_url)
+    http = httpx.AsyncClient(transport=transport, base_url=f"{SIM.graph_base_url}/v1.0")
+    # The SDK's default middleware (retry, redirect, headers, telemetry) on top of the routing transport.
+    http = GraphClientFactory.create_with_default_middleware(client=http)
+    adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(StaticToken(token)), client=http)
+    adapter.base_url = f"{SIM.graph_base_url}/v1.0"
+    return GraphServiceClient(request_adapter=adapter), adapter, transport
+
+
+def graph_client(sim: RunningSimulator, token: str) -> GraphClient:
+    http = httpx.Client(transport=SimulatorRoutingTransport(sim.base_url), timeout=30)
+    return GraphClient(SIM, lambda: token, http, tenant_id=TENANT, client_id=APP, budgets=RequestBudgets())
+
+
+def attribute(model: Parsable, json_name: str) -> Any:
+    """The SDK model's value for a JSON property (its generator maps azureADDeviceId to azure_a_d_device_id)."""
+    name = re.sub(r"([A-Z])", r"_\1", json_name).lower()
+    assert hasattr(model, name), f"{type(model).__name__} has no attribute for {json_name}"
+    value = getattr(model, name)
+    return value.value if isinstance(value, Enum) else value
+
+
+def normalized(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    return value
+
+
+async def read_devices_with_the_sdk(client: GraphServiceClient, adapter: GraphRequestAdapter,
+                                    select: list[str]) -> list[ManagedDevice]:
+    query = ManagedDevicesRequestBuilder.ManagedDevicesRequestBuilderGetQueryParameters(select=select, top=TOP)
+    first = await client.device_management.managed_devices.get(
+        request_configuration=RequestConfiguration(query_parameters=query))
+    devices: list[ManagedDevice] = []
+
+    def keep(device: ManagedDevice) -> bool:
+        devices.append(device)
+        return True
+
+    iterator = PageIterator(first, adapter)
+    await iterator.iterate(keep)
+    return devices
+
+
+def test_the_sdk_reads_the_same_managed_devices_as_graph_client(sim: RunningSimulator, token: str) -> None:
+    select = list(load_contracts()["managedDevices.list"].select)
+    sdk, adapter, transport = sdk_client(sim, token)
+    sdk_devices = asyncio.run(read_devices_with_the_sdk(sdk, adapter, select))
+    with graph_client(sim, token) as graph:
+        ours = list(graph.iter_items("managedDevices.list", params={"$top": TOP}))
+
+    assert len(ours) == len(sdk_devices) == DEVICES
+    assert all(isinstance(d, ManagedDevice) for d in sdk_devices)
+    assert [d.id for d in sdk_devices] == [item["id"] for item in ours]
+    pages = [u for u in transport.urls if "managedDevices" in u]
+    assert len(pages) == 3 and all(u.startswith("https://graph.sim.atlas.invalid/v1.0/") for u in pages)
+    for device, item in zip(sdk_devices, ours, strict=True):
+        assert not device.additional_data, f"the SDK did not recognise {sorted(device.additional_data)}"
+        for field in ["id", *select]:
+            assert normalized(attribute(device, field)) == normalized(item[field]), (device.id, field)
+    # Enums and timestamps were parsed into the SDK's types, not left as text.
+    assert type(sdk_devices[0].compliance_state).__name__ == "ComplianceState"
+    assert isinstance(sdk_devices[0].last_sync_date_time, datetime)
+
+
+def test_the_sdk_understands_every_property_of_a_full_device_and_the_summaries(sim: RunningSimulator,
+                                                                               token: str) -> None:
+    sdk, _, _ = sdk_client(sim, token)
+
+    async def read() -> tuple[Any, Any, Any, Any]:
+        query = ManagedDevicesRequestBuilder.ManagedDevicesRequestBuilderGetQueryParameters(top=25)
+        devices = await sdk.device_management.managed_devices.get(
+            request_configuration=RequestConfiguration(query_parameters=query))
+        overview = await sdk.device_management.managed_device_overview.get()
+        summary = await sdk.device_management.device_compliance_policy_device_state_summary.get()
+        configurations = await sdk.device_management.device_configurations.get()
+        return devices, overview, summary, configurations
+
+    devices, overview, summary, configurations = asyncio.run(read())
+    assert len(devices.value) == 25 and devices.odata_next_link
+    assert all(not d.additional_data for d in devices.value)
+    with graph_client(sim, token) as graph:
+        ours_overview = graph.get_entity("managedDeviceOverview.get")
+        ours_summary = graph.get_entity("deviceCompliancePolicyDeviceStateSummary.get")
+        ours_configurations = list(graph.iter_items("deviceConfigurations.list"))
+    assert overview.enrolled_device_count == ours_overview["enrolledDeviceCount"] == DEVICES
+    assert overview.device_operating_system_summary.windows_count == \
+        ours_overview["deviceOperatingSystemSummary"]["windowsCount"]
+    assert summary.compliant_device_count == ours_summary["compliantDeviceCount"]
+    assert summary.non_compliant_device_count == ours_summary["nonCompliantDeviceCount"]
+    # Derived types arrive as the SDK's derived classes, matching @odata.type.
+    assert [type(c).__name__ for c in configurations.value] == [
+        c["@odata.type"].removeprefix("#microsoft.graph.")[:1].upper()
+        + c["@odata.type"].removeprefix("#microsoft.graph.")[1:] for c in ours_configurations]
