@@ -15,9 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from atlas_sim.assertions import AssertionRejected, verify_assertion
 from atlas_sim.scenario import SimApp, SimTenant
 from atlas_sim.state import SimState, client_request_id, json_response, sim_state, utc_now_iso
 
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 GRAPH_RESOURCES = ("https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000")
 
 
@@ -128,9 +130,15 @@ async def token(request: Request) -> JSONResponse:
     if scope_error is not None:
         return scope_error
     if "client_assertion" in form:
-        # Certificates arrive in a later issue; until then no app has one registered.
-        return entra_error(request, 401, "invalid_client", 700027,
-                           "Client assertion failed signature validation.")
+        if form.get("client_assertion_type") != JWT_BEARER:
+            return entra_error(request, 400, "invalid_request", 50012,
+                               "Invalid client assertion type: expected jwt-bearer.")
+        try:
+            verify_assertion(form["client_assertion"], client_id=app.client_id, certificates=app.certificates,
+                             token_endpoint=f"{state.authority_base}/{tenant.id}/oauth2/v2.0/token")
+        except AssertionRejected as rejected:
+            return entra_error(request, 401, "invalid_client", rejected.code, rejected.description)
+        return json_response(_token_response(state, tenant, app))
     if not client_secret:
         return entra_error(request, 401, "invalid_client", 7000218,
                            "The request body must contain the following parameter: 'client_assertion' or "

@@ -120,6 +120,8 @@ class SimApp:
     display_name: str
     secrets: tuple[SimSecret, ...] = ()
     permissions: frozenset[str] = frozenset()
+    # Public certificates (PEM) registered on the app: client assertions must be signed by their keys.
+    certificates: tuple[str, ...] = ()
 
     def secret_matching(self, value: str) -> SimSecret | None:
         return next((s for s in self.secrets if s.value == value), None)
@@ -385,7 +387,8 @@ def _domains(items: list[object], where: str) -> tuple[SimDomain, ...]:
 
 
 def _app(data: object, where: str) -> SimApp:
-    raw = _mapping(data, where, required={"client_id", "display_name"}, optional={"secrets", "permissions"})
+    raw = _mapping(data, where, required={"client_id", "display_name"},
+                   optional={"secrets", "permissions", "certificates"})
     secrets = tuple(_secret(s, f"{where}.secrets[{i}]") for i, s in enumerate(_list(raw.get("secrets", []),
                                                                                      f"{where}.secrets")))
     permissions = [_str(p, f"{where}.permissions") for p in _list(raw.get("permissions", []), f"{where}.permissions")]
@@ -394,6 +397,8 @@ def _app(data: object, where: str) -> SimApp:
         display_name=_str(raw["display_name"], f"{where}.display_name"),
         secrets=secrets,
         permissions=frozenset(permissions),
+        certificates=tuple(_str(c, f"{where}.certificates") for c in _list(raw.get("certificates", []),
+                                                                           f"{where}.certificates")),
     )
 
 

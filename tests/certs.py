@@ -14,7 +14,7 @@ from cryptography.x509.oid import NameOID
 
 
 @dataclass(frozen=True)
-class TestCertificate:
+class GeneratedCertificate:
     certificate_pem: str
     private_key_pem: str
     certificate: x509.Certificate
@@ -36,7 +36,7 @@ def _key(index: int) -> rsa.RSAPrivateKey:
 
 
 def make_certificate(common_name: str = "atlas-test", *, days: int = 365, expired: bool = False,
-                     key_index: int = 0) -> TestCertificate:
+                     key_index: int = 0) -> GeneratedCertificate:
     key = _key(key_index)
     now = datetime.now(UTC)
     start, end = (now - timedelta(days=30), now - timedelta(days=1)) if expired else (
@@ -45,7 +45,7 @@ def make_certificate(common_name: str = "atlas-test", *, days: int = 365, expire
     certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
                    .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(end)
                    .sign(key, hashes.SHA256()))
-    return TestCertificate(
+    return GeneratedCertificate(
         certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode(),
         private_key_pem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                           serialization.NoEncryption()).decode(),

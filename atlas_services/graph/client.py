@@ -38,7 +38,7 @@ from atlas_services.graph.http import make_httpx_client
 from atlas_services.reasons import REASONS
 
 if TYPE_CHECKING:
-    from atlas_services.secrets import SecretValue
+    from atlas_services.secrets import AppCredential
 
 log = logging.getLogger("atlas.graph")
 
@@ -157,7 +157,7 @@ class GraphClient:
         self.stats = GraphStats()
 
     @classmethod
-    def for_app(cls, cloud: Cloud, entra_tenant_id: str, client_id: str, secret: SecretValue,
+    def for_app(cls, cloud: Cloud, entra_tenant_id: str, client_id: str, secret: AppCredential,
                 **kwargs: Any) -> GraphClient:
         """A client whose tokens come from MSAL for this app registration (cached, renewed when near expiry)."""
         from atlas_services.graph.tokens import acquire_graph_token

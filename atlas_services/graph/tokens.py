@@ -23,7 +23,7 @@ from atlas_services.errors import ProviderError
 from atlas_services.graph.clouds import Cloud
 from atlas_services.graph.http import MsalHttpClient, make_httpx_client
 from atlas_services.reasons import reason
-from atlas_services.secrets import SecretValue
+from atlas_services.secrets import AppCredential, CertificateCredential, SecretValue
 
 log = logging.getLogger("atlas.graph.tokens")
 
@@ -47,7 +47,7 @@ _apps: OrderedDict[tuple[str, ...], Any] = OrderedDict()
 _apps_lock = threading.Lock()
 
 
-def acquire_graph_token(cloud: Cloud, entra_tenant_id: str, client_id: str, secret: SecretValue) -> str:
+def acquire_graph_token(cloud: Cloud, entra_tenant_id: str, client_id: str, secret: AppCredential) -> str:
     """An app-only access token for ``cloud``'s Graph, from MSAL's cache when still valid.
 
     Raises ProviderError with an ``auth.*``, ``network.unreachable``, ``graph.timeout`` or ``graph.unavailable``
@@ -81,10 +81,18 @@ def clear_token_cache() -> None:
         _apps.clear()
 
 
-def _build_app(cloud: Cloud, entra_tenant_id: str, client_id: str, secret: SecretValue) -> Any:
-    value = secret.reveal()
+def _msal_credential(credential: AppCredential) -> str | dict[str, str]:
+    if isinstance(credential, CertificateCredential):
+        # With the public certificate MSAL signs PS256 and sends x5t#S256 (what Entra documents today).
+        return {"private_key": credential.private_key.reveal(), "public_certificate": credential.certificate_pem}
+    value = credential.reveal()
     if not value.strip():
         raise ProviderError("auth.invalid_client_secret", "The client secret is empty.")
+    return value
+
+
+def _build_app(cloud: Cloud, entra_tenant_id: str, client_id: str, secret: AppCredential) -> Any:
+    value = _msal_credential(secret)
     http = MsalHttpClient(make_httpx_client(cloud))
     try:
         return msal.ConfidentialClientApplication(
@@ -104,8 +112,9 @@ def _build_app(cloud: Cloud, entra_tenant_id: str, client_id: str, secret: Secre
         raise
 
 
-def _cache_key(cloud: Cloud, entra_tenant_id: str, client_id: str, secret: SecretValue) -> tuple[str, ...]:
-    fingerprint = hashlib.sha256(_FINGERPRINT_SALT + secret.reveal().encode("utf-8")).hexdigest()
+def _cache_key(cloud: Cloud, entra_tenant_id: str, client_id: str, secret: AppCredential) -> tuple[str, ...]:
+    material = secret.private_key if isinstance(secret, CertificateCredential) else secret
+    fingerprint = hashlib.sha256(_FINGERPRINT_SALT + material.reveal().encode("utf-8")).hexdigest()
     # A simulator URL change (tests start their own) must not reuse tokens another simulator signed.
     where = get_settings().simulator_url if cloud.is_simulator else cloud.authority_host
     return (cloud.name, where, entra_tenant_id.lower(), client_id.lower(), fingerprint)
@@ -133,7 +142,7 @@ def _forget(key: tuple[str, ...]) -> None:
         _apps.pop(key, None)
 
 
-def _from_error_result(result: dict[str, Any], secret: SecretValue) -> ProviderError:
+def _from_error_result(result: dict[str, Any], secret: AppCredential) -> ProviderError:
     codes = [c for c in result.get("error_codes") or [] if isinstance(c, int)]
     code = next((AADSTS_REASONS[c] for c in codes if c in AADSTS_REASONS), None)
     if code is None:
@@ -144,7 +153,8 @@ def _from_error_result(result: dict[str, Any], secret: SecretValue) -> ProviderE
     reference = f"{aadsts}, correlation id {correlation}" if _safe_id(correlation) else aadsts
     detail = f"{reason(code).message} ({reference})"
     remediation = None
-    if code == "auth.invalid_client_secret" and _GUID.match(secret.reveal().strip()):
+    if (code == "auth.invalid_client_secret" and isinstance(secret, SecretValue)
+            and _GUID.match(secret.reveal().strip())):
         remediation = PASTE_VALUE_REMEDIATION
     log.info("token request refused: %s", aadsts)
     return ProviderError(code, detail, remediation)
