@@ -1,0 +1,177 @@
+"""The canary sweep: a unique secret and a unique private key go in through the CLI, every operation runs on its
+success, auth-error, timeout and unexpected-exception paths, and then no encoding of either is found anywhere
+Atlas writes: a full pg_dump, every log line, the worker's output, and every Redis key and value.
+
+The browser path (form input and every websocket frame) is swept by tests/e2e/test_canary_ui.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import subprocess
+import sys
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy.engine import make_url
+
+from atlas_services.config import get_settings
+from atlas_services.graph import tokens
+from atlas_services.graph.tokens import clear_token_cache
+from atlas_services.operations import execute_run
+from atlas_sim.scenario import parse_scenario
+from atlas_sim.server import start_in_thread
+from tests.certs import make_certificate
+from tests.plugins.atlas import ATLAS, ROOT, run_cli
+
+TENANT = "5d1e9c2a-0b7f-4e3a-9c61-7f2e8d4a1b90"
+APP = "c0ffee00-1234-4abc-8def-0123456789ab"
+CANARY = f"CANARY~{uuid.uuid4().hex}"
+WRONG_CANARY = f"CANARY~{uuid.uuid4().hex}"
+KEY = make_certificate("atlas-canary", key_index=4)
+
+
+def encodings(value: str) -> dict[str, str]:
+    raw = value.encode()
+    return {"plain": value, "base64": base64.b64encode(raw).decode().rstrip("="),
+            "urlsafe-base64": base64.urlsafe_b64encode(raw).decode().rstrip("="), "hex": raw.hex(),
+            "json": json.dumps(value)[1:-1], "url": urllib.parse.quote(value, safe=""),
+            "url-plus": urllib.parse.quote_plus(value)}
+
+
+def key_fingerprints(pem: str) -> dict[str, str]:
+    """Distinctive slices of the private key: a base64 line of its PEM body and hex of its DER."""
+    lines = [line for line in pem.splitlines() if line and not line.startswith("-----")]
+    der = base64.b64decode("".join(lines))
+    middle = len(der) // 2
+    return {"pem-line": lines[len(lines) // 2], "der-hex": der[middle:middle + 24].hex(),
+            "der-base64": base64.b64encode(der[middle:middle + 30]).decode()}
+
+
+NEEDLES = {**{f"secret/{k}": v for k, v in encodings(CANARY).items()},
+           **{f"wrong-secret/{k}": v for k, v in encodings(WRONG_CANARY).items()},
+           **{f"key/{k}": v for k, v in key_fingerprints(KEY.private_key_pem).items()}}
+
+
+def hits(haystack: str, where: str) -> list[str]:
+    return [f"{where}: {name}" for name, needle in NEEDLES.items() if needle in haystack]
+
+
+@pytest.fixture
+def canary_simulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    scenario = parse_scenario({"name": "canary", "tenants": [{
+        "id": TENANT, "display_name": "Canary Corp", "verified_domains": [{"name": "canarycorp.onmicrosoft.com"}],
+        "apps": [{"client_id": APP, "display_name": "Atlas (canary)", "permissions": ["Organization.Read.All"],
+                  "secrets": [{"value": CANARY}], "certificates": [KEY.certificate_pem]}]}]})
+    running = start_in_thread(scenario)
+    monkeypatch.setenv("ATLAS_SIMULATOR_URL", running.base_url)
+    get_settings.cache_clear()
+    clear_token_cache()
+    yield running
+    running.stop()
+    clear_token_cache()
+
+
+def _pg_dump() -> str:
+    url = make_url(os.environ["ATLAS_DATABASE_URL"]).set(drivername="postgresql")
+    pg_dump = Path(sys.executable).parent.parent / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" \
+        / "site-packages" / "pgserver" / "pginstall" / "bin" / "pg_dump"
+    dump = subprocess.run([str(pg_dump), "--no-owner", url.render_as_string(hide_password=False)],
+                          capture_output=True, text=True, timeout=120, check=True)
+    return dump.stdout
+
+
+def _redis_dump() -> str:
+    client = redis.Redis.from_url(os.environ["ATLAS_REDIS_URL"])
+    parts = []
+    for key in client.scan_iter("*"):
+        parts.append(repr(key))
+        kind = client.type(key).decode()
+        if kind == "string":
+            parts.append(repr(client.get(key)))
+        elif kind == "list":
+            parts.extend(repr(item) for item in client.lrange(key, 0, -1))
+        elif kind == "hash":
+            parts.extend(repr(item) for item in client.hgetall(key).items())
+        elif kind == "set":
+            parts.extend(repr(item) for item in client.smembers(key))
+        elif kind == "zset":
+            parts.extend(repr(item) for item in client.zrange(key, 0, -1, withscores=True))
+    return "\n".join(parts)
+
+
+def _op(connection: str, owner: list[str]) -> dict[str, Any]:
+    result = run_cli("op", "start", "health_check", "--connection", connection, *owner, "--wait", "--timeout",
+                     "60", "--json", timeout=90)
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def test_canaries_never_leave_the_sealed_columns(db: None, huey_queue: Any, canary_simulator: Any,
+                                                 tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    owner = ["--tenant", "Canary MSP", "--as", "owner@canary.test"]
+    assert run_cli("tenant", "create", "Canary MSP").returncode == 0
+    assert run_cli("user", "create", "--email", "owner@canary.test", "--tenant", "Canary MSP", "--role", "owner",
+                   stdin="long enough password").returncode == 0
+    created = {}
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text(KEY.bundle)
+    for name, extra, stdin in (("secret", [], CANARY), ("wrong", [], WRONG_CANARY),
+                               ("certificate", ["--certificate-file", str(bundle)], None)):
+        result = run_cli("connection", "create", *owner, "--name", name, "--entra-tenant-id", TENANT,
+                         "--client-id", APP, "--cloud", "simulator", "--json", *extra, stdin=stdin)
+        assert result.returncode == 0, result.stderr
+        created[name] = json.loads(result.stdout)["connection"]["id"]
+    bundle.unlink()
+
+    worker_env = {**os.environ, "ATLAS_HTTP_TIMEOUT_SECONDS": "1"}
+    worker = subprocess.Popen([ATLAS, "worker"], cwd=ROOT, env=worker_env, start_new_session=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        outcomes = {"success/secret": _op(created["secret"], owner),
+                    "success/certificate": _op(created["certificate"], owner),
+                    "auth-error": _op(created["wrong"], owner)}
+        with canary_simulator.faults([{"kind": "slow", "seconds": 3, "paths": ["/organization"]}]):
+            outcomes["timeout"] = _op(created["secret"], owner)
+    finally:
+        worker.terminate()
+        worker_output, _ = worker.communicate(timeout=30)
+    assert outcomes["success/secret"]["status"] == outcomes["success/certificate"]["status"] == "succeeded"
+    assert outcomes["auth-error"]["reason_code"] == "auth.invalid_client_secret"
+    assert outcomes["timeout"]["reason_code"] == "graph.timeout"
+
+    # The unexpected-exception path: an exception whose text carries the secret itself.
+    def explode(cloud: Any, tenant: str, client: str, credential: Any) -> str:
+        material = credential.private_key if hasattr(credential, "private_key") else credential
+        raise RuntimeError(f"unexpected failure with {material.reveal()}")
+
+    original = tokens.acquire_graph_token
+    tokens.acquire_graph_token = explode  # type: ignore[assignment]
+    try:
+        for name in ("secret", "certificate"):
+            started = json.loads(run_cli("op", "start", "health_check", "--connection", created[name], *owner,
+                                         "--json").stdout)
+            execute_run(uuid.UUID(started["run_id"]))
+            shown = json.loads(run_cli("op", "show", started["run_id"], *owner, "--json").stdout)["run"]
+            assert shown["reason_code"] == "internal.unexpected"
+    finally:
+        tokens.acquire_graph_token = original  # type: ignore[assignment]
+
+    dump = _pg_dump()
+    assert "Canary MSP" in dump and "internal.unexpected" in dump and "graph.timeout" in dump  # a real dump
+    assert "execute_run" in worker_output  # the worker really logged its work
+    found = (hits(dump, "pg_dump") + hits(worker_output, "worker output") + hits(caplog.text, "logs")
+             + hits(_redis_dump(), "redis"))
+    assert found == []
+    # The sweep can find what it looks for: the sealed secret was really used (a success), and the needles
+    # do match the values they were made from.
+    assert hits(f"x{CANARY}x {KEY.private_key_pem}", "self-check") != []
