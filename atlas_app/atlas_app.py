@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
+
 import reflex as rx
 
 from atlas_app.auth_routes import build_auth_api
 from atlas_app.cookie_shield import CookieShield
-from atlas_app.pages import connections, login
-from atlas_app.state.session import SessionState
+from atlas_app.pages import audit, connections, login, members, runs
+from atlas_app.state.guard import public_handler
+from atlas_app.state.session import HOME_ROUTE, LOGIN_ROUTE, SessionState
 from atlas_services.netguard import install_outbound_guard
+
+log = logging.getLogger(__name__)
+
+
+def _on_backend_exception(exception: Exception):
+    """An error a handler did not translate (a bug, or a forged event such as ``setvar``).
+
+    The log gets the type and the stack but not the message, which may carry anything (even a secret);
+    the user gets a generic line, in every mode (Reflex's own handler shows the message outside prod).
+    """
+    log.error("unhandled %s in an event handler\n%s", type(exception).__name__,
+              "".join(traceback.format_tb(exception.__traceback__)))
+    return rx.toast.error("Something went wrong. Try again in a moment.", id="backend_error",
+                          position="top-center")
+
 
 # The sign-in routes go in front of Reflex's; CookieShield wraps everything, so the event socket's
 # Cookie header carries only the session digest by the time Reflex stores it.
-app = rx.App(api_transformer=[build_auth_api(), CookieShield])
+app = rx.App(api_transformer=[build_auth_api(), CookieShield], backend_exception_handler=_on_backend_exception)
 # In the serving process only (not while `reflex run` compiles): HTTP may reach loopback and nothing else.
 app.register_lifespan_task(install_outbound_guard)
 
@@ -22,15 +41,19 @@ def index() -> rx.Component:
 
 
 class IndexState(SessionState):
-    @rx.event
+    @public_handler()
     async def route(self):
         """/ sends signed-in users to their connections and everyone else to the login page."""
         if await self._actor() is None:
-            return rx.redirect("/login")
-        return rx.redirect("/connections")
+            return rx.redirect(LOGIN_ROUTE)
+        return rx.redirect(HOME_ROUTE)
 
 
 app.add_page(index, route="/", title="Atlas", on_load=IndexState.route)
 app.add_page(login.login_page, route=login.ROUTE, title="Sign in · Atlas", on_load=login.LoginState.on_page_load)
 app.add_page(connections.connections_page, route=connections.ROUTE, title="Connections · Atlas",
              on_load=connections.ConnectionsState.on_page_load)
+app.add_page(members.members_page, route=members.ROUTE, title="Members · Atlas",
+             on_load=members.MembersState.on_page_load)
+app.add_page(audit.audit_page, route=audit.ROUTE, title="Audit log · Atlas", on_load=audit.AuditState.on_page_load)
+app.add_page(runs.run_page, route=runs.ROUTE, title="Run · Atlas", on_load=runs.RunState.on_page_load)

@@ -103,6 +103,7 @@ async def instance_discovery(request: Request) -> JSONResponse:
 
 async def token(request: Request) -> JSONResponse:
     state = sim_state(request)
+    state.token_requests += 1
     ref = request.path_params["tenant"]
     tenant = state.scenario.tenant(ref)
     if tenant is None:

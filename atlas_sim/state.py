@@ -32,6 +32,7 @@ class SimState:
     reference: datetime = field(default_factory=reference_time)
     faults: FaultBook = field(init=False)
     graph_requests: int = 0
+    token_requests: int = 0
 
     def __post_init__(self) -> None:
         self.faults = FaultBook(self.scenario)

@@ -1,11 +1,12 @@
-"""The signed-in page frame: a header with who and where you are, and a sign-out button."""
+"""The signed-in page frame: a header (navigation, tenant switcher, who you are, sign out), the page's
+message line, and the session heartbeat."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from atlas_app.components.native_form import native_form
-from atlas_app.state.session import SessionState
+from atlas_app.state.session import HEARTBEAT_SECONDS, SessionState
 
 
 def logout_button() -> rx.Component:
@@ -18,17 +19,50 @@ def logout_button() -> rx.Component:
     )
 
 
+def _nav_link(label: str, href: str, test_id: str) -> rx.Component:
+    return rx.link(label, href=href, size="2", custom_attrs={"data-testid": test_id})
+
+
+def navigation() -> rx.Component:
+    """Only what the actor may use (the flags come from ``can()``; the pages check again)."""
+    return rx.hstack(
+        rx.cond(SessionState.can_view, _nav_link("Connections", "/connections", "nav-connections")),
+        rx.cond(SessionState.can_manage_tenant, _nav_link("Members", "/members", "nav-members")),
+        rx.cond(SessionState.can_audit, _nav_link("Audit log", "/audit", "nav-audit")),
+        spacing="4",
+        align="center",
+    )
+
+
+def tenant_switcher() -> rx.Component:
+    """For users in several suite tenants: pick which one this session works in."""
+    return rx.cond(
+        SessionState.tenants.length() > 1,
+        rx.select.root(
+            rx.select.trigger(placeholder="Tenant", custom_attrs={"data-testid": "tenant-switcher"}),
+            rx.select.content(
+                rx.foreach(SessionState.tenants, lambda tenant: rx.select.item(
+                    tenant.name, value=tenant.id, custom_attrs={"data-testid": "tenant-option"})),
+            ),
+            value=SessionState.tenant_id,
+            on_change=SessionState.switch_tenant,
+            size="1",
+        ),
+    )
+
+
 def header() -> rx.Component:
     return rx.hstack(
         rx.hstack(
             rx.icon("globe", size=22),
             rx.heading("Atlas", size="5"),
-            rx.link("Connections", href="/connections", size="2"),
+            navigation(),
             align="center",
-            spacing="3",
+            spacing="5",
         ),
         rx.spacer(),
         rx.hstack(
+            tenant_switcher(),
             rx.vstack(
                 rx.text(SessionState.user_email, size="2", weight="medium",
                         custom_attrs={"data-testid": "user-email"}),
@@ -49,10 +83,35 @@ def header() -> rx.Component:
     )
 
 
+def notice() -> rx.Component:
+    return rx.cond(
+        SessionState.notice != "",
+        rx.hstack(
+            rx.callout(
+                SessionState.notice,
+                icon=rx.match(SessionState.notice_kind, ("error", "triangle_alert"), ("success", "circle_check"),
+                              "info"),
+                color_scheme=rx.match(SessionState.notice_kind, ("error", "red"), ("success", "green"), "blue"),
+                width="100%",
+                custom_attrs={"data-testid": "notice", "data-kind": SessionState.notice_kind},
+            ),
+            rx.icon_button(rx.icon("x", size=14), variant="ghost", size="2", on_click=SessionState.dismiss_notice,
+                           aria_label="Dismiss", custom_attrs={"data-testid": "notice-dismiss"}),
+            width="100%",
+            align="center",
+        ),
+    )
+
+
 def page_frame(*children: rx.Component) -> rx.Component:
-    """A signed-in page: header, then the page's content."""
+    """A signed-in page: header, message line, then the page's content."""
     return rx.box(
         header(),
-        rx.box(*children, padding="1.5em", max_width="1200px", margin_x="auto"),
+        rx.box(
+            rx.vstack(notice(), *children, spacing="5", width="100%"),
+            padding="1.5em", max_width="1200px", margin_x="auto",
+        ),
+        # The session heartbeat: a page left open is sent to /login soon after its session ends.
+        rx.moment(interval=int(HEARTBEAT_SECONDS * 1000), on_change=SessionState.heartbeat, display="none"),
         width="100%",
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from atlas_app.components.native_form import native_form
-from atlas_app.state.session import SessionState
+from atlas_app.state.guard import public_handler
+from atlas_app.state.session import HOME_ROUTE, SessionState
 
 ROUTE = "/login"
 
@@ -19,14 +20,14 @@ _MESSAGES = {
 class LoginState(SessionState):
     error_message: str = ""
 
-    @rx.event
+    @public_handler()
     async def on_page_load(self):
         """Show the message named by ``?error=`` and skip the form when already signed in."""
         # The query string comes from the browser: only the fixed messages above can be shown.
         code = self.router.url.query_parameters.get("error", "")
         self.error_message = _MESSAGES.get(code, "") if isinstance(code, str) else ""
         if await self._actor() is not None:
-            return rx.redirect("/connections")
+            return rx.redirect(HOME_ROUTE)
         return None
 
 

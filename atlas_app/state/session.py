@@ -4,31 +4,64 @@ Identity never comes from event arguments, ``rx.Cookie`` or local storage. ``Coo
 replaced the cookie's token by its digest (so the token never lands in the state store). The actor is
 re-read from PostgreSQL on every new websocket connection (so every page load), whenever the digest
 changes, and otherwise at least every ``ACTOR_CACHE_SECONDS``: a revoked session stops working on an open
-page within that time. Everything here is private: every public State method is
-callable from the browser.
+page within that time. Signed-in pages also send a heartbeat every ``HEARTBEAT_SECONDS`` that re-reads the
+session when the last check is older than that, so an open page that nobody touches is sent to the login
+page soon after its session ends (a removed member, say).
+
+Every public method is callable from the browser, so the public ones here are declared through
+``atlas_app.state.guard``; everything else is private.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import re
 import time
+from typing import Any
 
 import reflex as rx
 
 from atlas_app.cookie_shield import SESSION_HASH_COOKIE, cookie_value
+from atlas_app.state.guard import SIGNED_IN, ignored_arg, requires_capability, uuid_arg
+from atlas_app.state.messages import user_message
 from atlas_services import sessions
 from atlas_services.authz import Actor, Capability, can
+from atlas_services.errors import NotFound
+
+log = logging.getLogger(__name__)
 
 ACTOR_CACHE_SECONDS = 30.0
+HEARTBEAT_SECONDS = 10.0
 LOGIN_ROUTE = "/login"
+HOME_ROUTE = "/connections"
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclasses.dataclass
+class TenantChoice:
+    id: str = ""
+    name: str = ""
+
+
+def _clock() -> float:
+    """Wall-clock seconds (with several workers a tab's state moves between processes)."""
+    return time.time()
+
+
+def _lookup(session_hash: str) -> tuple[Actor | None, list[TenantChoice]]:
+    """The actor behind a session digest and the tenants its user may switch to (blocking: call in a thread)."""
+    actor = sessions.actor_for_session_hash(session_hash) if session_hash else None
+    if actor is None:
+        return None, []
+    return actor, [TenantChoice(id=str(tenant_id), name=name) for tenant_id, name, _ in sessions.tenants_for(actor)]
 
 
 class SessionState(rx.State):
     """The signed-in actor (backend only) plus what the header shows about them."""
 
-    # Backend-only: never sent to the browser.
+    # Backend-only: never sent to the browser (but pickled into the state store: no secrets here).
     _actor_value: Actor | None = None
     _actor_cache_key: str = ""
     _actor_checked_at: float = 0.0
@@ -36,35 +69,103 @@ class SessionState(rx.State):
     # Shown in the header; derived from the actor, never trusted as input.
     user_email: str = ""
     tenant_name: str = ""
+    tenant_id: str = ""
     user_role: str = ""
+    tenants: list[TenantChoice] = rx.field(default_factory=list)
+    can_view: bool = False
     can_manage: bool = False
     can_run: bool = False
+    can_audit: bool = False
+    can_manage_tenant: bool = False
 
-    async def _actor(self) -> Actor | None:
-        """The actor for this event's websocket cookie, or None when not signed in."""
+    # The page's message line (shown by the page frame).
+    notice: str = ""
+    notice_kind: str = "info"  # info | success | error
+
+    # ---- private helpers (not callable from the browser) ----
+
+    def _session_hash(self) -> str:
         session_hash = cookie_value([self.router.headers.cookie], SESSION_HASH_COOKIE) or ""
-        if not _DIGEST.fullmatch(session_hash):
-            session_hash = ""
+        return session_hash if _DIGEST.fullmatch(session_hash) else ""
+
+    def _cache_key(self, session_hash: str) -> str:
         # The socket id comes from the server side of the connection, not from the client.
-        cache_key = f"{self.router.session.session_id}:{session_hash}"
-        # Wall-clock time: with several workers the state moves between processes.
-        now = time.time()
+        return f"{self.router.session.session_id}:{session_hash}"
+
+    async def _actor(self, max_age: float | None = None) -> Actor | None:
+        """The actor for this event's websocket cookie, or None when not signed in.
+
+        A check younger than ``max_age`` (at most ``ACTOR_CACHE_SECONDS``) is reused.
+        """
+        session_hash = self._session_hash()
+        cache_key = self._cache_key(session_hash)
+        now = _clock()
+        limit = min(max_age if max_age is not None else ACTOR_CACHE_SECONDS, ACTOR_CACHE_SECONDS)
         if (cache_key == self._actor_cache_key and self._actor_checked_at
-                and 0 <= now - self._actor_checked_at < ACTOR_CACHE_SECONDS):
+                and 0 <= now - self._actor_checked_at < limit):
             return self._actor_value
-        actor = await asyncio.to_thread(sessions.actor_for_session_hash, session_hash) if session_hash else None
-        self._remember_actor(actor, cache_key, now)
+        actor, tenants = await asyncio.to_thread(_lookup, session_hash)
+        self._remember_actor(actor, cache_key, now, tenants)
         return actor
 
-    def _remember_actor(self, actor: Actor | None, cache_key: str, checked_at: float) -> None:
+    def _remember_actor(self, actor: Actor | None, cache_key: str, checked_at: float,
+                        tenants: list[TenantChoice]) -> None:
         self._actor_value = actor
         self._actor_cache_key = cache_key
         self._actor_checked_at = checked_at
         self.user_email = actor.email if actor else ""
         self.tenant_name = actor.tenant_name if actor else ""
+        self.tenant_id = str(actor.tenant_id) if actor else ""
         self.user_role = actor.role if actor else ""
+        self.tenants = tenants if actor else []
+        self.can_view = bool(actor and can(actor, Capability.PROVIDER_VIEW))
         self.can_manage = bool(actor and can(actor, Capability.PROVIDER_MANAGE))
         self.can_run = bool(actor and can(actor, Capability.PROVIDER_RUN))
+        self.can_audit = bool(actor and can(actor, Capability.AUDIT_VIEW))
+        self.can_manage_tenant = bool(actor and can(actor, Capability.TENANT_MANAGE))
 
     def _forget_actor(self) -> None:
-        self._remember_actor(None, "", 0.0)
+        self._remember_actor(None, "", 0.0, [])
+
+    def _clear_page(self) -> None:
+        """Pages drop what they show when the session ends (overridden by page states)."""
+
+    def _signed_out(self) -> Any:
+        self._forget_actor()
+        self._clear_page()
+        self.notice = ""
+        return rx.redirect(LOGIN_ROUTE)
+
+    def _say(self, message: str, kind: str = "info") -> None:
+        self.notice = message
+        self.notice_kind = kind
+
+    # ---- events ----
+
+    @requires_capability(SIGNED_IN, tenant_id=uuid_arg)
+    async def switch_tenant(self, actor: Actor, tenant_id: Any):
+        """Point this session at another suite tenant the user belongs to, then start over on its home page."""
+        session_hash = self._session_hash()
+        try:
+            switched = await asyncio.to_thread(sessions.switch_tenant, session_hash, tenant_id)
+            _, tenants = await asyncio.to_thread(_lookup, session_hash)
+        except NotFound:
+            self._say("That tenant was not found.", "error")
+            return None
+        except Exception as exc:  # noqa: BLE001 - translated for the user
+            self._say(user_message(exc), "error")
+            return None
+        self._remember_actor(switched, self._cache_key(session_hash), _clock(), tenants)
+        self._clear_page()
+        self._say(f"Switched to {switched.tenant_name}.", "success")
+        return rx.redirect(HOME_ROUTE)
+
+    @requires_capability(SIGNED_IN, temporal=True, session_max_age=HEARTBEAT_SECONDS, tick=ignored_arg)
+    async def heartbeat(self, actor: Actor, tick: Any):
+        """Timer tick from every signed-in page: re-checks the session (the decorator signs out a dead one)."""
+        return None
+
+    @requires_capability(SIGNED_IN)
+    async def dismiss_notice(self, actor: Actor):
+        self.notice = ""
+        return None

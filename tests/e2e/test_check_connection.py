@@ -26,7 +26,8 @@ def _default_connection(seed: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_check_connection_goes_queued_then_succeeded_without_reload(
-    seed_demo: dict[str, Any], sign_in: Callable[[str, str], Page], request: pytest.FixtureRequest
+    seed_demo: dict[str, Any], sign_in: Callable[[str, str], Page], request: pytest.FixtureRequest,
+    huey_queue: Any, simulator: Any,
 ) -> None:
     operator = _user(seed_demo, "operator")
     connection = _default_connection(seed_demo)
@@ -36,6 +37,7 @@ def test_check_connection_goes_queued_then_succeeded_without_reload(
     check = page.locator(f'[data-testid="check-connection"][data-connection-id="{connection["id"]}"]')
     expect(check).to_be_enabled()
     page.evaluate("window.__atlasNoReload = true")
+    microsoft_before = (simulator.state.token_requests, simulator.state.graph_requests)
     check.click()
 
     last_run = page.get_by_test_id("last-run-id")
@@ -49,6 +51,10 @@ def test_check_connection_goes_queued_then_succeeded_without_reload(
     newest = page.get_by_test_id("run-row").first
     expect(newest).to_have_attribute("data-run-id", run_id)
     expect(page.get_by_test_id("live-indicator")).to_be_visible()
+    # The button only wrote a run row and enqueued one task carrying the run id: nothing reached Microsoft.
+    assert huey_queue.pending_count() == 1
+    assert huey_queue.pending()[0].args == (run_id,)
+    assert (simulator.state.token_requests, simulator.state.graph_requests) == microsoft_before
 
     request.getfixturevalue("worker")  # only now does anything consume the queue
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +48,40 @@ def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = N
                           env={**os.environ, **(env or {})}, cwd=ROOT)
 
 
-@pytest.fixture
-def worker(db: None, simulator: Any) -> Iterator[subprocess.Popen[str]]:
-    """A real `atlas worker` process consuming the test queue."""
+@contextmanager
+def running_worker() -> Iterator[subprocess.Popen[str]]:
+    """A real `atlas worker` process consuming the test queue, for as long as the block runs.
+
+    Start the simulator first (its URL reaches the worker through os.environ).
+    """
     from atlas_cli.services import stop_process_group
 
     proc = subprocess.Popen([ATLAS, "worker", "--workers", "2"], cwd=ROOT, env=dict(os.environ),
                             start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    yield proc
-    stop_process_group(proc, grace=5)  # type: ignore[arg-type]
+    try:
+        yield proc
+    finally:
+        stop_process_group(proc, grace=5)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def worker(db: None, simulator: Any) -> Iterator[subprocess.Popen[str]]:
+    """A real `atlas worker` process consuming the test queue."""
+    with running_worker() as proc:
+        yield proc
+
+
+def reset_and_seed_demo() -> dict[str, Any]:
+    """Empty the database and seed the demo (for module-scoped fixtures, which cannot use ``db``)."""
+    from sqlalchemy import text
+
+    from atlas_cli.demo import seed_demo as seed
+    from atlas_services.db import get_engine
+    from tests.plugins.backing import TABLES
+
+    with get_engine().begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)}, login_attempts CASCADE"))
+    return seed()
 
 
 @pytest.fixture

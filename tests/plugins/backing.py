@@ -129,6 +129,7 @@ def db() -> Iterator[None]:
 @pytest.fixture
 def huey_queue() -> Iterator[object]:
     """The real huey instance (Redis-backed in tests), emptied before the test."""
+    import atlas_jobs.tasks  # noqa: F401  (pending() reads tasks back through huey's registry)
     from atlas_jobs.huey_app import huey
 
     huey.flush()

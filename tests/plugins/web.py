@@ -11,6 +11,8 @@ Playwright never downloads a browser here: it drives /usr/bin/chromium (or ATLAS
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import http.client
 import os
 import re
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -103,27 +106,44 @@ def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     # Parallel workers must not rebuild one .web/ while another serves from it: each gets its own.
     web_dir = Path(tempfile.mkdtemp(prefix=f"atlas-web-{worker}-")) if worker else None
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, cwd=ROOT, env=_server_environment(port, web_dir), stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc: subprocess.Popen[bytes] | None = None
     try:
-        started = time.monotonic()
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the web app exited with {proc.returncode} before it was ready:\n{_tail(log_path)}",
-                            pytrace=False)
-            if _get(port, "/ping") == 200 and _get(port, "/login/") == 200:
-                break
-            if time.monotonic() - started > START_TIMEOUT:
-                pytest.fail(f"the web app was not ready within {START_TIMEOUT:.0f} s:\n{_tail(log_path)}",
-                            pytrace=False)
-            time.sleep(0.25)
+        # `reflex run` also writes files in the project root (.gitignore, reflex.lock/) while it builds; two
+        # builds at once can truncate them for each other, so builds take turns (across workers and runs).
+        with _build_turn():
+            with open(log_path, "wb") as log:
+                proc = subprocess.Popen(command, cwd=ROOT, env=_server_environment(port, web_dir), stdout=log,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            started = time.monotonic()
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"the web app exited with {proc.returncode} before it was ready:\n"
+                                f"{_tail(log_path)}", pytrace=False)
+                if _get(port, "/ping") == 200 and _get(port, "/login/") == 200:
+                    break
+                if time.monotonic() - started > START_TIMEOUT:
+                    pytest.fail(f"the web app was not ready within {START_TIMEOUT:.0f} s:\n{_tail(log_path)}",
+                                pytrace=False)
+                time.sleep(0.25)
         sys.stderr.write(f"\n[web_app] ready at {base_url} in {time.monotonic() - started:.1f} s\n")
         yield base_url
     finally:
-        stop_process_group(proc, grace=STOP_GRACE)
+        if proc is not None:
+            stop_process_group(proc, grace=STOP_GRACE)
         if web_dir is not None:
             shutil.rmtree(web_dir, ignore_errors=True)
+
+
+@contextmanager
+def _build_turn() -> Iterator[None]:
+    """An exclusive lock, per checkout, held while one web app builds and starts."""
+    digest = hashlib.sha256(str(ROOT).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"atlas-web-build-{digest}.lock", "wb") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -170,6 +190,22 @@ def browser_page(browser: Browser, web_app: str) -> Iterator[Page]:
 
 
 HOME_URL = re.compile(r".*/connections/?$")
+
+
+def open_signed_in_page(browser: Browser, base_url: str, email: str, password: str) -> Page:
+    """A new context (its own cookies) signed in through the real login form, on /connections.
+
+    For pages shared by the tests of a module; close it with ``page.context.close()``.
+    """
+    context = browser.new_context(base_url=base_url)
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    page = context.new_page()
+    page.goto("/login")
+    page.get_by_test_id("login-email").fill(email)
+    page.get_by_test_id("login-password").fill(password)
+    page.get_by_test_id("login-submit").click()
+    page.wait_for_url(HOME_URL)
+    return page
 
 
 @pytest.fixture
