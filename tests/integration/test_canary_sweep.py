@@ -80,7 +80,7 @@ def canary_simulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     clear_token_cache()
 
 
-def _pg_dump() -> str:
+def pg_dump_text() -> str:
     url = make_url(os.environ["ATLAS_DATABASE_URL"]).set(drivername="postgresql")
     pg_dump = Path(sys.executable).parent.parent / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" \
         / "site-packages" / "pgserver" / "pginstall" / "bin" / "pg_dump"
@@ -89,7 +89,7 @@ def _pg_dump() -> str:
     return dump.stdout
 
 
-def _redis_dump() -> str:
+def redis_text() -> str:
     client = redis.Redis.from_url(os.environ["ATLAS_REDIS_URL"])
     parts = []
     for key in client.scan_iter("*"):
@@ -166,11 +166,11 @@ def test_canaries_never_leave_the_sealed_columns(db: None, huey_queue: Any, cana
     finally:
         tokens.acquire_graph_token = original  # type: ignore[assignment]
 
-    dump = _pg_dump()
+    dump = pg_dump_text()
     assert "Canary MSP" in dump and "internal.unexpected" in dump and "graph.timeout" in dump  # a real dump
     assert "execute_run" in worker_output  # the worker really logged its work
     found = (hits(dump, "pg_dump") + hits(worker_output, "worker output") + hits(caplog.text, "logs")
-             + hits(_redis_dump(), "redis"))
+             + hits(redis_text(), "redis"))
     assert found == []
     # The sweep can find what it looks for: the sealed secret was really used (a success), and the needles
     # do match the values they were made from.

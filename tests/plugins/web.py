@@ -94,6 +94,10 @@ def _server_environment(port: int, web_dir: Path | None = None) -> dict[str, str
     return env
 
 
+# Where each web app of this test process writes its output (the canary sweep reads them).
+WEB_LOGS: list[Path] = []
+
+
 @pytest.fixture(scope="session")
 def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The built web app on a free loopback port; yields its base URL."""
@@ -101,6 +105,7 @@ def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _unavailable(f"bun is not installed at {BUN_BIN}: run scripts/setup_web.sh")
     port = _free_port()
     log_path = tmp_path_factory.mktemp("web") / "reflex.log"
+    WEB_LOGS.append(log_path)
     command = web_command(port, "127.0.0.1")
     base_url = f"http://127.0.0.1:{port}"
     worker = os.environ.get("PYTEST_XDIST_WORKER")
