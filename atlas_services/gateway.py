@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import json
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,13 +16,10 @@ from sqlmodel import Session, col, select
 from atlas_services import audit, credentials
 from atlas_services.db import session_scope
 from atlas_services.errors import ProviderError
+from atlas_services.inventory_store import RunObservationStore
 from atlas_services.models import CredentialKind, HealthStatus, ProviderConnection, ProviderCredential, utcnow
 from atlas_services.run_lifecycle import RunContext
 from atlas_services.secrets import AppCredential, CertificateCredential, SecretValue
-
-# Capability implementations per provider, imported only when a job runs one, so code that merely
-# starts operations (the web tier) never loads provider or Graph modules.
-PROVIDERS = {"microsoft": "atlas_services.providers.microsoft"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +29,8 @@ class ResolvedConnection:
     entra_tenant_id: str
     client_id: str
     credential: AppCredential
+    # Non-secret facts handed to the capability (see providers.base.ConnectionFacts).
+    facts: dict[str, Any]
 
 
 def _credential_row(session: Session, connection_id: uuid.UUID,
@@ -54,6 +55,8 @@ def _opened(row: ProviderCredential, connection: ProviderConnection) -> AppCrede
 
 
 def _resolve(connection_id: uuid.UUID, credential_id: uuid.UUID | None) -> ResolvedConnection:
+    from atlas_services.connections import expiry_warning
+
     with session_scope() as session:
         connection = session.get(ProviderConnection, connection_id)
         if connection is None or connection.deleted_at is not None:
@@ -63,9 +66,18 @@ def _resolve(connection_id: uuid.UUID, credential_id: uuid.UUID | None) -> Resol
         row = _credential_row(session, connection_id, credential_id)
         if row is None:
             raise ProviderError("credential.unavailable", "The connection has no usable credential.")
+        facts = {
+            "connection_id": connection.id, "tenant_id": connection.tenant_id, "provider": connection.provider,
+            "cloud": connection.cloud, "entra_tenant_id": str(connection.entra_tenant_id),
+            "client_id": str(connection.client_id), "credential_kind": row.kind, "credential_hint": row.hint,
+            "credential_expires_at": row.expires_at, "credential_expiry_warning": expiry_warning(row.expires_at),
+            "last_health": dict(connection.health_details) if connection.health_status == HealthStatus.HEALTHY
+            else {},
+        }
         return ResolvedConnection(provider=connection.provider, cloud=connection.cloud,
                                   entra_tenant_id=str(connection.entra_tenant_id),
-                                  client_id=str(connection.client_id), credential=_opened(row, connection))
+                                  client_id=str(connection.client_id), credential=_opened(row, connection),
+                                  facts=facts)
 
 
 def _record_health(connection_id: uuid.UUID, status: HealthStatus, code: str | None,
@@ -100,26 +112,33 @@ def _finish_verification(credential_id: uuid.UUID, *, succeeded: bool, actor_use
                      details={"credential_id": str(new.id), "credential_hint": new.hint})
 
 
-def _health_check(connection_id: uuid.UUID, credential_id: uuid.UUID | None,
-                  actor_user_id: uuid.UUID | None) -> dict[str, Any]:
+def _job_module(name: str) -> Any:
+    """Provider and Graph modules are loaded by name, inside jobs only: the web tier imports this module (through
+    operations) and must have no import path to Microsoft."""
+    return importlib.import_module(name)
+
+
+@contextmanager
+def _graph_session(resolved: ResolvedConnection) -> Iterator[tuple[Any, Callable[[], str]]]:
+    """A GraphClient for the connection, and the token function it signs its requests with."""
+    clouds = _job_module("atlas_services.graph.clouds")
+    tokens = _job_module("atlas_services.graph.tokens")
+    client = _job_module("atlas_services.graph.client")
     try:
-        resolved = _resolve(connection_id, credential_id)
-        health = importlib.import_module(f"{PROVIDERS[resolved.provider]}.health")
-        target = health.HealthTarget(cloud=resolved.cloud, entra_tenant_id=resolved.entra_tenant_id,
-                                     client_id=resolved.client_id)
-        summary: dict[str, Any] = health.check_health(target, resolved.credential).summary()
-    except ProviderError as exc:
-        if credential_id is not None:
-            # The active credential is untouched, so the connection's health says nothing new.
-            _finish_verification(credential_id, succeeded=False, actor_user_id=actor_user_id)
-        else:
-            _record_health(connection_id, HealthStatus.UNHEALTHY, exc.code, {"reason_code": exc.code})
-        raise
-    if credential_id is not None:
-        _finish_verification(credential_id, succeeded=True, actor_user_id=actor_user_id)
-        summary = {**summary, "verified_credential_id": str(credential_id)}
-    _record_health(connection_id, HealthStatus.HEALTHY, None, summary)
-    return summary
+        cloud = clouds.get_cloud(resolved.cloud)
+    except ValueError:
+        raise ProviderError("internal.unexpected", "The connection names an unknown Microsoft cloud.") from None
+    credential = resolved.credential
+
+    def token() -> str:
+        # Looked up on the module at each call (MSAL answers from its cache until the token nears expiry).
+        return str(tokens.acquire_graph_token(cloud, resolved.entra_tenant_id, resolved.client_id, credential))
+
+    graph = client.GraphClient(cloud, token, tenant_id=resolved.entra_tenant_id, client_id=resolved.client_id)
+    try:
+        yield graph, token
+    finally:
+        graph.close()
 
 
 @dataclass(frozen=True)
@@ -128,10 +147,51 @@ class CapabilityOutcome:
     partial: bool = False
 
 
+def _run(op_type: str, connection_id: uuid.UUID, context: RunContext,
+         credential_id: uuid.UUID | None) -> CapabilityOutcome:
+    resolved = _resolve(connection_id, credential_id)
+    capability = _job_module("atlas_services.providers.registry").capability_for(resolved.provider, op_type)
+    base = _job_module("atlas_services.providers.base")
+    claim = context.claim
+    store = RunObservationStore(run_id=claim.run_id, lease=claim.lease, tenant_id=claim.tenant_id,
+                                connection_id=connection_id)
+    with _graph_session(resolved) as (graph, token):
+        token()  # sign in first: an auth failure fails the run before any work starts
+        result = capability.run(base.CapabilityContext(
+            connection=base.ConnectionFacts(**resolved.facts), graph=graph, progress=context, inventory=store,
+            snapshots=store, access_token=token))
+    return CapabilityOutcome(dict(result.summary), bool(result.partial))
+
+
+def _health_check(connection_id: uuid.UUID, context: RunContext, credential_id: uuid.UUID | None,
+                  actor_user_id: uuid.UUID | None) -> CapabilityOutcome:
+    try:
+        outcome = _run("health_check", connection_id, context, credential_id)
+    except ProviderError as exc:
+        if credential_id is not None:
+            # The active credential is untouched, so the connection's health says nothing new.
+            _finish_verification(credential_id, succeeded=False, actor_user_id=actor_user_id)
+        else:
+            found: dict[str, Any] = getattr(exc, "summary", None) or {}
+            _record_health(connection_id, HealthStatus.UNHEALTHY, exc.code, {**found, "reason_code": exc.code})
+        raise
+    summary = outcome.summary
+    if credential_id is not None:
+        _finish_verification(credential_id, succeeded=True, actor_user_id=actor_user_id)
+        summary = {**summary, "verified_credential_id": str(credential_id)}
+    _record_health(connection_id, HealthStatus.HEALTHY, None, summary)
+    return CapabilityOutcome(summary, outcome.partial)
+
+
 def run_capability(op_type: str, connection_id: uuid.UUID, context: RunContext, *,
                    credential_id: uuid.UUID | None = None, actor_user_id: uuid.UUID | None = None
                    ) -> CapabilityOutcome:
-    """Run one provider capability for a connection; ``context`` takes progress and signals cancellation."""
+    """Run one provider capability for a connection; ``context`` takes progress and signals cancellation.
+
+    The capability comes from the provider's registry (unknown or placeholder operation types fail with
+    ``capability.not_available``); it gets a ready GraphClient, the run's progress checkpoint and stores fenced
+    by the run's lease. A health check's result is also recorded on the connection.
+    """
     if op_type == "health_check":
-        return CapabilityOutcome(_health_check(connection_id, credential_id, actor_user_id))
-    raise ProviderError("capability.not_available", f"'{op_type}' is not available yet.")
+        return _health_check(connection_id, context, credential_id, actor_user_id)
+    return _run(op_type, connection_id, context, credential_id)

@@ -217,3 +217,56 @@ class OperationRun(SQLModel, table=True):
     # Set on the health check that verifies a rotated credential before it replaces the active one.
     credential_id: uuid.UUID | None = Field(default=None, foreign_key="provider_credentials.id",
                                             ondelete="SET NULL")
+
+
+class InventoryKind(StrEnum):
+    """What an inventory item is; one kind per inventory sync section."""
+
+    MANAGED_DEVICE = "managed_device"
+    DEVICE_CONFIGURATION = "device_configuration"
+    COMPLIANCE_POLICY = "compliance_policy"
+    MOBILE_APP = "mobile_app"
+
+
+class InventoryItem(SQLModel, table=True):
+    """One object last observed in a connection's tenant, with "last observed" semantics: a sync updates what it
+    sees, marks removed only what a complete listing no longer returns, and never erases anything on failure."""
+
+    __tablename__ = "inventory_items"
+    __table_args__ = (
+        # The upsert's conflict target.
+        UniqueConstraint("connection_id", "kind", "external_id", name="uq_inventory_items_connection_kind_external"),
+        # Browsing a kind by name, keyset-paginated.
+        Index("ix_inventory_items_browse", "connection_id", "kind", "display_name", "id"),
+    )
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE")
+    connection_id: uuid.UUID = Field(foreign_key="provider_connections.id", ondelete="CASCADE")
+    kind: str = Field(max_length=40)
+    external_id: str = Field(max_length=128)
+    display_name: str = Field(default="", max_length=400)
+    # Key fields: the device's operating system or the object's Graph type; its compliance or publishing state.
+    item_type: str | None = Field(default=None, max_length=120)
+    state: str | None = Field(default=None, max_length=60)
+    data: dict[str, Any] = _json()
+    first_observed_at: datetime = _when()
+    last_observed_at: datetime = _when()
+    last_run_id: uuid.UUID | None = Field(default=None, foreign_key="operation_runs.id", ondelete="SET NULL")
+    # Set when a complete listing no longer returned the item; cleared if it comes back.
+    removed_at: datetime | None = _when(nullable=True, default=False)
+
+
+class ComplianceSnapshot(SQLModel, table=True):
+    """Compliance counts observed by one compliance_snapshot run, kept per run so trends can be drawn."""
+
+    __tablename__ = "compliance_snapshots"
+    __table_args__ = (
+        Index("ix_compliance_snapshots_connection_observed", "connection_id", text("observed_at DESC"),
+              text("id DESC")),
+    )
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE")
+    connection_id: uuid.UUID = Field(foreign_key="provider_connections.id", ondelete="CASCADE")
+    run_id: uuid.UUID = Field(foreign_key="operation_runs.id", ondelete="CASCADE", unique=True)
+    observed_at: datetime = _when()
+    counts: dict[str, Any] = _json()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 # Operation types known to Atlas; the value says whether a worker can run it yet.
 OPERATION_TYPES: dict[str, bool] = {
     "health_check": True,
-    "inventory_sync": False,
-    "compliance_snapshot": False,
+    "inventory_sync": True,
+    "compliance_snapshot": True,
     "script_deploy": False,
     "app_publish": False,
 }
@@ -63,6 +63,8 @@ class RunView:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    # Written at every page boundary while the run works: pages_fetched, items_stored, per-section counts.
+    progress: dict[str, Any] = field(default_factory=dict)
 
 
 def scope_key(tenant_id: uuid.UUID, entra_tenant_id: uuid.UUID) -> str:
@@ -152,7 +154,7 @@ def _run_view(run: OperationRun, connection_name: str) -> RunView:
     return RunView(id=run.id, op_type=run.op_type, status=run.status, connection_id=run.connection_id,
                    connection_name=connection_name, reason_code=run.reason_code, message=run.message,
                    remediation=run.remediation, summary=dict(run.summary), created_at=run.created_at,
-                   started_at=run.started_at, finished_at=run.finished_at)
+                   started_at=run.started_at, finished_at=run.finished_at, progress=dict(run.progress))
 
 
 @requires(Capability.PROVIDER_VIEW)
@@ -221,8 +223,10 @@ def execute_run(run_id: uuid.UUID) -> None:
                                      summary=context.progress)
             return
         except ProviderError as exc:
-            _finish(claim, RunStatus.FAILED, summary={}, code=exc.code, message=exc.detail,
-                    remediation=exc.remediation)
+            # A capability that failed as a whole may still carry what it found (sections, permissions).
+            found = getattr(exc, "summary", None)
+            _finish(claim, RunStatus.FAILED, summary=found if isinstance(found, dict) else {}, code=exc.code,
+                    message=exc.detail, remediation=exc.remediation)
             return
         except Exception as exc:
             # Raw exception text may hold anything (even secrets): log the type only, store the catalogue text.

@@ -1,0 +1,165 @@
+"""Microsoft inventory sync: Intune managed devices, device configurations, compliance policies and mobile apps.
+
+Each section pages through its Graph listing and stores every page as it arrives (memory stays flat), reporting
+progress and honouring cancellation at each page boundary. A section that completes marks what it no longer saw
+as removed; a section that fails leaves what was last observed untouched and makes the run partial. A section the
+last health check found blocked by a missing permission, or that Graph refuses with a 403, is skipped with that
+reason instead of failing the run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from atlas_services.errors import ProviderError
+from atlas_services.graph.client import GraphRequestError
+from atlas_services.models import InventoryKind
+from atlas_services.providers.base import (
+    CapabilityContext,
+    CapabilityFailed,
+    CapabilityResult,
+    ConnectionFacts,
+    InventoryRecord,
+)
+
+Json = dict[str, Any]
+_GRAPH_TYPE_PREFIX = "#microsoft.graph."
+
+
+def _text(value: object, limit: int) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text[:limit] if text else None
+
+
+def _graph_type(item: Json) -> str | None:
+    return _text(str(item.get("@odata.type") or "").removeprefix(_GRAPH_TYPE_PREFIX), 120)
+
+
+def _device(item: Json) -> InventoryRecord | None:
+    if not item.get("id"):
+        return None
+    return InventoryRecord(external_id=str(item["id"])[:128],
+                           display_name=_text(item.get("deviceName"), 400) or str(item["id"])[:400],
+                           item_type=_text(item.get("operatingSystem"), 120),
+                           state=_text(item.get("complianceState"), 60), data=item)
+
+
+def _policy(item: Json) -> InventoryRecord | None:
+    if not item.get("id"):
+        return None
+    return InventoryRecord(external_id=str(item["id"])[:128],
+                           display_name=_text(item.get("displayName"), 400) or str(item["id"])[:400],
+                           item_type=_graph_type(item), state=None, data=item)
+
+
+def _app(item: Json) -> InventoryRecord | None:
+    if not item.get("id"):
+        return None
+    return InventoryRecord(external_id=str(item["id"])[:128],
+                           display_name=_text(item.get("displayName"), 400) or str(item["id"])[:400],
+                           item_type=_graph_type(item), state=_text(item.get("publishingState"), 60), data=item)
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    kind: str
+    contract: str
+    record: Callable[[Json], InventoryRecord | None]
+
+
+SECTIONS = (
+    Section("managed_devices", InventoryKind.MANAGED_DEVICE, "managedDevices.list", _device),
+    Section("device_configurations", InventoryKind.DEVICE_CONFIGURATION, "deviceConfigurations.list", _policy),
+    Section("compliance_policies", InventoryKind.COMPLIANCE_POLICY, "deviceCompliancePolicies.list", _policy),
+    Section("mobile_apps", InventoryKind.MOBILE_APP, "mobileApps.list", _app),
+)
+
+
+def blocked_contracts(facts: ConnectionFacts, capability: str) -> dict[str, list[str]]:
+    """Contract key -> missing permissions, per the last successful health check (empty when unknown)."""
+    readiness = facts.last_health.get("readiness")
+    entry = readiness.get(capability) if isinstance(readiness, Mapping) else None
+    contracts = entry.get("contracts") if isinstance(entry, Mapping) else None
+    if not isinstance(contracts, Mapping):
+        return {}
+    return {key: [str(p) for p in value.get("missing") or []] for key, value in contracts.items()
+            if isinstance(value, Mapping) and value.get("status") == "blocked"}
+
+
+def skipped_for_readiness(missing: list[str], facts: ConnectionFacts) -> dict[str, Any]:
+    checked = facts.last_health.get("checked_at")
+    when = f" at {checked}" if isinstance(checked, str) else ""
+    return {"status": "skipped", "reason_code": "permission.missing", "missing_permissions": missing,
+            "message": f"Skipped: the health check{when} found the app lacks {', '.join(missing)}. Grant it "
+                       "(with admin consent) and run a health check again."}
+
+
+def failure_entry(exc: ProviderError) -> dict[str, Any]:
+    """A section's (or source's) failure as stored in the summary: skipped for a missing permission, else failed."""
+    if exc.code == "permission.missing":
+        missing = list(exc.missing_permissions) if isinstance(exc, GraphRequestError) else []
+        return {"status": "skipped", "reason_code": exc.code, "missing_permissions": missing, "message": exc.detail}
+    return {"status": "failed", "reason_code": exc.code, "message": exc.detail, "remediation": exc.remediation}
+
+
+class InventorySync:
+    op_type = "inventory_sync"
+
+    def run(self, context: CapabilityContext) -> CapabilityResult:
+        blocked = blocked_contracts(context.connection, self.op_type)
+        progress: dict[str, Any] = {"pages_fetched": 0, "items_stored": 0, "sections": {}}
+        started = time.monotonic()
+        sections = {s.name: self._section(context, s, blocked, progress) for s in SECTIONS}
+        stats = context.graph.stats
+        summary: dict[str, Any] = {
+            "sections": sections,
+            "pages_fetched": progress["pages_fetched"],
+            "items_stored": progress["items_stored"],
+            "items_removed": sum(s.get("removed", 0) for s in sections.values()),
+            "counts": {s.kind: sections[s.name]["items"] for s in SECTIONS
+                       if sections[s.name]["status"] == "succeeded"},
+            "graph": {"requests": stats.requests, "retries": stats.retries, "throttled": stats.throttled},
+            "duration_seconds": round(time.monotonic() - started, 3),
+        }
+        succeeded = [name for name, s in sections.items() if s["status"] == "succeeded"]
+        if not succeeded:
+            first = next(s for s in sections.values() if s["status"] != "succeeded")
+            raise CapabilityFailed(first["reason_code"], "No inventory section could be read: "
+                                   f"{first.get('message') or first['reason_code']}",
+                                   first.get("remediation"), summary=summary)
+        return CapabilityResult(summary, partial=len(succeeded) < len(sections))
+
+    def _section(self, context: CapabilityContext, section: Section, blocked: dict[str, list[str]],
+                 progress: dict[str, Any]) -> dict[str, Any]:
+        state: dict[str, Any] = {"kind": section.kind, "status": "running", "pages": 0, "items": 0, "stored": 0}
+        progress["sections"][section.name] = state
+        context.progress.checkpoint(current_section=section.name, **progress)
+        if section.contract in blocked:
+            state.update(skipped_for_readiness(blocked[section.contract], context.connection))
+            context.progress.checkpoint(**progress)
+            return state
+        try:
+            for page in context.graph.iter_pages(section.contract):
+                records = [r for r in (section.record(item) for item in page.items) if r is not None]
+                stored = context.inventory.store_page(section.kind, records)
+                state["pages"] += 1
+                state["items"] += len(page.items)
+                state["stored"] += stored
+                progress["pages_fetched"] += 1
+                progress["items_stored"] += stored
+                context.progress.checkpoint(**progress)  # the page boundary: cancel or lease loss stop us here
+        except ProviderError as exc:
+            # What this section observed before stays; nothing is marked removed from an incomplete listing.
+            state.update(failure_entry(exc))
+            context.progress.checkpoint(**progress)
+            return state
+        state["removed"] = context.inventory.mark_removed(section.kind)
+        state["status"] = "succeeded"
+        context.progress.checkpoint(**progress)
+        return state
