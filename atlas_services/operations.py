@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import text
+from sqlalchemy import text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
@@ -166,18 +166,50 @@ def get_run(actor: Actor, run_id: object) -> RunView:
 
 
 @requires(Capability.PROVIDER_VIEW)
-def list_runs(actor: Actor, limit: int = 20) -> list[RunView]:
-    """The tenant's runs, newest first."""
+def list_runs(actor: Actor, limit: int = 20, *, before: str | None = None, connection_id: object | None = None,
+              status: str | None = None, op_type: str | None = None) -> list[RunView]:
+    """The tenant's runs, newest first, optionally filtered; pass ``run_cursor(last)`` as ``before`` for the
+    next page (keyset paging: stable while new runs arrive, served by the tenant-history index)."""
     limit = max(1, min(int(limit), 200))
+    query = (select(OperationRun, ProviderConnection.display_name)
+             .join(ProviderConnection, col(ProviderConnection.id) == col(OperationRun.connection_id))
+             .where(OperationRun.tenant_id == actor.tenant_id))
+    if before is not None:
+        created_at, run_id = _parse_cursor(before)
+        query = query.where(tuple_(col(OperationRun.created_at), col(OperationRun.id)) < tuple_(created_at, run_id))
+    if connection_id is not None:
+        try:
+            query = query.where(OperationRun.connection_id == uuid.UUID(str(connection_id)))
+        except ValueError:
+            raise InvalidInput("connection_id", "Not a connection id") from None
+    if status is not None:
+        if status not in {s.value for s in RunStatus}:
+            raise InvalidInput("status", f"status must be one of: {', '.join(s.value for s in RunStatus)}")
+        query = query.where(OperationRun.status == status)
+    if op_type is not None:
+        if op_type not in OPERATION_TYPES:
+            raise InvalidInput("op_type", f"operation must be one of: {', '.join(OPERATION_TYPES)}")
+        query = query.where(OperationRun.op_type == op_type)
     with session_scope() as session:
         rows = session.exec(
-            select(OperationRun, ProviderConnection.display_name)
-            .join(ProviderConnection, ProviderConnection.id == OperationRun.connection_id)  # type: ignore[arg-type]
-            .where(OperationRun.tenant_id == actor.tenant_id)
-            .order_by(col(OperationRun.created_at).desc(), col(OperationRun.id).desc())
-            .limit(limit)
-        ).all()
+            query.order_by(col(OperationRun.created_at).desc(), col(OperationRun.id).desc()).limit(limit)).all()
         return [_run_view(run, name) for run, name in rows]
+
+
+def run_cursor(run: RunView) -> str:
+    """An opaque position after ``run`` in list_runs' order."""
+    return f"{run.created_at.isoformat()}|{run.id}"
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        moment, _, run_id = str(cursor).partition("|")
+        parsed = datetime.fromisoformat(moment)
+        if parsed.tzinfo is None:
+            raise ValueError("naive")
+        return parsed, uuid.UUID(run_id)
+    except ValueError:
+        raise InvalidInput("before", "Not a valid page position") from None
 
 
 @requires(Capability.PROVIDER_VIEW)

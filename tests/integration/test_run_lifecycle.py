@@ -15,6 +15,7 @@ from atlas_services import run_lifecycle
 from atlas_services.config import get_settings
 from atlas_services.connections import create_connection
 from atlas_services.db import session_scope
+from atlas_services.errors import InvalidInput
 from atlas_services.models import OperationRun, RunStatus, utcnow
 from atlas_services.operations import cancel_run, get_run, start_operation
 from atlas_services.secrets import SecretValue
@@ -190,3 +191,38 @@ def test_a_run_whose_starter_lost_provider_run_refuses_to_work(db: None) -> None
     execute_run(run_id)
     run = get_run(owner, run_id)
     assert (run.status, run.reason_code) == ("failed", "run.not_authorized")
+
+
+def test_history_pages_by_keyset_without_duplicates_or_gaps_while_runs_arrive(db: None) -> None:
+    from sqlalchemy import insert, text
+
+    from atlas_services.operations import list_runs, run_cursor
+
+    owner = make_actor("owner")
+    connection = _connection(owner)
+    same_moment = utcnow()
+    rows = [{"id": uuid.uuid4(), "tenant_id": owner.tenant_id, "connection_id": connection.id,
+             "scope_key": f"s{i}", "op_type": "health_check", "status": "succeeded", "created_at": same_moment,
+             "summary": {}, "progress": {}, "attempt": 1} for i in range(10_001)]
+    with session_scope() as session:
+        session.execute(insert(OperationRun), rows)
+    seen: list[uuid.UUID] = []
+    page = list_runs(owner, limit=200)
+    while page:
+        seen += [run.id for run in page]
+        with session_scope() as session:  # a newer run arrives between pages; it must not shift the pages
+            session.execute(insert(OperationRun), [{**rows[0], "id": uuid.uuid4(), "created_at": utcnow()}])
+        page = list_runs(owner, limit=200, before=run_cursor(page[-1]))
+    assert len(seen) == len(set(seen)) == 10_001 and set(seen) == {row["id"] for row in rows}
+    with session_scope() as session:
+        plan = "\n".join(session.execute(text(
+            "EXPLAIN SELECT id FROM operation_runs WHERE tenant_id = :t AND (created_at, id) < (:c, :i) "
+            "ORDER BY created_at DESC, id DESC LIMIT 50"),
+            {"t": owner.tenant_id, "c": same_moment, "i": uuid.uuid4()}).scalars())
+    assert "ix_operation_runs_tenant_history" in plan
+    assert [r.status for r in list_runs(owner, limit=5, status="succeeded")] == ["succeeded"] * 5
+    assert list_runs(owner, connection_id=uuid.uuid4()) == []
+    with pytest.raises(InvalidInput):
+        list_runs(owner, before="not-a-cursor")
+    with pytest.raises(InvalidInput):
+        list_runs(owner, status="exploded")
