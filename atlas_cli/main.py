@@ -190,11 +190,7 @@ def connection_set_default(connection_id: ConnectionId, tenant: TenantName, acto
 def connection_disable(connection_id: ConnectionId, tenant: TenantName, actor_email: AsEmail,
                        as_json: Json = False) -> None:
     """Disable a connection: no new runs start on it."""
-    from atlas_services.connections import set_enabled
-
-    with guarded(as_json):
-        view = set_enabled(_actor(tenant, actor_email), connection_id, False)
-        emit(as_json, {"connection": view}, f"{view.name} is disabled")
+    _set_enabled(connection_id, tenant, actor_email, False, as_json)
 
 
 @connection_app.command("enable")
@@ -202,11 +198,15 @@ def connection_disable(connection_id: ConnectionId, tenant: TenantName, actor_em
 def connection_enable(connection_id: ConnectionId, tenant: TenantName, actor_email: AsEmail,
                       as_json: Json = False) -> None:
     """Enable a disabled connection."""
+    _set_enabled(connection_id, tenant, actor_email, True, as_json)
+
+
+def _set_enabled(connection_id: str, tenant: str, actor_email: str, enabled: bool, as_json: bool) -> None:
     from atlas_services.connections import set_enabled
 
     with guarded(as_json):
-        view = set_enabled(_actor(tenant, actor_email), connection_id, True)
-        emit(as_json, {"connection": view}, f"{view.name} is enabled")
+        view = set_enabled(_actor(tenant, actor_email), connection_id, enabled)
+        emit(as_json, {"connection": view}, f"{view.name} is {'enabled' if enabled else 'disabled'}")
 
 
 @connection_app.command("delete")
