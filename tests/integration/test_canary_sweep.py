@@ -69,7 +69,11 @@ def hits(haystack: str, where: str) -> list[str]:
 def canary_simulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     scenario = parse_scenario({"name": "canary", "tenants": [{
         "id": TENANT, "display_name": "Canary Corp", "verified_domains": [{"name": "canarycorp.onmicrosoft.com"}],
-        "apps": [{"client_id": APP, "display_name": "Atlas (canary)", "permissions": ["Organization.Read.All"],
+        "intune": {"devices": 30, "configurations": 2, "compliance_policies": 2, "mobile_apps": 3},
+        "apps": [{"client_id": APP, "display_name": "Atlas (canary)",
+                  "permissions": ["Organization.Read.All", "Application.Read.All",
+                                  "DeviceManagementManagedDevices.Read.All", "DeviceManagementConfiguration.Read.All",
+                                  "DeviceManagementApps.Read.All"],
                   "secrets": [{"value": CANARY}], "certificates": [KEY.certificate_pem]}]}]})
     running = start_in_thread(scenario)
     monkeypatch.setenv("ATLAS_SIMULATOR_URL", running.base_url)
@@ -108,8 +112,11 @@ def redis_text() -> str:
     return "\n".join(parts)
 
 
-def _op(connection: str, owner: list[str]) -> dict[str, Any]:
-    result = run_cli("op", "start", "health_check", "--connection", connection, *owner, "--wait", "--timeout",
+OPERATIONS = ("health_check", "inventory_sync", "compliance_snapshot")
+
+
+def _op(connection: str, owner: list[str], op_type: str = "health_check") -> dict[str, Any]:
+    result = run_cli("op", "start", op_type, "--connection", connection, *owner, "--wait", "--timeout",
                      "60", "--json", timeout=90)
     assert result.returncode == 0, result.stderr
     return dict(json.loads(result.stdout))
@@ -137,17 +144,23 @@ def test_canaries_never_leave_the_sealed_columns(db: None, huey_queue: Any, cana
     worker = subprocess.Popen([ATLAS, "worker"], cwd=ROOT, env=worker_env, start_new_session=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        outcomes = {"success/secret": _op(created["secret"], owner),
-                    "success/certificate": _op(created["certificate"], owner),
-                    "auth-error": _op(created["wrong"], owner)}
-        with canary_simulator.faults([{"kind": "slow", "seconds": 3, "paths": ["/organization"]}]):
-            outcomes["timeout"] = _op(created["secret"], owner)
+        outcomes = {}
+        for op_type in OPERATIONS:
+            outcomes[f"{op_type}/secret"] = _op(created["secret"], owner, op_type)
+            outcomes[f"{op_type}/certificate"] = _op(created["certificate"], owner, op_type)
+            outcomes[f"{op_type}/auth-error"] = _op(created["wrong"], owner, op_type)
+        with canary_simulator.faults([{"kind": "slow", "seconds": 3}]):
+            for op_type in OPERATIONS:
+                outcomes[f"{op_type}/timeout"] = _op(created["secret"], owner, op_type)
     finally:
         worker.terminate()
         worker_output, _ = worker.communicate(timeout=30)
-    assert outcomes["success/secret"]["status"] == outcomes["success/certificate"]["status"] == "succeeded"
-    assert outcomes["auth-error"]["reason_code"] == "auth.invalid_client_secret"
-    assert outcomes["timeout"]["reason_code"] == "graph.timeout"
+    for op_type in OPERATIONS:
+        assert outcomes[f"{op_type}/secret"]["status"] == "succeeded", outcomes
+        assert outcomes[f"{op_type}/certificate"]["status"] == "succeeded", outcomes
+        assert outcomes[f"{op_type}/auth-error"]["reason_code"] == "auth.invalid_client_secret", outcomes
+        assert outcomes[f"{op_type}/timeout"]["status"] in ("failed", "partially_succeeded"), outcomes
+    assert outcomes["health_check/timeout"]["reason_code"] == "graph.timeout"
 
     # The unexpected-exception path: an exception whose text carries the secret itself.
     def explode(cloud: Any, tenant: str, client: str, credential: Any) -> str:
@@ -157,8 +170,8 @@ def test_canaries_never_leave_the_sealed_columns(db: None, huey_queue: Any, cana
     original = tokens.acquire_graph_token
     tokens.acquire_graph_token = explode  # type: ignore[assignment]
     try:
-        for name in ("secret", "certificate"):
-            started = json.loads(run_cli("op", "start", "health_check", "--connection", created[name], *owner,
+        for name, op_type in ((n, o) for n in ("secret", "certificate") for o in OPERATIONS):
+            started = json.loads(run_cli("op", "start", op_type, "--connection", created[name], *owner,
                                          "--json").stdout)
             execute_run(uuid.UUID(started["run_id"]))
             shown = json.loads(run_cli("op", "show", started["run_id"], *owner, "--json").stdout)["run"]
