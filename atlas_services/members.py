@@ -6,11 +6,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from atlas_services import audit, validation
-from atlas_services.authz import Actor, Capability, requires
+from atlas_services.authz import Actor, Capability, requires, role_capabilities
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput, NotFound
 from atlas_services.models import Membership, Role, User, UserSession, utcnow
@@ -44,9 +44,14 @@ def _membership(session: Session, actor: Actor, user_id: object) -> Membership:
     return row
 
 
-def _owners(session: Session, tenant_id: uuid.UUID) -> int:
-    return int(session.exec(select(func.count()).select_from(Membership).where(
-        Membership.tenant_id == tenant_id, Membership.role == Role.OWNER)).one())
+def _manages(role: str) -> bool:
+    return Capability.TENANT_MANAGE in role_capabilities(role)
+
+
+def _managers(session: Session, tenant_id: uuid.UUID) -> int:
+    """Members who can manage the tenant: it must never be left without one."""
+    roles = session.exec(select(Membership.role).where(Membership.tenant_id == tenant_id)).all()
+    return sum(1 for role in roles if _manages(role))
 
 
 @requires(Capability.TENANT_MANAGE)
@@ -86,7 +91,7 @@ def change_role(actor: Actor, user_id: object, role: str) -> MemberView:
     clean_role = _role(role)
     with session_scope() as session:
         membership = _membership(session, actor, user_id)
-        if membership.role == Role.OWNER and clean_role != Role.OWNER and _owners(session, actor.tenant_id) == 1:
+        if _manages(membership.role) and not _manages(clean_role) and _managers(session, actor.tenant_id) == 1:
             raise InvalidInput("role", "The tenant needs at least one owner")
         previous, membership.role = membership.role, clean_role
         audit.record(session, tenant_id=actor.tenant_id, actor_user_id=actor.user_id, action="member.role_change",
@@ -101,7 +106,7 @@ def remove_member(actor: Actor, user_id: object) -> None:
     """Remove a member; their sessions in this tenant end at once."""
     with session_scope() as session:
         membership = _membership(session, actor, user_id)
-        if membership.role == Role.OWNER and _owners(session, actor.tenant_id) == 1:
+        if _manages(membership.role) and _managers(session, actor.tenant_id) == 1:
             raise InvalidInput("user_id", "The tenant needs at least one owner")
         session.delete(membership)
         session.execute(update(UserSession).where(
