@@ -9,7 +9,7 @@ import reflex as rx
 
 from atlas_app.auth_routes import build_auth_api
 from atlas_app.cookie_shield import CookieShield
-from atlas_app.pages import audit, connections, login, members, runs
+from atlas_app.pages import audit, connection_detail, connections, login, members, operations, runs
 from atlas_app.state.guard import public_handler
 from atlas_app.state.session import HOME_ROUTE, LOGIN_ROUTE, SessionState
 from atlas_services.netguard import install_outbound_guard
@@ -53,6 +53,10 @@ app.add_page(index, route="/", title="Atlas", on_load=IndexState.route)
 app.add_page(login.login_page, route=login.ROUTE, title="Sign in · Atlas", on_load=login.LoginState.on_page_load)
 app.add_page(connections.connections_page, route=connections.ROUTE, title="Connections · Atlas",
              on_load=connections.ConnectionsState.on_page_load)
+app.add_page(connection_detail.connection_detail_page, route=connection_detail.ROUTE, title="Connection · Atlas",
+             on_load=connection_detail.ConnectionDetailState.on_page_load)
+app.add_page(operations.operations_page, route=operations.ROUTE, title="Operations · Atlas",
+             on_load=operations.OperationsState.on_page_load)
 app.add_page(members.members_page, route=members.ROUTE, title="Members · Atlas",
              on_load=members.MembersState.on_page_load)
 app.add_page(audit.audit_page, route=audit.ROUTE, title="Audit log · Atlas", on_load=audit.AuditState.on_page_load)

@@ -16,6 +16,31 @@ import reflex as rx
 from atlas_services.models import HealthStatus, RunStatus
 
 
+class ReadinessStatus(StrEnum):
+    """Whether a connection may run a capability (``inventory.CapabilityReadiness.status``)."""
+
+    READY = "ready"
+    BLOCKED = "blocked"  # the granted permissions lack what one of its Graph calls needs
+    UNKNOWN = "unknown"  # no health check yet, or the granted permissions could not be read
+
+
+class SectionStatus(StrEnum):
+    """How one part of a run went: an inventory section, or a compliance source (stored in run summaries)."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # a missing permission: skipped with its reason instead of failing the run
+
+
+class PermissionGrant(StrEnum):
+    """Whether a permission a capability needs is granted, per the last health check."""
+
+    GRANTED = "granted"
+    MISSING = "missing"
+    UNKNOWN = "unknown"
+
+
 @dataclass(frozen=True)
 class BadgeStyle:
     label: str
@@ -31,6 +56,9 @@ class BadgeCatalog:
 
     RUN_STATUS = "run_status"
     HEALTH_STATUS = "health_status"
+    READINESS = "readiness"
+    SECTION_STATUS = "section_status"
+    PERMISSION_GRANT = "permission_grant"
 
     _DOMAINS: Mapping[str, Mapping[str, BadgeStyle]] = MappingProxyType({
         RUN_STATUS: MappingProxyType({
@@ -46,12 +74,31 @@ class BadgeCatalog:
             HealthStatus.HEALTHY.value: BadgeStyle("Healthy", "green", "heart_pulse"),
             HealthStatus.UNHEALTHY.value: BadgeStyle("Unhealthy", "red", "circle_alert"),
         }),
+        READINESS: MappingProxyType({
+            ReadinessStatus.READY.value: BadgeStyle("Ready", "green", "circle_check"),
+            ReadinessStatus.BLOCKED.value: BadgeStyle("Blocked", "red", "octagon_x"),
+            ReadinessStatus.UNKNOWN.value: BadgeStyle("Not known yet", "gray", "circle_dashed"),
+        }),
+        SECTION_STATUS: MappingProxyType({
+            SectionStatus.RUNNING.value: BadgeStyle("Reading", "blue", "loader"),
+            SectionStatus.SUCCEEDED.value: BadgeStyle("Done", "green", "circle_check"),
+            SectionStatus.FAILED.value: BadgeStyle("Failed", "red", "circle_x"),
+            SectionStatus.SKIPPED.value: BadgeStyle("Skipped", "amber", "circle_slash"),
+        }),
+        PERMISSION_GRANT: MappingProxyType({
+            PermissionGrant.GRANTED.value: BadgeStyle("Granted", "green", "check"),
+            PermissionGrant.MISSING.value: BadgeStyle("Missing", "red", "x"),
+            PermissionGrant.UNKNOWN.value: BadgeStyle("Not known", "gray", "circle_help"),
+        }),
     })
 
     # The enum each domain must cover completely.
     ENUMS: Mapping[str, type[StrEnum]] = MappingProxyType({
         RUN_STATUS: RunStatus,
         HEALTH_STATUS: HealthStatus,
+        READINESS: ReadinessStatus,
+        SECTION_STATUS: SectionStatus,
+        PERMISSION_GRANT: PermissionGrant,
     })
 
     @classmethod

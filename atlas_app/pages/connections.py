@@ -24,6 +24,7 @@ import reflex as rx
 
 from atlas_app.components.badges import BadgeCatalog
 from atlas_app.components.layout import page_frame
+from atlas_app.components.tables import live_badge, muted, run_table
 from atlas_app.state.guard import (
     PAGE_DENIED,
     BadArgument,
@@ -39,6 +40,7 @@ from atlas_app.state.guard import (
     uuid_arg,
 )
 from atlas_app.state.messages import NOT_FOUND, user_message, when
+from atlas_app.state.rows import RunRow, run_row
 from atlas_app.state.session import SessionState
 from atlas_jobs.dispatch import rotate_credential, start_operation
 from atlas_services.authz import Actor, Capability
@@ -53,7 +55,7 @@ from atlas_services.connections import (
 )
 from atlas_services.credential_input import CertificateInput, ClientSecretInput, CredentialInput
 from atlas_services.errors import InvalidInput
-from atlas_services.operations import RunView, has_active_runs, list_runs
+from atlas_services.operations import has_active_runs, list_runs
 from atlas_services.secrets import SecretValue
 
 log = logging.getLogger(__name__)
@@ -73,12 +75,6 @@ MAX_PFX_READ = 256 * 1024
 CREATE_PFX_UPLOAD = "create_pfx"
 ROTATE_PFX_UPLOAD = "rotate_pfx"
 _GUID = re.compile(r"^\s*[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\s*$")
-OP_LABELS = {
-    "health_check": "Health check",
-    "inventory_sync": "Inventory sync",
-    "compliance_snapshot": "Compliance snapshot",
-}
-
 # Field names double as the inputs' ids (the secret ones are cleared by id after every submit).
 CREATE_FORM = form_arg(
     name=text_field("Name"),
@@ -123,19 +119,6 @@ class ConnectionRow:
     expiry_warning: str = ""
 
 
-@dataclasses.dataclass
-class RunRow:
-    id: str = ""
-    op_label: str = ""
-    status: str = ""
-    connection_name: str = ""
-    reason_code: str = ""
-    message: str = ""
-    remediation: str = ""
-    created: str = ""
-    finished: str = ""
-
-
 def _connection_row(view: ConnectionView) -> ConnectionRow:
     return ConnectionRow(
         id=str(view.id), name=view.name, cloud=str(view.cloud), entra_tenant_id=str(view.entra_tenant_id),
@@ -145,13 +128,6 @@ def _connection_row(view: ConnectionView) -> ConnectionRow:
         credential_kind=KIND_LABELS.get(str(view.credential_kind or ""), ""), secret_hint=view.secret_hint,
         expires=view.credential_expires_at.strftime("%Y-%m-%d") if view.credential_expires_at else "",
         expiry_warning=view.expiry_warning or "")
-
-
-def _run_row(view: RunView) -> RunRow:
-    return RunRow(
-        id=str(view.id), op_label=OP_LABELS.get(view.op_type, view.op_type), status=str(view.status),
-        connection_name=view.connection_name, reason_code=view.reason_code or "", message=view.message or "",
-        remediation=view.remediation or "", created=when(view.created_at), finished=when(view.finished_at))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +141,7 @@ def _read_page(actor: Actor) -> _Snapshot:
     """Everything the page shows, from PostgreSQL only (blocking: call in a thread)."""
     return _Snapshot(
         connections=[_connection_row(v) for v in list_connections(actor)],
-        runs=[_run_row(v) for v in list_runs(actor, limit=RUN_LIMIT)],
+        runs=[run_row(v) for v in list_runs(actor, limit=RUN_LIMIT)],
         has_active=has_active_runs(actor),
     )
 
@@ -492,7 +468,8 @@ def _connection_row_view(row: ConnectionRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
             rx.hstack(
-                rx.text(row.name, weight="medium", custom_attrs={"data-testid": "connection-name"}),
+                rx.link(row.name, href="/connections/" + row.id, weight="medium",
+                        custom_attrs={"data-testid": "connection-name"}),
                 rx.cond(row.is_default, rx.badge("Default", variant="outline", color_scheme="blue",
                                                  custom_attrs={"data-testid": "default-badge"})),
                 rx.cond(~row.enabled, rx.badge("Disabled", variant="outline", color_scheme="gray",
@@ -814,53 +791,15 @@ def _rotation_banner() -> rx.Component:
     )
 
 
-def _run_row_view(row: RunRow) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(BadgeCatalog.badge(BadgeCatalog.RUN_STATUS, row.status, test_id=f"run-status-{row.id}")),
-        rx.table.cell(rx.link(row.op_label, href="/runs/" + row.id, custom_attrs={"data-testid": "run-link"})),
-        rx.table.cell(row.connection_name),
-        rx.table.cell(
-            rx.cond(
-                row.reason_code != "",
-                rx.vstack(
-                    rx.code(row.reason_code, size="1"),
-                    rx.text(row.message, size="1"),
-                    rx.cond(row.remediation != "", rx.text(row.remediation, size="1", color_scheme="gray")),
-                    spacing="1",
-                ),
-                rx.text(row.message, size="1"),
-            ),
-        ),
-        rx.table.cell(rx.text(row.created, size="1")),
-        rx.table.cell(rx.text(row.finished, size="1")),
-        custom_attrs={"data-testid": "run-row", "data-run-id": row.id, "data-status": row.status},
-    )
-
-
 def _runs_table() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.heading("Recent runs", size="4"),
-            rx.cond(ConnectionsState.has_active,
-                    rx.badge(rx.icon("refresh_cw", size=12), "Live", color_scheme="blue", variant="outline",
-                             custom_attrs={"data-testid": "live-indicator"})),
+            live_badge(ConnectionsState.has_active),
+            rx.link("All operations →", href="/operations", size="2"),
             align="center",
         ),
-        rx.cond(
-            ConnectionsState.runs.length() > 0,
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(*(rx.table.column_header_cell(title) for title in
-                                   ("Status", "Operation", "Connection", "Result", "Queued", "Finished"))),
-                ),
-                rx.table.body(rx.foreach(ConnectionsState.runs, _run_row_view)),
-                width="100%",
-                variant="surface",
-                custom_attrs={"data-testid": "runs-table"},
-            ),
-            rx.text("No runs yet. Check a connection to start one.", color_scheme="gray",
-                    custom_attrs={"data-testid": "runs-empty"}),
-        ),
+        run_table(ConnectionsState.runs, muted("No runs yet. Check a connection to start one.", "runs-empty")),
         width="100%",
         spacing="3",
     )

@@ -18,6 +18,7 @@ browser (or an attacker) could send. What is checked:
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,9 +32,11 @@ from sqlalchemy import text
 
 import atlas_app.atlas_app as web
 from atlas_app.pages.audit import AuditState
+from atlas_app.pages.connection_detail import ConnectionDetailState
 from atlas_app.pages.connections import ConnectionsState
 from atlas_app.pages.login import LoginState
 from atlas_app.pages.members import MembersState
+from atlas_app.pages.operations import OperationsState
 from atlas_app.pages.runs import RunState
 from atlas_app.state import session as session_module
 from atlas_app.state.guard import (
@@ -52,8 +55,9 @@ from atlas_app.state.messages import NOT_FOUND
 from atlas_app.state.session import SessionState
 from atlas_services import operations, sessions
 from atlas_services.authz import ROLE_CAPABILITIES, Actor, Capability
-from atlas_services.connections import create_connection
+from atlas_services.connections import create_connection, get_connection
 from atlas_services.db import get_engine
+from atlas_services.inventory import _encode_cursor
 from atlas_services.members import add_member, remove_member
 from atlas_services.models import Role
 from atlas_services.secrets import SecretValue
@@ -194,6 +198,16 @@ def _form(**values: Any) -> dict[str, Any]:
     return values
 
 
+def _item_cursor() -> str:
+    """An item-table cursor as the inventory read model hands them out (a position after an item)."""
+    return _encode_cursor("", uuid.uuid4())
+
+
+def _future_run_cursor() -> str:
+    """A run-history position after every run (so the "older" page holds them all)."""
+    return f"{(datetime.now(UTC) + timedelta(minutes=1)).isoformat()}|{uuid.uuid4()}"
+
+
 SPECS: dict[str, Spec] = {
     "SessionState.switch_tenant": Spec(SessionState, SIGNED_IN, "tenant", lambda t: {"tenant_id": t}, db=True),
     "SessionState.heartbeat": Spec(SessionState, SIGNED_IN, kwargs=lambda t: {"tick": "2024-01-01"},
@@ -259,6 +273,56 @@ SPECS: dict[str, Spec] = {
                           prepare=lambda s, t: (setattr(s, "detail_id", t), setattr(s, "is_active", True)),
                           shown=lambda s, t, r: s.found),
     "RunState.cancel_run": Spec(RunState, Capability.PROVIDER_RUN, "run", lambda t: {"run_ref": t}, db=True),
+    "ConnectionDetailState.on_page_load": Spec(ConnectionDetailState, Capability.PROVIDER_VIEW, "connection",
+                                               path=lambda t: f"/connections/{t}",
+                                               shown=lambda s, t, r: s.found and s.detail_id == t),
+    "ConnectionDetailState.poll": Spec(
+        ConnectionDetailState, Capability.PROVIDER_VIEW, "connection", lambda t: {"tick": "x"},
+        prepare=lambda s, t: (setattr(s, "detail_id", t), setattr(s, "has_active", True)),
+        shown=lambda s, t, r: s.found and s.detail_id == t),
+    "ConnectionDetailState.start_operation": Spec(
+        ConnectionDetailState, Capability.PROVIDER_RUN, "connection",
+        lambda t: {"connection_id": t, "op_type": "inventory_sync"}, db=True),
+    "ConnectionDetailState.choose_kind": Spec(ConnectionDetailState, Capability.PROVIDER_VIEW,
+                                              kwargs=lambda t: {"kind": "mobile_app"},
+                                              shown=lambda s, t, r: s.items_kind == "mobile_app"),
+    "ConnectionDetailState.search_items": Spec(
+        ConnectionDetailState, Capability.PROVIDER_VIEW,
+        kwargs=lambda t: {"form_data": _form(kind="mobile_app", search=" laptop ")},
+        shown=lambda s, t, r: s.items_search == "laptop" and s.items_kind == "mobile_app"),
+    "ConnectionDetailState.show_removed": Spec(ConnectionDetailState, Capability.PROVIDER_VIEW,
+                                               kwargs=lambda t: {"include": True},
+                                               shown=lambda s, t, r: s.items_removed is True),
+    "ConnectionDetailState.next_items": Spec(
+        ConnectionDetailState, Capability.PROVIDER_VIEW, "connection",
+        prepare=lambda s, t: (setattr(s, "detail_id", t), setattr(s, "_next_cursor", _item_cursor())),
+        shown=lambda s, t, r: s.items_page == 2 and s.detail_id == t),
+    "ConnectionDetailState.previous_items": Spec(
+        ConnectionDetailState, Capability.PROVIDER_VIEW, "connection",
+        prepare=lambda s, t: (setattr(s, "detail_id", t), setattr(s, "_item_cursors", [_item_cursor()]),
+                              setattr(s, "items_page", 2)),
+        shown=lambda s, t, r: s.items_page == 1 and s.detail_id == t),
+    "OperationsState.on_page_load": Spec(OperationsState, Capability.PROVIDER_VIEW,
+                                         shown=lambda s, t, r: len(s.runs) > 0 and len(s.connection_choices) > 0),
+    "OperationsState.poll": Spec(OperationsState, Capability.PROVIDER_VIEW, kwargs=lambda t: {"tick": "x"},
+                                 shown=lambda s, t, r: len(s.runs) > 0 and s.has_active),
+    "OperationsState.filter_by_connection": Spec(OperationsState, Capability.PROVIDER_VIEW, "connection",
+                                                 lambda t: {"connection": t},
+                                                 shown=lambda s, t, r: s.filter_connection == t and s.loaded),
+    "OperationsState.filter_by_status": Spec(
+        OperationsState, Capability.PROVIDER_VIEW, kwargs=lambda t: {"status": "queued"},
+        shown=lambda s, t, r: s.filter_status == "queued" and len(s.runs) > 0
+        and all(row.status == "queued" for row in s.runs)),
+    "OperationsState.filter_by_operation": Spec(
+        OperationsState, Capability.PROVIDER_VIEW, kwargs=lambda t: {"op_type": "health_check"},
+        shown=lambda s, t, r: s.filter_op == "health_check" and len(s.runs) > 0
+        and all(row.op_type == "health_check" for row in s.runs)),
+    "OperationsState.older_runs": Spec(
+        OperationsState, Capability.PROVIDER_VIEW,
+        prepare=lambda s, t: (setattr(s, "has_older", True), setattr(s, "_older_cursor", _future_run_cursor())),
+        shown=lambda s, t, r: s.page_number == 2 and len(s.runs) > 0),
+    "OperationsState.newest_runs": Spec(OperationsState, Capability.PROVIDER_VIEW,
+                                        shown=lambda s, t, r: s.page_number == 1 and len(s.runs) > 0),
 }
 
 
@@ -597,3 +661,179 @@ def test_the_audit_log_pages_back_by_keyset_without_gaps_or_repeats(world: World
     assert seen == expected and len(expected) >= 60 and pages == -(-len(expected) // 25)
     run(AuditState.newest_events.fn(state))
     assert state.page_number == 1 and [row.id for row in state.events] == expected[:25]
+
+
+# ---------------------------------------------------------------- connection detail, operations, run detail
+
+
+def _run_now(actor: Actor, op_type: str, connection_id: str) -> str:
+    """Start ``op_type`` and run it here, as the worker would; returns the run id."""
+    started = operations.start_operation(actor, op_type, connection_id, enqueue=lambda _run_id: None)
+    assert started.outcome == "started", started
+    operations.execute_run(started.run_id)
+    return str(started.run_id)
+
+
+@dataclass(frozen=True)
+class DemoContoso:
+    digest: Callable[[], str]  # a fresh sign-in of the demo owner
+    contoso: str
+    runs: dict[str, str]  # op type → its (succeeded) run
+
+
+@pytest.fixture(scope="module")
+def demo_contoso(world: World, simulator: Any) -> DemoContoso:
+    """The demo tenant and Contoso, after a health check, an inventory sync and a compliance snapshot."""
+    from atlas_cli.demo import seed_demo
+    from atlas_services.db import session_scope
+    from atlas_services.directory import actor_for
+    from atlas_services.graph.tokens import clear_token_cache
+
+    clear_token_cache()
+    demo = seed_demo()
+    owner = next(user for user in demo["users"] if user["role"] == "owner")
+    with session_scope() as session:
+        actor = actor_for(session, email=owner["email"], tenant_name="Demo MSP")
+    contoso = next(c["id"] for c in demo["connections"] if c["name"] == "Contoso")
+    runs = {op: _run_now(actor, op, contoso) for op in ("health_check", "inventory_sync", "compliance_snapshot")}
+    return DemoContoso(lambda: sessions.token_digest(sessions.authenticate(owner["email"], owner["password"])),
+                       contoso, runs)
+
+
+def test_the_connection_detail_page_shows_health_inventory_and_the_trend(demo_contoso: DemoContoso) -> None:
+    contoso, runs = demo_contoso.contoso, demo_contoso.runs
+    state = _state(ConnectionDetailState, demo_contoso.digest(), f"/connections/{contoso}")
+    run(ConnectionDetailState.on_page_load.fn(state))
+    assert state.found and state.name == "Contoso" and state.health_status == "healthy"
+    assert {row.kind: row.active for row in state.kinds} == {
+        "managed_device": 300, "device_configuration": 9, "compliance_policy": 4, "mobile_app": 18}
+    assert {row.capability: row.status for row in state.readiness} == {
+        "health_check": "ready", "inventory_sync": "ready", "compliance_snapshot": "ready"}
+    assert state.required_permissions and {row.grant for row in state.required_permissions} == {"granted"}
+    assert "role assignments" in state.permission_source and "Organization.Read.All" in state.granted
+    assert state.last_sync_status == "succeeded" and state.last_sync_run_id == runs["inventory_sync"]
+    assert [point["compliant"] for point in state.trend] == [251]
+    assert {row.id for row in state.runs} == set(runs.values()) and not state.has_active
+
+    # The device table: ten at a time, forwards and back, searched, other kinds.
+    first = [row.name for row in state.items]
+    assert len(first) == 10 and state.items_has_next and state.items_page == 1
+    run(ConnectionDetailState.next_items.fn(state))
+    second = [row.name for row in state.items]
+    assert state.items_page == 2 and len(second) == 10 and second[0] > first[-1]
+    run(ConnectionDetailState.previous_items.fn(state))
+    assert [row.name for row in state.items] == first and state.items_page == 1
+    run(ConnectionDetailState.search_items.fn(state, form_data=_form(kind="managed_device", search=first[3])))
+    assert [row.name for row in state.items] == [first[3]] and not state.items_has_next
+    run(ConnectionDetailState.choose_kind.fn(state, kind="mobile_app"))
+    assert state.items_search == "" and len(state.items) == 10 and state.items_has_next
+    run(ConnectionDetailState.show_removed.fn(state, include=True))
+    assert state.items_removed and len(state.items) == 10
+    assert state.notice == "" and state.items_error == ""
+
+
+def test_the_run_page_shows_each_summary_readably(demo_contoso: DemoContoso) -> None:
+    def page(op_type: str) -> Any:
+        state = _state(RunState, demo_contoso.digest(), f"/runs/{demo_contoso.runs[op_type]}")
+        run(RunState.on_page_load.fn(state))
+        assert state.found and state.op_type == op_type and state.status == "succeeded"
+        return state
+
+    health = page("health_check")
+    facts = {item.key: item.value for item in health.facts}
+    assert facts["Organization"] == "Contoso" and facts["Credential"] == "Client secret"
+    assert [row.status for row in health.readiness] == ["ready"] * 3
+    assert {row.grant for row in health.required_permissions} == {"granted"}
+    assert not health.sections and not health.compliance
+
+    inventory = page("inventory_sync")
+    assert {row.name: (row.status, row.item_count) for row in inventory.sections} == {
+        "managed_devices": ("succeeded", 300), "device_configurations": ("succeeded", 9),
+        "compliance_policies": ("succeeded", 4), "mobile_apps": ("succeeded", 18)}
+    assert {item.key: item.value for item in inventory.facts}["Items stored"] == "331"
+
+    compliance = page("compliance_snapshot")
+    assert {row.key: row.value for row in compliance.compliance}["compliant"] == 251
+    assert {row.label for row in compliance.devices} >= {"Enrolled", "Windows"}
+    assert {row.status for row in compliance.sections} == {"succeeded"}
+    for state in (health, inventory, compliance):
+        assert all("{" not in item.value for item in state.summary)  # no raw JSON left
+
+
+def test_the_run_page_shows_live_progress_while_a_run_works(world: World) -> None:
+    run_id = _run(world.owner_a)
+    progress = {"pages_fetched": 3, "items_stored": 120, "current_section": "mobile_apps",
+                "sections": {"managed_devices": {"kind": "managed_device", "status": "succeeded", "pages": 2,
+                                                 "items": 100, "stored": 100, "removed": 0},
+                             "mobile_apps": {"kind": "mobile_app", "status": "running", "pages": 1, "items": 20,
+                                             "stored": 20}}}
+    with get_engine().begin() as conn:
+        conn.execute(text("UPDATE operation_runs SET status = 'running', op_type = 'inventory_sync', "
+                          "progress = CAST(:p AS jsonb) WHERE id = :id"),
+                     {"p": json.dumps(progress), "id": run_id})
+    state = _state(RunState, _session_digest(world.owner_a), f"/runs/{run_id}")
+    run(RunState.on_page_load.fn(state))
+    assert state.is_active
+    assert state.progress == "3 pages fetched · 120 items stored · reading mobile apps"
+    assert [(row.name, row.status, row.item_count) for row in state.progress_sections] == [
+        ("managed_devices", "succeeded", 100), ("mobile_apps", "running", 20)]
+    operations_state = _state(OperationsState, _session_digest(world.owner_a))
+    run(OperationsState.on_page_load.fn(operations_state))
+    live = next(row for row in operations_state.active_runs if row.id == run_id)
+    assert live.active and live.progress == state.progress and operations_state.has_active
+    with get_engine().begin() as conn:  # leave no run of tenant A "running" for the other tests
+        conn.execute(text("UPDATE operation_runs SET status = 'failed' WHERE id = :id"), {"id": run_id})
+
+
+def test_start_outcomes_are_told_apart_and_name_the_run(world: World, huey_queue: Any) -> None:
+    first = _connection(world.owner_a)
+    entra = str(get_connection(world.owner_a, first).entra_tenant_id)
+    twin = str(create_connection(world.owner_a, name=f"twin-{random_suffix()}", entra_tenant_id=entra,
+                                 client_id=str(uuid.uuid4()), client_secret=SecretValue(GOOD_SECRET),
+                                 cloud="simulator").id)
+    state = _state(ConnectionDetailState, _session_digest(world.actors["operator"]), f"/connections/{first}")
+    run(ConnectionDetailState.on_page_load.fn(state))
+    run(ConnectionDetailState.start_operation.fn(state, connection_id=first, op_type="health_check"))
+    assert state.start_outcome == "started" and state.start_label == "Health check"
+    started = state.start_run_id
+    assert [row.id for row in state.runs] == [started] and state.has_active  # the page now polls
+    run(ConnectionDetailState.start_operation.fn(state, connection_id=first, op_type="health_check"))
+    assert (state.start_outcome, state.start_run_id) == ("deduplicated", started)
+    # The same Microsoft tenant through another connection: the scope is busy with the first run.
+    run(ConnectionDetailState.start_operation.fn(state, connection_id=twin, op_type="inventory_sync"))
+    assert (state.start_outcome, state.start_run_id) == ("scope_busy", started)
+    assert huey_queue.pending_count() == 1 and state.notice == ""
+
+
+def test_the_operations_history_pages_back_by_keyset_and_filters(world: World) -> None:
+    owner = make_actor("owner", f"ops-{random_suffix()}")
+    first, second = _connection(owner), _connection(owner)
+    for index in range(30):
+        run_id = operations.start_operation(owner, "health_check" if index % 3 else "inventory_sync",
+                                            first if index % 2 else second, enqueue=lambda _run_id: None).run_id
+        with get_engine().begin() as conn:  # finished at once, so the next one can start
+            conn.execute(text("UPDATE operation_runs SET status = :s WHERE id = :id"),
+                         {"s": "failed" if index % 5 == 0 else "succeeded", "id": run_id})
+    expected = [str(view.id) for view in operations.list_runs(owner, 200)]
+    state = _state(OperationsState, _session_digest(owner))
+    run(OperationsState.on_page_load.fn(state))
+    assert len(state.connection_choices) == 2 and not state.has_active
+    seen = [row.id for row in state.runs]
+    assert len(seen) == 25 and state.has_older
+    run(OperationsState.older_runs.fn(state))
+    seen += [row.id for row in state.runs]
+    assert seen == expected and not state.has_older and state.page_number == 2
+    run(OperationsState.newest_runs.fn(state))
+    assert [row.id for row in state.runs] == expected[:25] and state.page_number == 1
+
+    run(OperationsState.filter_by_status.fn(state, status="failed"))
+    assert len(state.runs) == 6 and {row.status for row in state.runs} == {"failed"}
+    run(OperationsState.filter_by_operation.fn(state, op_type="inventory_sync"))
+    assert state.runs and {(row.status, row.op_type) for row in state.runs} == {("failed", "inventory_sync")}
+    run(OperationsState.filter_by_connection.fn(state, connection=first))
+    assert {row.connection_id for row in state.runs} <= {first}
+    run(OperationsState.filter_by_status.fn(state, status="all"))
+    run(OperationsState.filter_by_operation.fn(state, op_type="all"))
+    assert len(state.runs) == 15 and {row.connection_id for row in state.runs} == {first}
+    run(OperationsState.filter_by_connection.fn(state, connection=_connection(world.owner_b)))
+    assert state.notice == NOT_FOUND and state.filter_connection == first  # another tenant's: not found

@@ -1,0 +1,291 @@
+"""/operations: the tenant's operation runs: what is active now (live), and the history, filterable by
+connection, status and operation type, paged backwards with a keyset cursor (provider.view).
+
+While any run of the tenant is active the page polls PostgreSQL every few seconds and re-reads the page shown;
+polling stops when nothing is active.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from typing import Any
+
+import reflex as rx
+
+from atlas_app.components.badges import BadgeCatalog
+from atlas_app.components.layout import page_frame
+from atlas_app.components.tables import live_badge, muted, run_table
+from atlas_app.state.guard import PAGE_DENIED, choice_arg, ignored_arg, requires_capability, uuid_arg
+from atlas_app.state.messages import user_message
+from atlas_app.state.rows import RunRow, op_label, run_row
+from atlas_app.state.session import SessionState
+from atlas_services.authz import Actor, Capability
+from atlas_services.connections import get_connection, list_connections
+from atlas_services.models import RunStatus
+from atlas_services.operations import OPERATION_TYPES, list_runs, run_cursor
+
+ROUTE = "/operations"
+PAGE_SIZE = 25
+ACTIVE_LIMIT = 50
+POLL_MILLISECONDS = 3000
+POLL_STALE_SECONDS = 15.0
+ALL = "all"
+STATUSES = tuple(status.value for status in RunStatus)
+OPERATIONS = tuple(OPERATION_TYPES)
+
+
+def connection_filter(value: Any) -> str:
+    """"all", or a connection id (whether it is one of the tenant's is checked by the handler)."""
+    return ALL if value == ALL else uuid_arg(value)
+
+
+@dataclasses.dataclass
+class ConnectionChoice:
+    id: str = ""
+    name: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    connection: str = ALL
+    status: str = ALL
+    op_type: str = ALL
+
+    def arguments(self) -> dict[str, str | None]:
+        return {"connection_id": None if self.connection == ALL else self.connection,
+                "status": None if self.status == ALL else self.status,
+                "op_type": None if self.op_type == ALL else self.op_type}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Page:
+    runs: list[RunRow]
+    has_older: bool
+    older_cursor: str  # `before` for the next page back ("" on the last page)
+    active: list[RunRow]
+
+
+def _read_page(actor: Actor, filters: Filters, before: str | None) -> _Page:
+    """One page of history plus every active run, from PostgreSQL only (blocking: call in a thread)."""
+    views = list_runs(actor, PAGE_SIZE + 1, before=before, **filters.arguments())
+    shown = views[:PAGE_SIZE]
+    active = [*list_runs(actor, ACTIVE_LIMIT, status=RunStatus.RUNNING.value),
+              *list_runs(actor, ACTIVE_LIMIT, status=RunStatus.QUEUED.value)]
+    active.sort(key=lambda view: (view.created_at, str(view.id)), reverse=True)
+    return _Page(runs=[run_row(view) for view in shown], has_older=len(views) > PAGE_SIZE,
+                 older_cursor=run_cursor(shown[-1]) if len(views) > PAGE_SIZE else "",
+                 active=[run_row(view) for view in active])
+
+
+def _choices(actor: Actor) -> list[ConnectionChoice]:
+    return [ConnectionChoice(id=str(view.id), name=view.name) for view in list_connections(actor)]
+
+
+class OperationsState(SessionState):
+    runs: list[RunRow] = rx.field(default_factory=list)
+    active_runs: list[RunRow] = rx.field(default_factory=list)
+    has_active: bool = False
+    loaded: bool = False
+    has_older: bool = False
+    page_number: int = 1
+    connection_choices: list[ConnectionChoice] = rx.field(default_factory=list)
+    filter_connection: str = ALL
+    filter_status: str = ALL
+    filter_op: str = ALL
+
+    # Backend only: `before` of each page after the first (a stack: the last is the page shown), the next one's.
+    _cursors: list[str] = []
+    _older_cursor: str = ""
+    _poll_started_at: float = 0.0
+
+    # ---- private helpers ----
+
+    def _clear_page(self) -> None:
+        self.runs, self.active_runs, self.connection_choices = [], [], []
+        self.has_active = self.loaded = self.has_older = False
+        self.page_number = 1
+        self.filter_connection = self.filter_status = self.filter_op = ALL
+        self._cursors, self._older_cursor = [], ""
+
+    def _filters(self) -> Filters:
+        return Filters(self.filter_connection, self.filter_status, self.filter_op)
+
+    def _position(self) -> tuple[Filters, str | None]:
+        return self._filters(), (self._cursors[-1] if self._cursors else None)
+
+    def _apply(self, page: _Page) -> None:
+        self.runs = page.runs
+        self.has_older = page.has_older
+        self._older_cursor = page.older_cursor
+        self.active_runs = page.active
+        self.has_active = bool(page.active)
+        self.loaded = True
+
+    async def _load(self, actor: Actor) -> bool:
+        """Read the page the filters and the cursor stack name; False (and a notice) when that failed."""
+        filters, before = self._position()
+        try:
+            page = await asyncio.to_thread(_read_page, actor, filters, before)
+        except Exception as exc:  # noqa: BLE001 - translated for the user
+            self._say(user_message(exc), "error")
+            self.has_active = False
+            return False
+        self._apply(page)
+        return True
+
+    async def _first_page(self, actor: Actor) -> None:
+        self._cursors, self.page_number = [], 1
+        await self._load(actor)
+
+    # ---- events ----
+
+    @requires_capability(Capability.PROVIDER_VIEW, denied=PAGE_DENIED)
+    async def on_page_load(self, actor: Actor):
+        self.notice = ""
+        self.filter_connection = self.filter_status = self.filter_op = ALL
+        try:
+            self.connection_choices = await asyncio.to_thread(_choices, actor)
+        except Exception as exc:  # noqa: BLE001 - translated for the user
+            self._say(user_message(exc), "error")
+            return None
+        await self._first_page(actor)
+        return None
+
+    @requires_capability(Capability.PROVIDER_VIEW, background=True, temporal=True, tick=ignored_arg)
+    async def poll(self, actor: Actor, tick: Any):
+        """Timer tick while runs are active: re-read the page shown (same filters, same position)."""
+        async with self:
+            now = time.time()
+            if 0 <= now - self._poll_started_at < POLL_STALE_SECONDS:
+                return None  # the previous tick is still reading
+            self._poll_started_at = now
+            filters, before = self._position()
+        try:
+            page: _Page | None = await asyncio.to_thread(_read_page, actor, filters, before)
+            failure = ""
+        except Exception as exc:  # noqa: BLE001 - translated for the user
+            page, failure = None, user_message(exc)
+        async with self:
+            self._poll_started_at = 0.0
+            if page is None:
+                self._say(failure, "error")
+                self.has_active = False
+            elif self._position() == (filters, before):  # the user did not move on meanwhile
+                self._apply(page)
+        return None
+
+    @requires_capability(Capability.PROVIDER_VIEW, connection=connection_filter)
+    async def filter_by_connection(self, actor: Actor, connection: Any):
+        if connection != ALL:
+            try:  # one of this tenant's connections (another tenant's is "not found", like a random id)
+                await asyncio.to_thread(get_connection, actor, connection)
+            except Exception as exc:  # noqa: BLE001 - translated for the user
+                self._say(user_message(exc), "error")
+                return None
+        self.filter_connection = connection
+        await self._first_page(actor)
+        return None
+
+    @requires_capability(Capability.PROVIDER_VIEW, status=choice_arg(ALL, *STATUSES))
+    async def filter_by_status(self, actor: Actor, status: Any):
+        self.filter_status = status
+        await self._first_page(actor)
+        return None
+
+    @requires_capability(Capability.PROVIDER_VIEW, op_type=choice_arg(ALL, *OPERATIONS))
+    async def filter_by_operation(self, actor: Actor, op_type: Any):
+        self.filter_op = op_type
+        await self._first_page(actor)
+        return None
+
+    @requires_capability(Capability.PROVIDER_VIEW)
+    async def older_runs(self, actor: Actor):
+        """The next page back in time, after the oldest run shown."""
+        if not self.has_older or not self._older_cursor:
+            return None
+        self._cursors = [*self._cursors, self._older_cursor]
+        if await self._load(actor):
+            self.page_number += 1
+        else:
+            self._cursors = self._cursors[:-1]
+        return None
+
+    @requires_capability(Capability.PROVIDER_VIEW)
+    async def newest_runs(self, actor: Actor):
+        await self._first_page(actor)
+        return None
+
+
+# ---------------------------------------------------------------- view
+
+S = OperationsState
+
+
+def _select(test_id: str, value: rx.Var, on_change: Any, all_label: str, items: list[rx.Component]
+            ) -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(custom_attrs={"data-testid": test_id}),
+        rx.select.content(rx.select.item(all_label, value=ALL), *items),
+        value=value,
+        on_change=on_change,
+        size="2",
+    )
+
+
+def _filters() -> rx.Component:
+    return rx.hstack(
+        _select("filter-connection", S.filter_connection, S.filter_by_connection, "All connections", [
+            rx.foreach(S.connection_choices, lambda choice: rx.select.item(choice.name, value=choice.id)),
+        ]),
+        _select("filter-status", S.filter_status, S.filter_by_status, "Any status", [
+            rx.select.item(BadgeCatalog.style(BadgeCatalog.RUN_STATUS, status).label, value=status,
+                           custom_attrs={"data-testid": f"filter-status-{status}"}) for status in STATUSES
+        ]),
+        _select("filter-operation", S.filter_op, S.filter_by_operation, "Any operation", [
+            rx.select.item(op_label(op_type), value=op_type) for op_type in OPERATIONS
+        ]),
+        spacing="3",
+        wrap="wrap",
+        align="center",
+        custom_attrs={"data-testid": "operations-filters"},
+    )
+
+
+def _active() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(rx.heading("Active now", size="4"), live_badge(S.has_active), align="center"),
+        run_table(S.active_runs, muted("Nothing is running.", "active-empty"), test_id="active-runs-table"),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _history() -> rx.Component:
+    return rx.vstack(
+        rx.heading("History", size="4"),
+        _filters(),
+        run_table(S.runs, rx.cond(S.loaded, muted("No runs match these filters.", "history-empty")),
+                  test_id="history-table"),
+        rx.hstack(
+            rx.button("Newest", variant="soft", disabled=S.page_number <= 1, on_click=S.newest_runs,
+                      custom_attrs={"data-testid": "history-newest"}),
+            rx.text("Page ", S.page_number, size="2", color_scheme="gray",
+                    custom_attrs={"data-testid": "history-page"}),
+            rx.button("Older", variant="soft", disabled=~S.has_older, on_click=S.older_runs,
+                      custom_attrs={"data-testid": "history-older"}),
+            align="center",
+            spacing="3",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def operations_page() -> rx.Component:
+    return page_frame(
+        rx.heading("Operations", size="6"),
+        rx.cond(SessionState.can_view, rx.vstack(_active(), _history(), spacing="6", width="100%")),
+        rx.moment(interval=rx.cond(S.has_active, POLL_MILLISECONDS, 0), on_change=S.poll, display="none"),
+    )
