@@ -143,6 +143,7 @@ def run_all() -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     env = web_environment()
     env.setdefault("ATLAS_SIMULATOR_URL", settings.simulator_url)
+    env.setdefault("ATLAS_DEFAULT_CLOUD", "simulator")  # the demo's connections live in the simulator
     children: list[subprocess.Popen[bytes]] = []
     with embedded_database(settings.database_url, data_dir / "postgres") as database_url:
         env["ATLAS_DATABASE_URL"] = os.environ["ATLAS_DATABASE_URL"] = database_url

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     encryption_keys: str = DEV_ENCRYPTION_KEYS
     secret_key: str = DEV_SECRET_KEY
     simulator_url: str = "http://127.0.0.1:8765"
+    # What the connection form offers first; `atlas run` (the demo) and the tests use the simulator.
+    default_cloud: Literal["global", "usgov", "usgov_dod", "china", "simulator"] = "global"
     web_host: str = "127.0.0.1"
     web_port: int = 3000
     session_hours: int = Field(default=12, ge=1, le=24 * 30)

@@ -44,6 +44,7 @@ from atlas_app.state.rows import RunRow, run_row
 from atlas_app.state.session import SessionState
 from atlas_jobs.dispatch import rotate_credential, start_operation
 from atlas_services.authz import Actor, Capability
+from atlas_services.config import get_settings
 from atlas_services.connections import (
     ConnectionView,
     create_connection,
@@ -66,7 +67,7 @@ RUN_LIMIT = 20
 # A poll older than this is taken as lost (its worker died), so polling can resume.
 POLL_STALE_SECONDS = 15.0
 
-CLOUDS = ["simulator", "global", "usgov", "usgov_dod", "china"]
+CLOUDS = ["global", "usgov", "usgov_dod", "china", "simulator"]
 # How a credential is given: a client secret, a PEM bundle (certificate + private key), or a PFX file.
 CREDENTIAL_KINDS = ("secret", "pem", "pfx")
 KIND_LABELS = {"client_secret": "Client secret", "certificate": "Certificate"}
@@ -334,7 +335,8 @@ class ConnectionsState(SessionState):
                 pem=form_data["certificate_pem"], passphrase=form_data["pfx_passphrase"])
             view = await asyncio.to_thread(
                 create_connection, actor, name=form_data["name"], entra_tenant_id=form_data["entra_tenant_id"],
-                client_id=form_data["client_id"], credential=credential, cloud=form_data["cloud"] or "simulator",
+                client_id=form_data["client_id"], credential=credential,
+                cloud=form_data["cloud"] or get_settings().default_cloud,
                 make_default=True if form_data["make_default"] else None)
         except InvalidInput as exc:
             self.form_field, self.form_error = exc.field, str(exc)
@@ -681,7 +683,8 @@ def _create_form() -> rx.Component:
                                        custom_attrs={"data-testid": "create-name"}),
                               _error_line(ConnectionsState.form_field, ConnectionsState.form_error, "name",
                                           "form-error-name")),
-                    _labelled("Cloud", "cloud", rx.select(CLOUDS, name="cloud", default_value="simulator")),
+                    _labelled("Cloud", "cloud",
+                              rx.select(CLOUDS, name="cloud", default_value=get_settings().default_cloud)),
                     _labelled("Entra tenant id", "entra_tenant_id",
                               rx.input(id="entra_tenant_id", name="entra_tenant_id", required=True,
                                        placeholder="00000000-0000-0000-0000-000000000000", width="100%",

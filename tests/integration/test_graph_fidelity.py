@@ -7,7 +7,6 @@ server (as Atlas's own transport does), with a static bearer token from the simu
 
 from __future__ import annotations
 
-import asyncio
 import re
 import warnings
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from atlas_services.graph.contracts import load_contracts
 from atlas_services.graph.http import SimulatorRoutingTransport
 from atlas_sim.scenario import parse_scenario
 from atlas_sim.server import RunningSimulator, start_in_thread
+from tests.aio import run_coroutine
 
 msgraph = pytest.importorskip("msgraph", reason="msgraph-sdk (a dev dependency) is not installed")
 
@@ -160,7 +160,7 @@ async def read_devices_with_the_sdk(client: GraphServiceClient, adapter: GraphRe
 def test_the_sdk_reads_the_same_managed_devices_as_graph_client(sim: RunningSimulator, token: str) -> None:
     select = list(load_contracts()["managedDevices.list"].select)
     sdk, adapter, transport = sdk_client(sim, token)
-    sdk_devices = asyncio.run(read_devices_with_the_sdk(sdk, adapter, select))
+    sdk_devices = run_coroutine(read_devices_with_the_sdk(sdk, adapter, select))
     with graph_client(sim, token) as graph:
         ours = list(graph.iter_items("managedDevices.list", params={"$top": TOP}))
 
@@ -191,7 +191,7 @@ def test_the_sdk_understands_every_property_of_a_full_device_and_the_summaries(s
         configurations = await sdk.device_management.device_configurations.get()
         return devices, overview, summary, configurations
 
-    devices, overview, summary, configurations = asyncio.run(read())
+    devices, overview, summary, configurations = run_coroutine(read())
     assert len(devices.value) == 25 and devices.odata_next_link
     assert all(not d.additional_data for d in devices.value)
     with graph_client(sim, token) as graph:

@@ -17,7 +17,6 @@ browser (or an attacker) could send. What is checked:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -61,6 +60,7 @@ from atlas_services.inventory import _encode_cursor
 from atlas_services.members import add_member, remove_member
 from atlas_services.models import Role
 from atlas_services.secrets import SecretValue
+from tests.aio import run_coroutine
 from tests.plugins.atlas import make_actor, random_suffix
 from tests.plugins.backing import TABLES
 
@@ -72,7 +72,7 @@ GOOD_SECRET = "a-good~looking~secret-value-1234"
 
 
 def run(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)
+    return run_coroutine(coroutine)
 
 
 # ---------------------------------------------------------------- the world

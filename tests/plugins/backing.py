@@ -79,6 +79,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["ATLAS_REDIS_URL"] = _redis_url()
     os.environ["ATLAS_QUEUE_NAME"] = f"atlas-test-{name}"
     os.environ["ATLAS_ENV"] = "test"
+    os.environ["ATLAS_DEFAULT_CLOUD"] = "simulator"  # no test may aim a connection at Microsoft's cloud
     os.environ["ATLAS_DATA_DIR"] = tempfile.mkdtemp(prefix="atlas-test-data-")
     _state.update(admin=admin, name=name)
 

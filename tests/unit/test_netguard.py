@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import urllib.request
 from collections.abc import Iterator
 
@@ -10,6 +9,7 @@ import httpx
 import pytest
 
 from atlas_services import netguard
+from tests.aio import run_coroutine
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_async_requests_are_blocked_too(guard: None) -> None:
             await client.get("https://graph.microsoft.com/v1.0/organization")
 
     with pytest.raises(netguard.OutboundBlocked):
-        asyncio.run(fetch())
+        run_coroutine(fetch())
 
 
 def test_loopback_is_allowed(guard: None) -> None:
