@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 from typing import Any
 
 import reflex as rx
@@ -42,6 +41,7 @@ from atlas_app.state.guard import (
     uuid_arg,
 )
 from atlas_app.state.messages import user_message, when
+from atlas_app.state.polling import claim_poll, release_poll
 from atlas_app.state.rows import (
     CREDENTIAL_KINDS,
     DetailItem,
@@ -80,7 +80,6 @@ from atlas_services.operations import list_runs
 
 ROUTE = "/connections/[connection_id]"
 POLL_MILLISECONDS = 2000
-POLL_STALE_SECONDS = 15.0
 RUN_LIMIT = 10
 ITEM_PAGE_SIZE = 10
 TREND_LIMIT = 30
@@ -393,10 +392,8 @@ class ConnectionDetailState(SessionState):
     async def poll(self, actor: Actor, tick: Any):
         """Timer tick while one of the connection's runs is active: re-read the page from PostgreSQL."""
         async with self:
-            now = time.time()
-            if not self.has_active or not self.detail_id or 0 <= now - self._poll_started_at < POLL_STALE_SECONDS:
+            if not self.has_active or not self.detail_id or not claim_poll(self):
                 return None
-            self._poll_started_at = now
             connection_id, query = self.detail_id, self._query()
         try:
             detail: _Detail | None = await asyncio.to_thread(_read_detail, actor, connection_id, query)
@@ -404,7 +401,7 @@ class ConnectionDetailState(SessionState):
         except Exception as exc:  # noqa: BLE001 - translated for the user (a stale cursor included)
             detail, failure = None, user_message(exc)
         async with self:
-            self._poll_started_at = 0.0
+            release_poll(self)
             if failure:
                 self._say(failure, "error")
                 self.has_active = False

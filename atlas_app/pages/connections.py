@@ -16,7 +16,6 @@ import asyncio
 import dataclasses
 import logging
 import re
-import time
 from datetime import date
 from typing import Any
 
@@ -40,6 +39,7 @@ from atlas_app.state.guard import (
     uuid_arg,
 )
 from atlas_app.state.messages import NOT_FOUND, user_message, when
+from atlas_app.state.polling import claim_poll, release_poll
 from atlas_app.state.rows import RunRow, run_row
 from atlas_app.state.session import SessionState
 from atlas_jobs.dispatch import rotate_credential, start_operation
@@ -65,7 +65,6 @@ ROUTE = "/connections"
 POLL_MILLISECONDS = 2000
 RUN_LIMIT = 20
 # A poll older than this is taken as lost (its worker died), so polling can resume.
-POLL_STALE_SECONDS = 15.0
 
 CLOUDS = ["global", "usgov", "usgov_dod", "china", "simulator"]
 # How a credential is given: a client secret, a PEM bundle (certificate + private key), or a PFX file.
@@ -253,17 +252,15 @@ class ConnectionsState(SessionState):
     async def poll(self, actor: Actor, tick: Any):
         """Timer tick from the browser while runs are active: re-read the page's rows (never Microsoft)."""
         async with self:
-            now = time.time()
-            if 0 <= now - self._poll_started_at < POLL_STALE_SECONDS:
-                return None  # the previous tick is still reading
-            self._poll_started_at = now
+            if not claim_poll(self):
+                return None
         try:
             snapshot: _Snapshot | None = await asyncio.to_thread(_read_page, actor)
             failure = ""
         except Exception as exc:  # noqa: BLE001 - translated for the user
             snapshot, failure = None, user_message(exc)
         async with self:
-            self._poll_started_at = 0.0
+            release_poll(self)
             if snapshot is not None:
                 self._apply(snapshot)
             else:

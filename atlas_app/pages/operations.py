@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 from typing import Any
 
 import reflex as rx
@@ -19,6 +18,7 @@ from atlas_app.components.layout import page_frame
 from atlas_app.components.tables import live_badge, muted, run_table
 from atlas_app.state.guard import PAGE_DENIED, choice_arg, ignored_arg, requires_capability, uuid_arg
 from atlas_app.state.messages import user_message
+from atlas_app.state.polling import claim_poll, release_poll
 from atlas_app.state.rows import RunRow, op_label, run_row
 from atlas_app.state.session import SessionState
 from atlas_services.authz import Actor, Capability
@@ -30,7 +30,6 @@ ROUTE = "/operations"
 PAGE_SIZE = 25
 ACTIVE_LIMIT = 50
 POLL_MILLISECONDS = 3000
-POLL_STALE_SECONDS = 15.0
 ALL = "all"
 STATUSES = tuple(status.value for status in RunStatus)
 OPERATIONS = tuple(OPERATION_TYPES)
@@ -157,10 +156,8 @@ class OperationsState(SessionState):
     async def poll(self, actor: Actor, tick: Any):
         """Timer tick while runs are active: re-read the page shown (same filters, same position)."""
         async with self:
-            now = time.time()
-            if 0 <= now - self._poll_started_at < POLL_STALE_SECONDS:
-                return None  # the previous tick is still reading
-            self._poll_started_at = now
+            if not claim_poll(self):
+                return None
             filters, before = self._position()
         try:
             page: _Page | None = await asyncio.to_thread(_read_page, actor, filters, before)
@@ -168,7 +165,7 @@ class OperationsState(SessionState):
         except Exception as exc:  # noqa: BLE001 - translated for the user
             page, failure = None, user_message(exc)
         async with self:
-            self._poll_started_at = 0.0
+            release_poll(self)
             if page is None:
                 self._say(failure, "error")
                 self.has_active = False

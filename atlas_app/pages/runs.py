@@ -10,7 +10,6 @@ snapshot's counts. Anything else in it is listed as plain text.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +29,7 @@ from atlas_app.components.tables import (
 )
 from atlas_app.state.guard import PAGE_DENIED, BadArgument, ignored_arg, requires_capability, uuid_arg
 from atlas_app.state.messages import user_message, when
+from atlas_app.state.polling import claim_poll, release_poll
 from atlas_app.state.rows import (
     CREDENTIAL_KINDS,
     CountRow,
@@ -60,7 +60,6 @@ from atlas_services.operations import RunView, cancel_run, get_run
 
 ROUTE = "/runs/[run_id]"
 POLL_MILLISECONDS = 2000
-POLL_STALE_SECONDS = 15.0
 CANCEL_MESSAGES = {
     "cancelled": "The run was cancelled.",
     "cancel_requested": "Cancellation requested: the run stops at its next safe point.",
@@ -250,14 +249,12 @@ class RunState(SessionState):
     async def poll(self, actor: Actor, tick: Any):
         """Timer tick while the run is active: re-read it from PostgreSQL."""
         async with self:
-            now = time.time()
-            if not self.is_active or 0 <= now - self._poll_started_at < POLL_STALE_SECONDS:
+            if not self.is_active or not claim_poll(self):
                 return None
-            self._poll_started_at = now
             run_id = self.detail_id or None
         view, failure = await self._read(actor, run_id)
         async with self:
-            self._poll_started_at = 0.0
+            release_poll(self)
             if failure:
                 self._say(failure, "error")
                 self.is_active = False
