@@ -26,8 +26,6 @@ from atlas_sim.scenario import parse_scenario
 from atlas_sim.server import RunningSimulator, start_in_thread
 from tests.aio import run_coroutine
 
-msgraph = pytest.importorskip("msgraph", reason="msgraph-sdk (a dev dependency) is not installed")
-
 with warnings.catch_warnings():  # the SDK's generated modules warn about their own deprecated classes on import
     warnings.simplefilter("ignore", DeprecationWarning)
     from kiota_abstractions.authentication import (
