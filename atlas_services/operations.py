@@ -136,6 +136,10 @@ def _start(actor: Actor, op_type: str, connection_id: object | None, credential_
                 same = (active.op_type, active.connection_id, active.credential_id) == (
                     op_type, connection.id, credential_id)
                 return StartResult("deduplicated" if same else "scope_busy", active.id, active.id)
+            audit.record(session, tenant_id=actor.tenant_id, actor_user_id=actor.user_id, action="run.start",
+                         target_type="operation_run", target_id=inserted,
+                         details={"op_type": op_type, "connection": connection.display_name,
+                                  "verifies_credential": str(credential_id) if credential_id else None})
         _enqueue_or_fail(inserted, enqueue)
         return StartResult("started", inserted)
     raise ProviderError("internal.unexpected", "The scope kept changing; try again.")

@@ -97,7 +97,7 @@ def test_rotation_to_a_working_secret_activates_it_and_retires_the_old_one(db: N
     assert get_run(owner, started.run_id).status == "succeeded"
     old, new = _credentials(connection.id)
     assert (old.active, old.retired_at is not None, new.active) == (False, True, True)
-    assert [e.action for e in _audit()][-2:] == ["credential.rotate", "credential.activate"]
+    assert [e.action for e in _audit()][-3:] == ["credential.rotate", "run.start", "credential.activate"]
 
 
 def test_rotation_to_a_wrong_secret_keeps_the_old_credential(db: None, simulator: Any) -> None:

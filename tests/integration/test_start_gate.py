@@ -100,3 +100,15 @@ def test_enqueue_failure_fails_the_run_with_queue_unavailable(db: None) -> None:
     assert (run.status, run.reason_code) == ("failed", "queue.unavailable")
     # The scope is free again: the next start is a new run.
     assert gate(owner, "health_check", enqueue=lambda run_id: None).outcome == "started"
+
+
+def test_a_started_run_is_audited_and_a_deduplicated_one_is_not(db: None, huey_queue: Any) -> None:
+    from atlas_services.audit import list_events
+
+    owner = make_actor("owner")
+    _connection(owner)
+    started = start_operation(owner, "health_check")
+    start_operation(owner, "health_check")
+    runs = [event for event in list_events(owner) if event.action == "run.start"]
+    assert [(e.target_id, e.details["op_type"], e.actor_email) for e in runs] == [
+        (str(started.run_id), "health_check", owner.email)]
