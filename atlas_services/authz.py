@@ -100,15 +100,16 @@ def load_for_actor(session: Session, model: type[T], object_id: object, actor: A
                    capability: Capability, *, what: str = "object") -> T:
     """Load a tenant-owned row for ``actor``.
 
-    Another tenant's row, a malformed id and a missing row all raise the same NotFound; a visible row
-    whose action the actor may not take raises Forbidden.
+    Another tenant's row, a soft-deleted row, a malformed id and a missing row all raise the same NotFound;
+    a visible row whose action the actor may not take raises Forbidden.
     """
     try:
         key = object_id if isinstance(object_id, uuid.UUID) else uuid.UUID(str(object_id))
     except ValueError:
         raise NotFound(what) from None
     row = session.get(model, key)
-    if row is None or row.tenant_id != actor.tenant_id or not can(actor, Capability.PROVIDER_VIEW):
+    if (row is None or row.tenant_id != actor.tenant_id or getattr(row, "deleted_at", None) is not None
+            or not can(actor, Capability.PROVIDER_VIEW)):
         raise NotFound(what)
     require(actor, capability)
     return row

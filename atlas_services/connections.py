@@ -15,7 +15,7 @@ from atlas_services import audit, credentials, validation
 from atlas_services.authz import Actor, Capability, load_for_actor, requires
 from atlas_services.credential_input import ClientSecretInput, CredentialInput, PreparedCredential, prepare
 from atlas_services.db import session_scope
-from atlas_services.errors import InvalidInput, NotFound, ProviderError
+from atlas_services.errors import InvalidInput, ProviderError
 from atlas_services.models import Cloud, ProviderConnection, ProviderCredential, utcnow
 from atlas_services.operations import start_verification
 from atlas_services.secrets import SecretValue
@@ -157,10 +157,7 @@ def _view(connection: ProviderConnection, credential: ProviderCredential | None)
 
 
 def _load(session: Session, actor: Actor, connection_id: object, capability: Capability) -> ProviderConnection:
-    connection = load_for_actor(session, ProviderConnection, connection_id, actor, capability, what="connection")
-    if connection.deleted_at is not None:
-        raise NotFound("connection")
-    return connection
+    return load_for_actor(session, ProviderConnection, connection_id, actor, capability, what="connection")
 
 
 @requires(Capability.PROVIDER_VIEW)

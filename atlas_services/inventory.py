@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from atlas_services.authz import Actor, Capability, load_for_actor, requires
 from atlas_services.db import session_scope
-from atlas_services.errors import InvalidInput, NotFound
+from atlas_services.errors import InvalidInput
 from atlas_services.models import (
     ComplianceSnapshot,
     InventoryItem,
@@ -42,11 +42,8 @@ MAX_PAGE = 200
 
 
 def _connection(session: Session, actor: Actor, connection_id: object) -> ProviderConnection:
-    connection = load_for_actor(session, ProviderConnection, connection_id, actor, Capability.PROVIDER_VIEW,
-                                what="connection")
-    if connection.deleted_at is not None:
-        raise NotFound("connection")
-    return connection
+    return load_for_actor(session, ProviderConnection, connection_id, actor, Capability.PROVIDER_VIEW,
+                          what="connection")
 
 
 # -- inventory counts ----------------------------------------------------------------------------------------------

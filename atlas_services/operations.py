@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from atlas_services import audit, gateway, run_lifecycle
 from atlas_services.authz import Actor, Capability, load_for_actor, requires, role_capabilities
 from atlas_services.db import session_scope
-from atlas_services.errors import InvalidInput, NotFound, ProviderError
+from atlas_services.errors import InvalidInput, ProviderError
 from atlas_services.models import (
     ACTIVE_RUN_PREDICATE,
     ACTIVE_RUN_STATUSES,
@@ -80,8 +80,6 @@ def _resolve_connection(session: Session, actor: Actor, connection_id: object | 
     else:
         connection = load_for_actor(session, ProviderConnection, connection_id, actor, Capability.PROVIDER_RUN,
                                     what="connection")
-        if connection.deleted_at is not None:
-            raise NotFound("connection")
     if not connection.enabled:
         raise ProviderError("connection.disabled")
     return connection
