@@ -27,6 +27,8 @@ from atlas_services.reasons import reason
 
 log = logging.getLogger(__name__)
 
+MAX_TEXT = 1000  # operation_runs.message and .remediation
+
 ALLOWED_SOURCES: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.QUEUED: frozenset(),
     RunStatus.RUNNING: frozenset({RunStatus.QUEUED}),
@@ -87,6 +89,10 @@ def transition(run_id: uuid.UUID, to: RunStatus, *, lease: uuid.UUID | None = No
         conditions.append(col(OperationRun.status) == RunStatus.QUEUED)
     if to in (RunStatus.SUCCEEDED, RunStatus.PARTIALLY_SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
         values.setdefault("finished_at", utcnow())
+    for column in ("message", "remediation"):
+        # A longer text would fail the whole write and leave the run to the reaper.
+        if isinstance(values.get(column), str) and len(values[column]) > MAX_TEXT:
+            values[column] = values[column][:MAX_TEXT - 1] + "…"
     with session_scope() as session:
         result = session.execute(update(OperationRun).where(*conditions).values(status=to, **values))
         return bool(result.rowcount)  # type: ignore[attr-defined]

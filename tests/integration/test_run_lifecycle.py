@@ -226,3 +226,11 @@ def test_history_pages_by_keyset_without_duplicates_or_gaps_while_runs_arrive(db
         list_runs(owner, before="not-a-cursor")
     with pytest.raises(InvalidInput):
         list_runs(owner, status="exploded")
+
+
+def test_an_overlong_failure_message_is_shortened_not_lost(db: None) -> None:
+    owner = make_actor("owner")
+    run_id, lease = _run_in(RunStatus.RUNNING, owner)
+    assert run_lifecycle.fail_with(run_id, "graph.unavailable", lease=lease, message="x" * 5000)
+    run = get_run(owner, run_id)
+    assert run.status == "failed" and run.message is not None and len(run.message) == run_lifecycle.MAX_TEXT
