@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import and_, func
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 
 from atlas_services.authz import Actor
 from atlas_services.config import get_settings
@@ -83,6 +83,8 @@ def _check_throttle(account: str, client: str) -> None:
 
 def _record_failure(account: str, client: str) -> None:
     with session_scope() as session:
+        # Attempts older than the window no longer count: dropping them keeps the table small.
+        session.execute(delete(LoginAttempt).where(col(LoginAttempt.at) < utcnow() - THROTTLE_WINDOW))
         session.add(LoginAttempt(account=account, client=client))
 
 

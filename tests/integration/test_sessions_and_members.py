@@ -139,3 +139,21 @@ def test_audit_log_is_tenant_scoped_paged_and_needs_audit_view(db: None) -> None
     assert list_events(make_actor("owner")) == []
     with pytest.raises(Forbidden):
         list_events(make_actor("operator", tenant_name=owner.tenant_name))
+
+
+def test_failures_older_than_the_window_stop_counting_and_are_dropped(db: None) -> None:
+    from sqlalchemy import func
+
+    from atlas_services.models import LoginAttempt
+
+    owner = make_actor("owner")
+    for _ in range(sessions.MAX_FAILURES_PER_ACCOUNT):
+        with pytest.raises(InvalidInput):
+            sessions.authenticate(owner.email, "wrong password!", "10.2.2.2")
+    with session_scope() as session:
+        for row in session.exec(select(LoginAttempt)).all():
+            row.at = utcnow() - sessions.THROTTLE_WINDOW - sessions.THROTTLE_WINDOW
+    with pytest.raises(InvalidInput):  # counted again from zero, not throttled
+        sessions.authenticate(owner.email, "wrong password!", "10.2.2.2")
+    with session_scope() as session:
+        assert session.exec(select(func.count()).select_from(LoginAttempt)).one() == 1
