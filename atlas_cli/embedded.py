@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,9 +14,8 @@ def embedded_database(configured_url: str | None, data_dir: Path) -> Iterator[st
     if configured_url:
         yield configured_url
         return
-    import warnings
-
-    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import; harmless here
+    # Lazy: only needed without a configured database. platformdirs warns about XDG_RUNTIME_DIR on import.
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pgserver
 

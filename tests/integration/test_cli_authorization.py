@@ -15,7 +15,8 @@ import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from atlas_cli.main import SYSTEM, app
+from atlas_cli.commands.base import SYSTEM
+from atlas_cli.main import app
 from atlas_services.authz import ROLE_CAPABILITIES, Capability
 from atlas_services.connections import create_connection
 from atlas_services.members import add_member

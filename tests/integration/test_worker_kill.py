@@ -56,7 +56,7 @@ def _worker(log: Path) -> subprocess.Popen[bytes]:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    from atlas_cli.services import stop_process_group
+    from atlas_cli.supervisor import stop_process_group
 
     stop_process_group(proc, grace=5)
 

@@ -54,7 +54,7 @@ def running_worker() -> Iterator[subprocess.Popen[str]]:
 
     Start the simulator first (its URL reaches the worker through os.environ).
     """
-    from atlas_cli.services import stop_process_group
+    from atlas_cli.supervisor import stop_process_group
 
     proc = subprocess.Popen([ATLAS, "worker", "--workers", "2"], cwd=ROOT, env=dict(os.environ),
                             start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from atlas_cli.services import BUN_BIN, stop_process_group, web_command, web_environment
+from atlas_cli.supervisor import BUN_BIN, stop_process_group, web_command, web_environment
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

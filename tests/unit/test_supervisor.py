@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from atlas_cli.services import spawn, stop_process_group
+from atlas_cli.supervisor import spawn, stop_process_group
 
 IGNORE_SIGTERM = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN)"
 STUBBORN = f"""

@@ -12,15 +12,20 @@ import threading
 import time
 from pathlib import Path
 
+from atlas_cli.demo import seed_demo
+from atlas_cli.embedded import embedded_database
 from atlas_services.config import get_settings
+from atlas_services.db import check_database
+from atlas_services.graph.contracts import load_contracts
 
 ROOT = Path(__file__).resolve().parent.parent
 GRACE_SECONDS = 8.0
 
 
 def _check_backing_services() -> None:
+    # Lazy, as every atlas_jobs import here: importing atlas_jobs builds the queue from the settings (and warns
+    # about development keys), and every `atlas` command, `--help` included, imports this module.
     from atlas_jobs.huey_app import check_queue
-    from atlas_services.db import check_database
 
     check_database()
     check_queue()
@@ -28,8 +33,6 @@ def _check_backing_services() -> None:
 
 def _check_contracts() -> None:
     """A broken graph_contracts.yaml stops the worker at start, not at its first Graph call."""
-    from atlas_services.graph.contracts import load_contracts
-
     load_contracts()
 
 
@@ -135,8 +138,6 @@ def spawn(args: list[str], env: dict[str, str], log_path: Path | None = None) ->
 
 def run_all() -> int:
     """`atlas run`: the embedded default of DESIGN.md §11."""
-    from atlas_cli.embedded import embedded_database
-
     signal.signal(signal.SIGTERM, _interrupt)
     settings = get_settings()
     data_dir = Path(settings.data_dir).resolve()
@@ -160,7 +161,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _run_children(env: dict[str, str], data_dir: Path, children: list[subprocess.Popen[bytes]]) -> int:
-    from atlas_cli.demo import seed_demo
+    # Lazy: Alembic adds about 0.2 s to every `atlas` start, `--help` included; only migrating needs it.
     from atlas_services.migrations import upgrade
 
     settings = get_settings()
