@@ -10,16 +10,33 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 export PATH := $(CURDIR)/.tools/node_modules/.bin:$(PATH)
 
-.PHONY: run test lint bench install clean
+PYTEST := $(BIN)/python -m pytest -n 2
+
+.PHONY: run test lint typecheck test-unit test-integration test-e2e bench install clean
 
 run: install
 	$(BIN)/atlas run
 
-test: install
+# One pytest run for all three test kinds: xdist then overlaps the browser tests' frontend build with the
+# other tests, and the per-run start-up (a migrated database per worker) is paid once.
+test: lint typecheck
+	$(PYTEST) tests/unit tests/integration tests/e2e
+
+lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy atlas_services atlas_jobs atlas_cli atlas_sim
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n 2 tests
+
+typecheck: install
+	$(BIN)/mypy atlas_services atlas_jobs atlas_cli atlas_sim
+
+test-unit: install
+	$(PYTEST) tests/unit
+
+test-integration: install
+	$(PYTEST) tests/integration
+
+test-e2e: install
+	$(PYTEST) tests/e2e
 
 bench: install
 	$(BIN)/python -m bench
