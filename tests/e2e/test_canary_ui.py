@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.certs import make_certificate
-from tests.integration.test_canary_sweep import encodings, key_fingerprints, pg_dump_text, redis_text
-from tests.plugins.atlas import reset_and_seed_demo, running_worker
-from tests.plugins.web import WEB_LOGS, open_signed_in_page
+from tests.support.browser import WEB_LOGS, open_signed_in_page
+from tests.support.canary import encodings, key_fingerprints, pg_dump_text, redis_text
+from tests.support.certificates import make_certificate
+from tests.support.database import reset_and_seed_demo
+from tests.support.processes import running_worker
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

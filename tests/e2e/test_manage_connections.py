@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.plugins.atlas import reset_and_seed_demo, running_worker
-from tests.plugins.web import open_signed_in_page
+from tests.support.browser import open_signed_in_page
+from tests.support.database import reset_and_seed_demo
+from tests.support.processes import running_worker
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -66,7 +67,7 @@ def test_a_script_looking_name_renders_as_text_and_a_guid_secret_needs_im_sure(o
 
 
 def test_a_certificate_connection_from_a_pfx_upload_with_its_passphrase(owner_page: Page) -> None:
-    from tests.certs import make_certificate
+    from tests.support.certificates import make_certificate
 
     page = owner_page
     passphrase = "pfx pass phrase"

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.plugins.atlas import reset_and_seed_demo
-from tests.plugins.web import open_signed_in_page
+from tests.support.browser import open_signed_in_page
+from tests.support.database import reset_and_seed_demo
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

@@ -18,7 +18,7 @@ from atlas_services.errors import NotFound
 from atlas_services.inventory import connection_health
 from atlas_services.secrets import SecretValue
 from atlas_sim.server import RunningSimulator
-from tests.integration.capability_support import (
+from tests.support.capabilities import (
     APPS,
     NORTHWIND,
     NOT_REGISTERED_APP,
@@ -33,7 +33,7 @@ from tests.integration.capability_support import (
     secret_for,
     serving,
 )
-from tests.plugins.atlas import make_actor
+from tests.support.factories import make_actor
 
 
 @pytest.fixture(scope="module")

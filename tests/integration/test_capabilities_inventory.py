@@ -20,7 +20,7 @@ from atlas_services.inventory import compliance_history, inventory_overview, lis
 from atlas_services.models import InventoryItem, OperationRun, utcnow
 from atlas_services.operations import cancel_run, execute_run, get_run, start_operation
 from atlas_sim.server import RunningSimulator
-from tests.integration.capability_support import (
+from tests.support.capabilities import (
     APPS,
     COMPLIANCE_POLICIES,
     CONFIGURATIONS,
@@ -32,7 +32,7 @@ from tests.integration.capability_support import (
     scenario,
     serving,
 )
-from tests.plugins.atlas import make_actor
+from tests.support.factories import make_actor
 
 APPS_PATH = "/deviceAppManagement/mobileApps"
 DEVICES_PATH = "/deviceManagement/managedDevices"

@@ -17,7 +17,7 @@ from atlas_services.errors import NotFound, ProviderError
 from atlas_services.models import ACTIVE_RUN_STATUSES, OperationRun
 from atlas_services.operations import OPERATION_TYPES, StartResult, start_operation
 from atlas_services.secrets import SecretValue
-from tests.plugins.atlas import make_actor
+from tests.support.factories import make_actor
 
 
 def _connection(actor: Any, name: str = "Contoso") -> Any:

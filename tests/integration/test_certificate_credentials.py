@@ -19,8 +19,8 @@ from atlas_services.operations import execute_run, get_run, start_operation
 from atlas_services.secrets import CertificateCredential, SecretValue
 from atlas_sim.scenario import parse_scenario
 from atlas_sim.server import start_in_thread
-from tests.certs import GeneratedCertificate, make_certificate
-from tests.plugins.atlas import make_actor
+from tests.support.certificates import GeneratedCertificate, make_certificate
+from tests.support.factories import make_actor
 
 TENANT = "3f2c6b1e-7d4a-4c1b-9e55-2a1f0c9d8e71"
 CLIENT = "8b9d2e4f-1a3c-4d5e-8f70-9a1b2c3d4e5f"

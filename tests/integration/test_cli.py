@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from atlas_services.db import session_scope
 from atlas_services.models import ProviderConnection, Tenant, User
-from tests.plugins.atlas import run_cli
+from tests.support.processes import run_cli
 
 TENANT_GUID = "11111111-2222-3333-4444-555555555555"
 CLIENT_GUID = "66666666-7777-8888-9999-000000000000"

@@ -23,7 +23,7 @@ from atlas_services.members import add_member
 from atlas_services.models import Role
 from atlas_services.operations import start_operation
 from atlas_services.secrets import SecretValue
-from tests.plugins.atlas import make_actor
+from tests.support.factories import make_actor
 
 runner = CliRunner()
 

@@ -24,8 +24,8 @@ from atlas_services.models import AuditEvent, ProviderCredential
 from atlas_services.operations import execute_run, get_run, start_operation
 from atlas_services.secrets import SecretValue
 from atlas_sim.scenario import load_scenario
-from tests.certs import make_certificate
-from tests.plugins.atlas import make_actor
+from tests.support.certificates import make_certificate
+from tests.support.factories import make_actor
 
 CONTOSO = next(t for t in load_scenario().tenants if t.display_name == "Contoso")
 APP = CONTOSO.apps[0]

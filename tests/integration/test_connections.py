@@ -11,7 +11,7 @@ from atlas_services.db import session_scope
 from atlas_services.errors import Forbidden, InvalidInput
 from atlas_services.models import AuditEvent, ProviderConnection, ProviderCredential
 from atlas_services.secrets import SecretValue
-from tests.plugins.atlas import make_actor
+from tests.support.factories import make_actor
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 CLIENT = "66666666-7777-8888-9999-000000000000"

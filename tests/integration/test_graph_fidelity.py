@@ -24,7 +24,7 @@ from atlas_services.graph.contracts import load_contracts
 from atlas_services.graph.http import SimulatorRoutingTransport
 from atlas_sim.scenario import parse_scenario
 from atlas_sim.server import RunningSimulator, start_in_thread
-from tests.aio import run_coroutine
+from tests.support.aio import run_coroutine
 
 with warnings.catch_warnings():  # the SDK's generated modules warn about their own deprecated classes on import
     warnings.simplefilter("ignore", DeprecationWarning)

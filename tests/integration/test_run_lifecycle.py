@@ -19,7 +19,7 @@ from atlas_services.errors import InvalidInput
 from atlas_services.models import OperationRun, RunStatus, utcnow
 from atlas_services.operations import cancel_run, get_run, start_operation
 from atlas_services.secrets import SecretValue
-from tests.plugins.atlas import make_actor
+from tests.support.factories import make_actor
 
 
 def _connection(actor: Any, name: str = "Contoso", entra: str | None = None) -> Any:

@@ -18,7 +18,7 @@ from atlas_services.db import session_scope
 from atlas_services.errors import ProviderError
 from atlas_services.models import CredentialKind, ProviderCredential
 from atlas_services.secrets import SecretValue
-from tests.plugins.atlas import make_actor
+from tests.support.factories import make_actor
 
 K1 = "k1:" + base64.b64encode(b"\x01" * 32).decode()
 K2 = "k2:" + base64.b64encode(b"\x02" * 32).decode()

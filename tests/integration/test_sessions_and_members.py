@@ -12,7 +12,7 @@ from atlas_services.directory import create_tenant
 from atlas_services.errors import Forbidden, InvalidInput, NotFound, Throttled
 from atlas_services.members import add_member, change_role, list_members, remove_member
 from atlas_services.models import UserSession, utcnow
-from tests.plugins.atlas import make_actor
+from tests.support.factories import make_actor
 
 PASSWORD = "correct horse battery"  # what make_actor gives every user
 

@@ -20,7 +20,7 @@ from atlas_services.graph.contracts import load_contracts
 from atlas_services.graph.http import SimulatorRoutingTransport
 from atlas_sim.scenario import parse_scenario
 from atlas_sim.server import RunningSimulator, start_in_thread
-from tests.plugins.guard import OutboundLog
+from tests.support.outbound_guard import OutboundLog
 
 SIM = CLOUDS["simulator"]
 ALL = ["Organization.Read.All", "Application.Read.All", "DeviceManagementManagedDevices.Read.All",

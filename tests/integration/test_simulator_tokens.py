@@ -19,7 +19,7 @@ from atlas_services.reasons import reason
 from atlas_services.secrets import SecretValue
 from atlas_sim.scenario import Scenario, SimApp, SimTenant
 from atlas_sim.server import RunningSimulator
-from tests.plugins.guard import OutboundLog
+from tests.support.outbound_guard import OutboundLog
 
 SIM = CLOUDS["simulator"]
 pytestmark = pytest.mark.usefixtures("simulator", "fresh_tokens")

@@ -15,8 +15,8 @@ from atlas_services.errors import InvalidInput, NotFound, ProviderError
 from atlas_services.models import OperationRun
 from atlas_services.operations import get_run, list_runs
 from atlas_services.secrets import SecretValue
-from tests.plugins.atlas import make_actor
-from tests.plugins.guard import OutboundLog
+from tests.support.factories import make_actor
+from tests.support.outbound_guard import OutboundLog
 
 
 def _connection(actor: Any, name: str = "Contoso") -> Any:

@@ -8,7 +8,7 @@ import subprocess
 from typing import Any
 
 from atlas_sim.scenario import load_scenario
-from tests.plugins.atlas import run_cli
+from tests.support.processes import run_cli
 
 OWNER = "owner@demo.atlas.test"
 

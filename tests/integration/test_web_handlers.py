@@ -60,9 +60,10 @@ from atlas_services.inventory import _encode_cursor
 from atlas_services.members import add_member, remove_member
 from atlas_services.models import Role
 from atlas_services.secrets import SecretValue
-from tests.aio import run_coroutine
-from tests.plugins.atlas import make_actor, random_suffix
-from tests.plugins.backing import TABLES
+from tests.support.aio import run_coroutine
+from tests.support.database import TABLES
+from tests.support.factories import make_actor, random_suffix
+from tests.support.web_registry import atlas_handlers, atlas_states
 
 PASSWORD = "correct horse battery"  # what make_actor gives every user
 ROLES = [role.value for role in Role]
@@ -355,9 +356,7 @@ def _call(spec: Spec, handler: Any, actor: Actor | None, target: str | None) -> 
 
 
 def test_the_matrix_covers_every_handler_and_matches_the_declarations() -> None:
-    from tests.unit.test_web_registry import _handlers
-
-    assert set(SPECS) == set(_handlers())
+    assert set(SPECS) == set(atlas_handlers())
     mismatched = {name: access_of(_handler(name).fn) for name, spec in SPECS.items()
                   if access_of(_handler(name).fn) != spec.capability}
     assert mismatched == {}
@@ -481,11 +480,9 @@ def test_sql_and_script_looking_text_is_stored_literally(world: World) -> None:
 
 
 def test_setvar_sets_nothing_on_any_var(world: World) -> None:
-    from tests.unit.test_web_registry import _atlas_states
-
     digest = _session_digest(world.owner_a)
     tried = 0
-    for cls in _atlas_states():
+    for cls in atlas_states():
         state = _state(cls, digest)
         run(cls.on_page_load.fn(state)) if "on_page_load" in cls.event_handlers else None
         for var, f in cls.__fields__.items():
@@ -601,7 +598,7 @@ def test_a_pfx_upload_is_read_in_the_handler_and_not_kept(world: World) -> None:
     import io
     from pathlib import Path
 
-    from tests.certs import make_certificate
+    from tests.support.certificates import make_certificate
 
     canary = _Canary().value
     pfx = make_certificate("atlas-web-test").pfx(canary.encode())

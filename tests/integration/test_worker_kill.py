@@ -25,8 +25,9 @@ from atlas_services.operations import start_operation
 from atlas_services.secrets import SecretValue
 from atlas_sim.scenario import parse_scenario
 from atlas_sim.server import RunningSimulator
-from tests.integration.capability_support import EVERYTHING, serving
-from tests.plugins.atlas import ATLAS, ROOT, make_actor
+from tests.support.capabilities import EVERYTHING, serving
+from tests.support.factories import make_actor
+from tests.support.processes import ATLAS, ROOT
 
 BIG = "5a5a5a5a-0000-4000-8000-000000050000"
 APP = "5b5b5b5b-0000-4000-8000-000000050000"

@@ -3,6 +3,10 @@
 ATLAS_TEST_DATABASE_URL / ATLAS_TEST_REDIS_URL name servers to use; without them an embedded PostgreSQL
 (pgserver) and a private redis-server are started. Each test run (and each xdist worker) gets its own
 database, migrated with Alembic, and its own queue name. Nothing here skips: a missing service fails.
+
+The database is made by the session fixture ``database``, on first use, so tests that need none (tests/unit)
+start no PostgreSQL. Redis stays configured at start-up: atlas_jobs builds its queue from ATLAS_REDIS_URL when
+a test module imports it, which is before any fixture runs.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+
+from tests.support.database import empty_tables
 
 _state: dict[str, object] = {}
 
@@ -70,37 +76,43 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None):
         return  # the xdist controller runs no tests
-    admin = _admin_url()
     name = f"atlas_test_{worker}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_psycopg_url(admin), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    test_url = make_url(admin.replace("postgresql://", "postgresql+psycopg://", 1)).set(database=name)
-    os.environ["ATLAS_DATABASE_URL"] = test_url.render_as_string(hide_password=False)
+    os.environ.pop("ATLAS_DATABASE_URL", None)  # set by ``database``: no test may reach a database before it
     os.environ["ATLAS_REDIS_URL"] = _redis_url()
     os.environ["ATLAS_QUEUE_NAME"] = f"atlas-test-{name}"
     os.environ["ATLAS_ENV"] = "test"
     os.environ["ATLAS_DEFAULT_CLOUD"] = "simulator"  # no test may aim a connection at Microsoft's cloud
     os.environ["ATLAS_DATA_DIR"] = tempfile.mkdtemp(prefix="atlas-test-data-")
-    _state.update(admin=admin, name=name)
+    _state.update(name=name)
 
+
+@pytest.fixture(scope="session")
+def database() -> None:
+    """This run's own database, created and migrated on first use; ATLAS_DATABASE_URL names it afterwards."""
     from atlas_services.config import get_settings
     from atlas_services.db import reset_engines
     from atlas_services.migrations import upgrade
 
+    admin = _admin_url()
+    name = str(_state["name"])
+    with psycopg.connect(_psycopg_url(admin), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    _state["admin"] = admin
+    test_url = make_url(admin.replace("postgresql://", "postgresql+psycopg://", 1)).set(database=name)
+    os.environ["ATLAS_DATABASE_URL"] = test_url.render_as_string(hide_password=False)
     get_settings.cache_clear()
     reset_engines()
     upgrade()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if "name" not in _state:
-        return
-    from atlas_services.db import get_engine
-
-    get_engine().dispose()
     try:
-        with psycopg.connect(_psycopg_url(str(_state["admin"])), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{_state["name"]}" WITH (FORCE)')
+        if "admin" in _state:
+            from atlas_services.db import get_engine
+
+            get_engine().dispose()
+            with psycopg.connect(_psycopg_url(str(_state["admin"])), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{_state["name"]}" WITH (FORCE)')
     finally:
         proc = _state.get("redis_proc")
         if isinstance(proc, subprocess.Popen):
@@ -111,19 +123,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             server.cleanup()  # type: ignore[attr-defined]
 
 
-TABLES = ["audit_events", "operation_runs", "provider_credentials", "provider_connections", "user_sessions",
-          "memberships", "users", "tenants"]
-
-
 @pytest.fixture
-def db() -> Iterator[None]:
+def db(database: None) -> Iterator[None]:
     """A clean database for the test (rows from earlier tests are removed first)."""
-    from sqlalchemy import text
-
-    from atlas_services.db import get_engine
-
-    with get_engine().begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+    empty_tables()
     yield
 
 

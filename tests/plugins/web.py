@@ -15,7 +15,6 @@ import fcntl
 import hashlib
 import http.client
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from atlas_cli.supervisor import BUN_BIN, stop_process_group, web_command, web_environment
+from tests.support.browser import HOME_URL, PAGE_TIMEOUT_MS, WEB_LOGS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -48,7 +48,6 @@ CHROMIUM_ARGS = [
 # A cold first build installs the frontend packages from the npm registry; later starts take seconds.
 START_TIMEOUT = float(os.environ.get("ATLAS_WEB_START_TIMEOUT", "420"))
 STOP_GRACE = 5.0
-PAGE_TIMEOUT_MS = 20_000
 
 
 def _unavailable(reason: str) -> None:
@@ -92,10 +91,6 @@ def _server_environment(port: int, web_dir: Path | None = None) -> dict[str, str
     if web_dir is not None:
         env["REFLEX_WEB_WORKDIR"] = str(web_dir)
     return env
-
-
-# Where each web app of this test process writes its output (the canary sweep reads them).
-WEB_LOGS: list[Path] = []
 
 
 @pytest.fixture(scope="session")
@@ -192,25 +187,6 @@ def browser_page(browser: Browser, web_app: str) -> Iterator[Page]:
         yield page
     finally:
         context.close()
-
-
-HOME_URL = re.compile(r".*/connections/?$")
-
-
-def open_signed_in_page(browser: Browser, base_url: str, email: str, password: str) -> Page:
-    """A new context (its own cookies) signed in through the real login form, on /connections.
-
-    For pages shared by the tests of a module; close it with ``page.context.close()``.
-    """
-    context = browser.new_context(base_url=base_url)
-    context.set_default_timeout(PAGE_TIMEOUT_MS)
-    page = context.new_page()
-    page.goto("/login")
-    page.get_by_test_id("login-email").fill(email)
-    page.get_by_test_id("login-password").fill(password)
-    page.get_by_test_id("login-submit").click()
-    page.wait_for_url(HOME_URL)
-    return page
 
 
 @pytest.fixture

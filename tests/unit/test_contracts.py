@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from atlas_services.graph.contracts import THROTTLE_CLASSES, Contract, ContractError, load_contracts, parse_contracts
-from tests import graph_csdl
+from tests.support import graph_csdl
 
 GOOD = """\
 contracts:

@@ -17,7 +17,7 @@ from atlas_services.credential_input import (
 from atlas_services.errors import InvalidInput
 from atlas_services.models import CredentialKind
 from atlas_services.secrets import SecretValue
-from tests.certs import make_certificate
+from tests.support.certificates import make_certificate
 
 VALUE = "Abc8Q~s3cretValueFromEntra.abcdefghijklmn"
 

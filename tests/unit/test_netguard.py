@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from atlas_services import netguard
-from tests.aio import run_coroutine
+from tests.support.aio import run_coroutine
 
 
 @pytest.fixture

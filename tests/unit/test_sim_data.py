@@ -15,7 +15,7 @@ from atlas_sim.faults import FaultBook
 from atlas_sim.graph import _organization_entity
 from atlas_sim.intune import IntuneData
 from atlas_sim.scenario import Scenario, ScenarioError, SimTenant, load_scenario, parse_faults, parse_scenario
-from tests import graph_csdl
+from tests.support import graph_csdl
 
 REFERENCE = datetime(2026, 1, 15, 12, tzinfo=UTC)
 TENANT_ID = "11111111-1111-1111-1111-111111111111"

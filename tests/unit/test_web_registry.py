@@ -10,47 +10,24 @@ from __future__ import annotations
 import ast
 import inspect
 from pathlib import Path
-from typing import Any
 
 import pytest
-import reflex as rx
-from reflex.state import BaseState, EventHandlerSetVar
+from reflex.state import EventHandlerSetVar
 from reflex_base.registry import RegistrationContext
 
 import atlas_app.atlas_app  # noqa: F401 - registers every page and state
 from atlas_app.state.guard import PUBLIC, SIGNED_IN, access_of, validators_of
 from atlas_services.authz import Capability
 from atlas_services.models import Role
+from tests.support.web_registry import atlas_handlers, atlas_states
 
 ROOT = Path(__file__).resolve().parents[2]
 # Public handlers are rare and deliberate: adding one means adding it here.
 EXPECTED_PUBLIC = {"IndexState.route", "LoginState.on_page_load"}
 
 
-def _atlas_states() -> list[type[BaseState]]:
-    found: list[type[BaseState]] = []
-    pending: list[type[BaseState]] = [rx.State]
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.get_substates())
-        if cls.__module__.startswith("atlas_app"):
-            found.append(cls)
-    return sorted(found, key=lambda cls: cls.get_full_name())
-
-
-def _handlers() -> dict[str, Any]:
-    """'StateName.handler' → EventHandler, for every handler an atlas_app state defines (built-in setvar aside)."""
-    handlers = {}
-    for cls in _atlas_states():
-        for name, handler in cls.event_handlers.items():
-            if isinstance(handler, EventHandlerSetVar):
-                continue  # Reflex's own; it only calls set_<name> methods, and there are none (tested below)
-            handlers[f"{cls.__name__}.{name}"] = handler
-    return handlers
-
-
 def test_the_walk_finds_the_states_and_matches_what_reflex_registers() -> None:
-    states = {cls.__name__ for cls in _atlas_states()}
+    states = {cls.__name__ for cls in atlas_states()}
     assert {"SessionState", "ConnectionsState", "MembersState", "AuditState", "RunState", "LoginState",
             "IndexState"} <= states
     registered = {
@@ -59,12 +36,12 @@ def test_the_walk_finds_the_states_and_matches_what_reflex_registers() -> None:
         if entry.states and entry.states[0].__module__.startswith("atlas_app")
         and not isinstance(entry.handler, EventHandlerSetVar)
     }
-    assert registered == set(_handlers())
+    assert registered == set(atlas_handlers())
     assert not any(name.rsplit(".", 1)[1].startswith("_") for name in registered)
 
 
 def test_every_public_handler_declares_its_capability() -> None:
-    handlers = _handlers()
+    handlers = atlas_handlers()
     assert len(handlers) >= 25
     allowed = {*Capability, SIGNED_IN, PUBLIC}
     offenders = sorted(name for name, handler in handlers.items() if access_of(handler.fn) not in allowed)
@@ -75,7 +52,7 @@ def test_every_public_handler_declares_its_capability() -> None:
 
 def test_every_argument_of_every_handler_has_a_validator() -> None:
     offenders = []
-    for name, handler in _handlers().items():
+    for name, handler in atlas_handlers().items():
         params = list(inspect.signature(handler.fn).parameters)[1:]  # what the browser may send (no self)
         validators = validators_of(handler.fn)
         if validators is None or set(validators) != set(params) or "actor" in params:
@@ -85,7 +62,7 @@ def test_every_argument_of_every_handler_has_a_validator() -> None:
 
 def test_no_state_defines_a_setter_that_setvar_could_reach() -> None:
     # setvar(name, value) calls getattr(state, "set_" + name): with no set_* method it can set nothing.
-    offenders = sorted(f"{cls.__name__}.{attr}" for cls in _atlas_states() for attr in vars(cls)
+    offenders = sorted(f"{cls.__name__}.{attr}" for cls in atlas_states() for attr in vars(cls)
                        if attr.startswith("set_"))
     assert offenders == []
 

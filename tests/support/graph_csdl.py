@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CSDL = Path(os.environ.get("ATLAS_GRAPH_CSDL", ROOT.parent / "shared" / "graph" / "v1.0-Prod.csdl"))
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 NEEDS_CSDL = pytest.mark.skipif(not CSDL.exists(), reason=f"Graph v1.0 CSDL not found at {CSDL}")

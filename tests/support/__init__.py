@@ -1,0 +1,1 @@
+"""What tests share besides fixtures: factories, harnesses and helpers. Test modules import only from here."""
