@@ -26,12 +26,12 @@ def _default_connection(seed: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_check_connection_goes_queued_then_succeeded_without_reload(
-    seed_demo: dict[str, Any], sign_in: Callable[[str, str], Page], request: pytest.FixtureRequest,
+    seed_demo: dict[str, Any], signed_in_page: Callable[[str], Page], request: pytest.FixtureRequest,
     huey_queue: Any, simulator: Any,
 ) -> None:
     operator = _user(seed_demo, "operator")
     connection = _default_connection(seed_demo)
-    page = sign_in(operator["email"], operator["password"])
+    page = signed_in_page("operator")
     expect(page.get_by_test_id("user-email")).to_have_text(operator["email"])
 
     check = page.locator(f'[data-testid="check-connection"][data-connection-id="{connection["id"]}"]')

@@ -36,10 +36,9 @@ def test_wrong_password_shows_a_generic_message(seed_demo: dict[str, Any], brows
 
 
 def test_session_cookie_is_http_only_and_sign_out_ends_it(
-    seed_demo: dict[str, Any], sign_in: Callable[[str, str], Page]
+    seed_demo: dict[str, Any], signed_in_page: Callable[[str], Page]
 ) -> None:
-    owner = _user(seed_demo, "owner")
-    page = sign_in(owner["email"], owner["password"])
+    page = signed_in_page("owner")
     expect(page.get_by_test_id("tenant-name")).to_contain_text(seed_demo["tenants"][0]["name"])
     (cookie,) = page.context.cookies()
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
@@ -55,10 +54,9 @@ def test_session_cookie_is_http_only_and_sign_out_ends_it(
 
 
 def test_readonly_user_sees_connections_but_cannot_check_or_create(
-    seed_demo: dict[str, Any], sign_in: Callable[[str, str], Page]
+    seed_demo: dict[str, Any], signed_in_page: Callable[[str], Page]
 ) -> None:
-    readonly = _user(seed_demo, "readonly")
-    page = sign_in(readonly["email"], readonly["password"])
+    page = signed_in_page("readonly")
     expect(page.get_by_test_id("connection-row")).to_have_count(len(seed_demo["connections"]))
     for button in page.get_by_test_id("check-connection").all():
         expect(button).to_be_disabled()
