@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from atlas_services.connections import create_connection
 from atlas_services.credential_input import ClientSecretInput
 from atlas_services.errors import NotFound
 from atlas_services.inventory import connection_health
@@ -33,7 +32,7 @@ from tests.support.capabilities import (
     secret_for,
     serving,
 )
-from tests.support.factories import make_actor
+from tests.support.factories import create_connection, make_actor
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +53,7 @@ def _ready(summary: dict[str, Any]) -> dict[str, str]:
 def test_healthy_connection_reports_permissions_readiness_and_expiry(owner: Any) -> None:
     expires = date.today() + timedelta(days=20)
     view = create_connection(owner, name="Northwind", entra_tenant_id=NORTHWIND, client_id=client_id("full"),
-                             credential=ClientSecretInput(SecretValue(secret_for("full")), expires_on=expires),
-                             cloud="simulator")
+                             credential=ClientSecretInput(SecretValue(secret_for("full")), expires_on=expires))
     run = run_now(owner, "health_check", view.id)
     assert (run.status, run.reason_code) == ("succeeded", None), run.message
     summary = run.summary

@@ -4,25 +4,18 @@ bad inputs test_start_gate.py does not already cover (disabled and deleted conne
 from __future__ import annotations
 
 import threading
-import uuid
 from typing import Any
 
 import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from atlas_services.connections import create_connection, delete_connection, set_enabled
+from atlas_services.connections import delete_connection, set_enabled
 from atlas_services.db import session_scope
 from atlas_services.errors import NotFound, ProviderError
 from atlas_services.models import ACTIVE_RUN_STATUSES, OperationRun
 from atlas_services.operations import OPERATION_TYPES, StartResult, start_operation
-from atlas_services.secrets import SecretValue
-from tests.support.factories import make_actor
-
-
-def _connection(actor: Any, name: str = "Contoso") -> Any:
-    return create_connection(actor, name=name, entra_tenant_id=str(uuid.uuid4()), client_id=str(uuid.uuid4()),
-                             client_secret=SecretValue("secret-value"), cloud="simulator")
+from tests.support.factories import create_connection, make_actor
 
 
 def _start(actor: Any, op_type: str, connection_id: Any = None) -> StartResult:
@@ -36,7 +29,7 @@ def _runs() -> list[OperationRun]:
 
 def test_25_inventory_syncs_and_25_health_checks_at_once_leave_one_active_run(db: None) -> None:
     owner = make_actor("owner")
-    connection = _connection(owner)
+    connection = create_connection(owner, name="Contoso")
     kinds = ["inventory_sync"] * 25 + ["health_check"] * 25
     barrier = threading.Barrier(len(kinds))
     results: list[tuple[str, StartResult]] = []
@@ -72,7 +65,7 @@ def test_25_inventory_syncs_and_25_health_checks_at_once_leave_one_active_run(db
 def test_every_capability_is_available_except_the_remote_write_placeholders(db: None) -> None:
     owner = make_actor("owner")
     for index, op_type in enumerate(("health_check", "inventory_sync", "compliance_snapshot")):
-        assert _start(owner, op_type, _connection(owner, f"c{index}").id).outcome == "started"
+        assert _start(owner, op_type, create_connection(owner, name=f"c{index}").id).outcome == "started"
     for op_type in ("script_deploy", "app_publish"):
         with pytest.raises(ProviderError) as caught:
             _start(owner, op_type)
@@ -84,7 +77,7 @@ def test_every_capability_is_available_except_the_remote_write_placeholders(db: 
 @pytest.mark.parametrize("op_type", ["inventory_sync", "compliance_snapshot"])
 def test_disabled_and_deleted_connections_start_nothing(db: None, op_type: str) -> None:
     owner = make_actor("owner")
-    disabled = _connection(owner, "disabled")
+    disabled = create_connection(owner, name="disabled")
     set_enabled(owner, disabled.id, False)
     with pytest.raises(ProviderError) as caught:
         _start(owner, op_type, disabled.id)
@@ -94,7 +87,7 @@ def test_disabled_and_deleted_connections_start_nothing(db: None, op_type: str) 
         _start(owner, op_type)
     assert caught.value.code == "connection.disabled"
 
-    deleted = _connection(owner, "deleted")
+    deleted = create_connection(owner, name="deleted")
     delete_connection(owner, deleted.id)
     with pytest.raises(NotFound):
         _start(owner, op_type, deleted.id)

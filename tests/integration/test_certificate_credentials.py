@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from atlas_services.config import get_settings
-from atlas_services.connections import create_connection, list_connections
+from atlas_services.connections import list_connections
 from atlas_services.credential_input import CertificateInput
 from atlas_services.errors import ProviderError
 from atlas_services.graph.clouds import get_cloud
@@ -20,7 +20,7 @@ from atlas_services.secrets import CertificateCredential, SecretValue
 from atlas_sim.scenario import parse_scenario
 from atlas_sim.server import start_in_thread
 from tests.support.certificates import GeneratedCertificate, make_certificate
-from tests.support.factories import make_actor
+from tests.support.factories import create_connection, make_actor
 
 TENANT = "3f2c6b1e-7d4a-4c1b-9e55-2a1f0c9d8e71"
 CLIENT = "8b9d2e4f-1a3c-4d5e-8f70-9a1b2c3d4e5f"
@@ -77,7 +77,7 @@ def test_a_certificate_connection_passes_its_health_check(db: None, cert_simulat
     credential = (CertificateInput(pem=SecretValue(REGISTERED.bundle)) if form == "pem" else
                   CertificateInput(pfx=REGISTERED.pfx(b"pfx pass"), passphrase=SecretValue("pfx pass")))
     view = create_connection(owner, name=f"Woodgrove {uuid.uuid4().hex[:4]}", entra_tenant_id=TENANT,
-                             client_id=CLIENT, credential=credential, cloud="simulator")
+                             client_id=CLIENT, credential=credential)
     assert view.credential_kind == "certificate" and view.secret_hint.endswith("…")
     run_id = start_operation(owner, "health_check", view.id, enqueue=lambda run_id: None).run_id
     execute_run(run_id)

@@ -18,12 +18,10 @@ from typer.testing import CliRunner
 from atlas_cli.commands.base import SYSTEM
 from atlas_cli.main import app
 from atlas_services.authz import ROLE_CAPABILITIES, Capability
-from atlas_services.connections import create_connection
 from atlas_services.members import add_member
 from atlas_services.models import Role
 from atlas_services.operations import start_operation
-from atlas_services.secrets import SecretValue
-from tests.support.factories import make_actor
+from tests.support.factories import create_connection, make_actor
 
 runner = CliRunner()
 
@@ -48,18 +46,13 @@ def world(db: None, huey_queue: Any) -> dict[str, Any]:
     owner = make_actor("owner")
     actors = {role: make_actor(role.value, tenant_name=owner.tenant_name) for role in Role if role != Role.OWNER}
     actors[Role.OWNER] = owner
-    connection = create_connection(owner, name="Contoso", entra_tenant_id=str(uuid.uuid4()),
-                                   client_id=str(uuid.uuid4()), client_secret=SecretValue("secret-value-1"),
-                                   cloud="simulator")
-    spare = create_connection(owner, name="Spare", entra_tenant_id=str(uuid.uuid4()), client_id=str(uuid.uuid4()),
-                              client_secret=SecretValue("secret-value-2"), cloud="simulator")
+    connection = create_connection(owner, name="Contoso", secret="secret-value-1")
+    spare = create_connection(owner, name="Spare", secret="secret-value-2")
     run = start_operation(owner, "health_check", connection.id, enqueue=lambda run_id: None)
     member = add_member(owner, email=f"m-{uuid.uuid4().hex[:6]}@example.test", role="readonly",
                         password="long enough pw")
     foreign_owner = make_actor("owner")
-    foreign = create_connection(foreign_owner, name="Foreign", entra_tenant_id=str(uuid.uuid4()),
-                                client_id=str(uuid.uuid4()), client_secret=SecretValue("secret-value-3"),
-                                cloud="simulator")
+    foreign = create_connection(foreign_owner, name="Foreign", secret="secret-value-3")
     return {"actors": actors, "tenant": owner.tenant_name, "connection": str(connection.id),
             "spare": str(spare.id), "run": str(run.run_id), "member": str(member.user_id),
             "foreign_connection": str(foreign.id)}

@@ -10,7 +10,6 @@ import pytest
 from sqlmodel import col, select
 
 from atlas_services.connections import (
-    create_connection,
     delete_connection,
     list_connections,
     rotate_credential,
@@ -25,7 +24,7 @@ from atlas_services.operations import execute_run, get_run, start_operation
 from atlas_services.secrets import SecretValue
 from atlas_sim.scenario import load_scenario
 from tests.support.certificates import make_certificate
-from tests.support.factories import make_actor
+from tests.support.factories import create_connection, make_actor
 
 CONTOSO = next(t for t in load_scenario().tenants if t.display_name == "Contoso")
 APP = CONTOSO.apps[0]
@@ -33,8 +32,7 @@ GOOD_SECRET = APP.secrets[0].value
 
 
 def _contoso(actor: Any, name: str = "Contoso", secret: str = GOOD_SECRET) -> Any:
-    return create_connection(actor, name=name, entra_tenant_id=CONTOSO.id, client_id=APP.client_id,
-                             client_secret=SecretValue(secret), cloud="simulator")
+    return create_connection(actor, name=name, entra_tenant_id=CONTOSO.id, client_id=APP.client_id, secret=secret)
 
 
 def _audit() -> list[AuditEvent]:

@@ -13,19 +13,11 @@ from sqlmodel import select
 
 from atlas_services import run_lifecycle
 from atlas_services.config import get_settings
-from atlas_services.connections import create_connection
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput
 from atlas_services.models import OperationRun, RunStatus, utcnow
 from atlas_services.operations import cancel_run, get_run, start_operation
-from atlas_services.secrets import SecretValue
-from tests.support.factories import make_actor
-
-
-def _connection(actor: Any, name: str = "Contoso", entra: str | None = None) -> Any:
-    return create_connection(actor, name=name, entra_tenant_id=entra or str(uuid.uuid4()),
-                             client_id=str(uuid.uuid4()), client_secret=SecretValue("secret-value"),
-                             cloud="simulator")
+from tests.support.factories import create_connection, make_actor
 
 
 def _runs() -> list[OperationRun]:
@@ -39,7 +31,7 @@ def _start(actor: Any, connection_id: Any = None) -> Any:
 
 def test_50_concurrent_starts_on_one_scope_make_one_run(db: None) -> None:
     owner = make_actor("owner")
-    connection = _connection(owner)
+    connection = create_connection(owner, name="Contoso")
     barrier = threading.Barrier(50)
     results: list[Any] = []
     errors: list[BaseException] = []
@@ -64,7 +56,7 @@ def test_50_concurrent_starts_on_one_scope_make_one_run(db: None) -> None:
 
 def test_20_scopes_times_5_starts_make_20_runs(db: None) -> None:
     owner = make_actor("owner")
-    connections = [_connection(owner, f"c{i}") for i in range(20)]
+    connections = [create_connection(owner, name=f"c{i}") for i in range(20)]
     barrier = threading.Barrier(100)
 
     def start(connection_id: uuid.UUID) -> None:
@@ -82,14 +74,14 @@ def test_20_scopes_times_5_starts_make_20_runs(db: None) -> None:
 def test_scope_busy_answers_never_name_another_tenants_run(db: None) -> None:
     shared_entra = str(uuid.uuid4())
     a, b = make_actor("owner"), make_actor("owner")
-    run_a = _start(a, _connection(a, entra=shared_entra).id)
-    run_b = _start(b, _connection(b, entra=shared_entra).id)
+    run_a = _start(a, create_connection(a, name="Contoso", entra_tenant_id=shared_entra).id)
+    run_b = _start(b, create_connection(b, name="Contoso", entra_tenant_id=shared_entra).id)
     assert run_a.outcome == run_b.outcome == "started" and run_a.run_id != run_b.run_id
 
 
 def _run_in(status: RunStatus, owner: Any) -> tuple[uuid.UUID, uuid.UUID]:
     """A fresh run in ``status`` with a known lease."""
-    connection = _connection(owner, f"c-{uuid.uuid4().hex[:6]}")
+    connection = create_connection(owner, name=f"c-{uuid.uuid4().hex[:6]}")
     run_id = _start(owner, connection.id).run_id
     lease = uuid.uuid4()
     with session_scope() as session:
@@ -186,7 +178,7 @@ def test_a_run_whose_starter_lost_provider_run_refuses_to_work(db: None) -> None
 
     owner = make_actor("owner")
     operator = make_actor("operator", tenant_name=owner.tenant_name)
-    run_id = _start(operator, _connection(owner).id).run_id
+    run_id = _start(operator, create_connection(owner, name="Contoso").id).run_id
     change_role(owner, operator.user_id, "readonly")
     execute_run(run_id)
     run = get_run(owner, run_id)
@@ -199,7 +191,7 @@ def test_history_pages_by_keyset_without_duplicates_or_gaps_while_runs_arrive(db
     from atlas_services.operations import list_runs, run_cursor
 
     owner = make_actor("owner")
-    connection = _connection(owner)
+    connection = create_connection(owner, name="Contoso")
     same_moment = utcnow()
     rows = [{"id": uuid.uuid4(), "tenant_id": owner.tenant_id, "connection_id": connection.id,
              "scope_key": f"s{i}", "op_type": "health_check", "status": "succeeded", "created_at": same_moment,

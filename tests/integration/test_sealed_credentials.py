@@ -12,13 +12,12 @@ from sqlmodel import select
 
 from atlas_services import gateway
 from atlas_services.config import get_settings
-from atlas_services.connections import create_connection
 from atlas_services.credentials import KeyRing, Sealed, key_usage, open_sealed, reseal_all, seal
 from atlas_services.db import session_scope
 from atlas_services.errors import ProviderError
 from atlas_services.models import CredentialKind, ProviderCredential
 from atlas_services.secrets import SecretValue
-from tests.support.factories import make_actor
+from tests.support.factories import create_connection, make_actor
 
 K1 = "k1:" + base64.b64encode(b"\x01" * 32).decode()
 K2 = "k2:" + base64.b64encode(b"\x02" * 32).decode()
@@ -44,8 +43,7 @@ def _connections(count: int) -> list[tuple[uuid.UUID, str]]:
     for index in range(count):
         actor = tenants[index % 3]
         secret = f"CANARY-{uuid.uuid4().hex}"
-        view = create_connection(actor, name=f"c{index}", entra_tenant_id=str(uuid.uuid4()),
-                                 client_id=str(uuid.uuid4()), client_secret=SecretValue(secret), cloud="simulator")
+        view = create_connection(actor, name=f"c{index}", secret=secret)
         made.append((view.id, secret))
     return made
 
@@ -80,8 +78,7 @@ def test_100_transplanted_ciphertexts_all_refuse_to_open(db: None) -> None:
 def test_rotating_1000_credentials_from_k1_to_k2(db: None, keys: None, monkeypatch: pytest.MonkeyPatch) -> None:
     _use_keys(monkeypatch, K1)
     actor = make_actor("owner")
-    view = create_connection(actor, name="bulk", entra_tenant_id=str(uuid.uuid4()), client_id=str(uuid.uuid4()),
-                             client_secret=SecretValue("first-secret-value"), cloud="simulator")
+    view = create_connection(actor, name="bulk", secret="first-secret-value")
     ring_k1 = KeyRing(K1)
     plaintexts: dict[uuid.UUID, str] = {}
     with session_scope() as session:

@@ -9,20 +9,20 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from atlas_jobs.dispatch import start_operation
-from atlas_services.connections import create_connection
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput, NotFound, ProviderError
 from atlas_services.models import OperationRun
 from atlas_services.operations import get_run, list_runs
-from atlas_services.secrets import SecretValue
-from tests.support.factories import make_actor
+from tests.support.factories import create_connection, make_actor
 from tests.support.outbound_guard import OutboundLog
 
+ENTRA_TENANT = "11111111-2222-3333-4444-555555555555"
+CLIENT = "66666666-7777-8888-9999-000000000000"
 
-def _connection(actor: Any, name: str = "Contoso") -> Any:
-    return create_connection(actor, name=name, entra_tenant_id="11111111-2222-3333-4444-555555555555",
-                             client_id="66666666-7777-8888-9999-000000000000",
-                             client_secret=SecretValue("secret-value"), cloud="simulator")
+
+def _contoso(actor: Any) -> Any:
+    """The same customer tenant and app registration in every suite tenant."""
+    return create_connection(actor, name="Contoso", entra_tenant_id=ENTRA_TENANT, client_id=CLIENT)
 
 
 def _run_count() -> int:
@@ -34,7 +34,7 @@ def test_start_writes_one_queued_run_and_one_task_and_makes_no_http_request(
         db: None, huey_queue: Any, outbound: OutboundLog) -> None:
     actor = make_actor("operator", tenant_name=make_actor("owner").tenant_name)
     owner = make_actor("owner", tenant_name=actor.tenant_name)
-    connection = _connection(owner)
+    connection = _contoso(owner)
     before = len(outbound.requests)
 
     result = start_operation(actor, "health_check", str(connection.id))
@@ -50,7 +50,7 @@ def test_start_writes_one_queued_run_and_one_task_and_makes_no_http_request(
 
 def test_same_operation_twice_is_deduplicated(db: None, huey_queue: Any) -> None:
     owner = make_actor("owner")
-    _connection(owner)
+    _contoso(owner)
     first = start_operation(owner, "health_check")
     second = start_operation(owner, "health_check")
     assert (first.outcome, second.outcome) == ("started", "deduplicated")
@@ -65,8 +65,8 @@ def test_no_default_connection_unknown_type_and_foreign_ids_write_no_run(db: Non
     assert caught.value.code == "connection.no_default"
     with pytest.raises(InvalidInput):
         start_operation(owner, "format_c_drive")
-    foreign = _connection(make_actor("owner"))
-    _connection(owner)
+    foreign = _contoso(make_actor("owner"))
+    _contoso(owner)
     with pytest.raises(NotFound):
         start_operation(owner, "health_check", str(foreign.id))
     with pytest.raises(NotFound):
@@ -77,7 +77,7 @@ def test_no_default_connection_unknown_type_and_foreign_ids_write_no_run(db: Non
 
 def test_placeholder_capabilities_refuse_to_start(db: None, huey_queue: Any) -> None:
     owner = make_actor("owner")
-    _connection(owner)
+    _contoso(owner)
     with pytest.raises(ProviderError) as caught:
         start_operation(owner, "script_deploy")
     assert caught.value.code == "capability.not_available"
@@ -88,7 +88,7 @@ def test_enqueue_failure_fails_the_run_with_queue_unavailable(db: None) -> None:
     from atlas_services.operations import start_operation as gate
 
     owner = make_actor("owner")
-    _connection(owner)
+    _contoso(owner)
 
     def broken_queue(run_id: object) -> None:
         raise ConnectionError("redis down")
@@ -106,7 +106,7 @@ def test_a_started_run_is_audited_and_a_deduplicated_one_is_not(db: None, huey_q
     from atlas_services.audit import list_events
 
     owner = make_actor("owner")
-    _connection(owner)
+    _contoso(owner)
     started = start_operation(owner, "health_check")
     start_operation(owner, "health_check")
     runs = [event for event in list_events(owner) if event.action == "run.start"]

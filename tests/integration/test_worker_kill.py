@@ -18,15 +18,13 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from atlas_jobs.dispatch import start_operation as start_and_enqueue
-from atlas_services.connections import create_connection
 from atlas_services.db import session_scope
 from atlas_services.models import InventoryItem, OperationRun
 from atlas_services.operations import start_operation
-from atlas_services.secrets import SecretValue
 from atlas_sim.scenario import parse_scenario
 from atlas_sim.server import RunningSimulator
 from tests.support.capabilities import EVERYTHING, serving
-from tests.support.factories import make_actor
+from tests.support.factories import create_connection, make_actor
 from tests.support.processes import ATLAS, ROOT
 
 BIG = "5a5a5a5a-0000-4000-8000-000000050000"
@@ -91,8 +89,7 @@ def _devices(connection_id: uuid.UUID) -> tuple[int, int]:
 def test_sigkill_mid_sync_is_reaped_as_worker_lost_and_the_inventory_survives(
         db: None, huey_queue: Any, big_sim: RunningSimulator, tmp_path: Path) -> None:
     owner = make_actor("owner")
-    connection = create_connection(owner, name="Big Corp", entra_tenant_id=BIG, client_id=APP,
-                                   client_secret=SecretValue(SECRET), cloud="simulator")
+    connection = create_connection(owner, name="Big Corp", entra_tenant_id=BIG, client_id=APP, secret=SECRET)
     doomed = _worker(tmp_path / "doomed.log")
     reaper: subprocess.Popen[bytes] | None = None
     try:

@@ -10,12 +10,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from atlas_services.config import get_settings
-from atlas_services.connections import create_connection
 from atlas_services.graph.tokens import clear_token_cache
 from atlas_services.operations import RunView, execute_run, get_run, start_operation
-from atlas_services.secrets import SecretValue
 from atlas_sim.scenario import Scenario, parse_scenario
 from atlas_sim.server import RunningSimulator, start_in_thread
+from tests.support.factories import create_connection
 
 ORG = "Organization.Read.All"
 APPS_READ = "Application.Read.All"
@@ -99,8 +98,7 @@ def serving(scenario: Scenario, restore_url: str) -> Iterator[RunningSimulator]:
 def connect(actor: Any, app: str = "full", *, secret: str | None = None, entra: str = NORTHWIND,
             client: str | None = None, name: str | None = None) -> Any:
     return create_connection(actor, name=name or f"{app}-{uuid.uuid4().hex[:6]}", entra_tenant_id=entra,
-                             client_id=client or client_id(app), client_secret=SecretValue(secret or secret_for(app)),
-                             cloud="simulator", make_default=False)
+                             client_id=client or client_id(app), secret=secret or secret_for(app), make_default=False)
 
 
 def run_now(actor: Any, op_type: str, connection_id: Any) -> RunView:
