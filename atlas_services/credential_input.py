@@ -40,7 +40,7 @@ CredentialInput = ClientSecretInput | CertificateInput
 class CredentialSource(StrEnum):
     """How a user gives a credential: a client secret, a PEM bundle (certificate + key), or a PFX file."""
 
-    SECRET = "secret"
+    CLIENT_SECRET = "secret"  # noqa: S105 - the name of a choice, not a password
     PEM = "pem"
     PFX = "pfx"
 
@@ -59,7 +59,7 @@ def from_fields(source: CredentialSource | str, *, secret: SecretValue | None = 
         if pfx is None:
             raise InvalidInput("certificate", "Choose the PFX file to upload")
         return CertificateInput(pfx=pfx, passphrase=passphrase)
-    if source != CredentialSource.SECRET:
+    if source != CredentialSource.CLIENT_SECRET:
         raise InvalidInput("credential_kind", "Choose a client secret, a PEM bundle or a PFX file")
     return ClientSecretInput(secret or SecretValue(""), expires_on=_expiry(expires_on),
                              allow_guid_shaped=allow_guid_shaped)

@@ -26,7 +26,7 @@ def test_a_client_secret_takes_the_secret_its_expiry_and_the_guid_override() -> 
 
 
 def test_a_blank_expiry_is_none_and_a_missing_secret_is_empty() -> None:
-    given = from_fields(CredentialSource.SECRET, expires_on="  ")
+    given = from_fields(CredentialSource.CLIENT_SECRET, expires_on="  ")
     assert isinstance(given, ClientSecretInput)
     assert given.expires_on is None and given.secret.reveal() == ""
 
