@@ -6,6 +6,7 @@ import logging
 import traceback
 
 import reflex as rx
+from reflex_base.event import EventSpec
 
 from atlas_app.auth_routes import build_auth_api
 from atlas_app.cookie_shield import CookieShield
@@ -17,7 +18,7 @@ from atlas_services.netguard import install_outbound_guard
 log = logging.getLogger(__name__)
 
 
-def _on_backend_exception(exception: Exception):
+def _on_backend_exception(exception: Exception) -> EventSpec:
     """An error a handler did not translate (a bug, or a forged event such as ``setvar``).
 
     The log gets the type and the stack but not the message, which may carry anything (even a secret);
@@ -42,7 +43,7 @@ def index() -> rx.Component:
 
 class IndexState(SessionState):
     @public_handler()
-    async def route(self):
+    async def route(self) -> EventSpec:
         """/ sends signed-in users to their connections and everyone else to the login page."""
         if await self._actor() is None:
             return rx.redirect(LOGIN_ROUTE)

@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from enum import StrEnum
 
 from atlas_services import certificates
 from atlas_services.errors import InvalidInput
@@ -34,6 +35,43 @@ class CertificateInput:
 
 
 CredentialInput = ClientSecretInput | CertificateInput
+
+
+class CredentialSource(StrEnum):
+    """How a user gives a credential: a client secret, a PEM bundle (certificate + key), or a PFX file."""
+
+    CLIENT_SECRET = "secret"  # noqa: S105 - the name of a choice, not a password
+    PEM = "pem"
+    PFX = "pfx"
+
+
+def from_fields(source: CredentialSource | str, *, secret: SecretValue | None = None, expires_on: str = "",
+                allow_guid_shaped: bool = False, pem: SecretValue | None = None, pfx: bytes | None = None,
+                passphrase: SecretValue | None = None) -> CredentialInput:
+    """The credential a form (or the CLI's options) describes; only the fields of ``source`` are used.
+
+    Reading the material (an upload, a file, stdin) is the caller's part; this only shapes it. ``expires_on``
+    is the text typed in (YYYY-MM-DD, or blank for none). Raises InvalidInput naming the field.
+    """
+    if source == CredentialSource.PEM:
+        return CertificateInput(pem=pem)
+    if source == CredentialSource.PFX:
+        if pfx is None:
+            raise InvalidInput("certificate", "Choose the PFX file to upload")
+        return CertificateInput(pfx=pfx, passphrase=passphrase)
+    if source != CredentialSource.CLIENT_SECRET:
+        raise InvalidInput("credential_kind", "Choose a client secret, a PEM bundle or a PFX file")
+    return ClientSecretInput(secret or SecretValue(""), expires_on=_expiry(expires_on),
+                             allow_guid_shaped=allow_guid_shaped)
+
+
+def _expiry(text: str) -> date | None:
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput("expires_on", "Enter the expiry as a date (YYYY-MM-DD)") from None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from reflex_base.vars.base import Var
 from reflex_components_core.el.elements.base import BaseHTML
 
 
-class NativeForm(BaseHTML):
+class NativeForm(BaseHTML):  # type: ignore[misc]  # reflex_components_core ships no type information
     """``<form action=... method=...>`` with no Reflex submit handler: a real navigation on submit."""
 
     tag = "form"

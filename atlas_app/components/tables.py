@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import reflex as rx
+from reflex.vars import ArrayVar
 
 from atlas_app.components.badges import BadgeCatalog
 from atlas_app.state.rows import CountRow, DetailItem, OverPrivilegeRow, PermissionRow, ReadinessRow, RunRow, SectionRow
@@ -51,7 +54,7 @@ def _run_row(row: RunRow, show_connection: bool) -> rx.Component:
                                               "data-status": row.status, "data-op-type": row.op_type})
 
 
-def run_table(rows: rx.Var[list[RunRow]], empty: rx.Component, *, show_connection: bool = True,
+def run_table(rows: ArrayVar[Sequence[RunRow]], empty: rx.Component, *, show_connection: bool = True,
               test_id: str = "runs-table") -> rx.Component:
     titles = ["Status", "Operation", *(["Connection"] if show_connection else []), "Result", "Queued", "Finished"]
     return rx.cond(
@@ -76,7 +79,7 @@ def _reason(row: SectionRow) -> rx.Component:
     )
 
 
-def sections_table(rows: rx.Var[list[SectionRow]], *, counts: bool = True, test_id: str = "sections-table"
+def sections_table(rows: ArrayVar[Sequence[SectionRow]], *, counts: bool = True, test_id: str = "sections-table"
                    ) -> rx.Component:
     """Inventory sections (with page and item counts) or compliance sources (``counts=False``)."""
     titles = ["Section", "Status", *(["Pages", "Items", "Removed"] if counts else []), "Reason"]
@@ -104,7 +107,7 @@ def sections_table(rows: rx.Var[list[SectionRow]], *, counts: bool = True, test_
     )
 
 
-def readiness_table(rows: rx.Var[list[ReadinessRow]]) -> rx.Component:
+def readiness_table(rows: ArrayVar[Sequence[ReadinessRow]]) -> rx.Component:
     def row_view(row: ReadinessRow) -> rx.Component:
         return rx.table.row(
             rx.table.cell(rx.text(row.label, size="2", weight="medium")),
@@ -128,7 +131,7 @@ def readiness_table(rows: rx.Var[list[ReadinessRow]]) -> rx.Component:
     )
 
 
-def permissions_table(rows: rx.Var[list[PermissionRow]]) -> rx.Component:
+def permissions_table(rows: ArrayVar[Sequence[PermissionRow]]) -> rx.Component:
     def row_view(row: PermissionRow) -> rx.Component:
         return rx.table.row(
             rx.table.cell(rx.code(row.permission, size="1")),
@@ -152,7 +155,7 @@ def permissions_table(rows: rx.Var[list[PermissionRow]]) -> rx.Component:
     )
 
 
-def over_privilege_callout(rows: rx.Var[list[OverPrivilegeRow]]) -> rx.Component:
+def over_privilege_callout(rows: ArrayVar[Sequence[OverPrivilegeRow]]) -> rx.Component:
     return rx.cond(
         rows.length() > 0,
         rx.callout(
@@ -172,7 +175,7 @@ def over_privilege_callout(rows: rx.Var[list[OverPrivilegeRow]]) -> rx.Component
     )
 
 
-def warnings_callout(warnings: rx.Var[list[str]], test_id: str = "health-warnings") -> rx.Component:
+def warnings_callout(warnings: ArrayVar[Sequence[str]], test_id: str = "health-warnings") -> rx.Component:
     return rx.cond(
         warnings.length() > 0,
         rx.callout(
@@ -185,7 +188,7 @@ def warnings_callout(warnings: rx.Var[list[str]], test_id: str = "health-warning
     )
 
 
-def counts_table(rows: rx.Var[list[CountRow]], test_id: str, *, with_group: bool = False) -> rx.Component:
+def counts_table(rows: ArrayVar[Sequence[CountRow]], test_id: str, *, with_group: bool = False) -> rx.Component:
     def row_view(row: CountRow) -> rx.Component:
         cells = [rx.table.cell(rx.text(row.group, size="1", color_scheme="gray"))] if with_group else []
         cells += [rx.table.cell(rx.text(row.label, size="2")),
@@ -201,7 +204,7 @@ def counts_table(rows: rx.Var[list[CountRow]], test_id: str, *, with_group: bool
     )
 
 
-def detail_list(items: rx.Var[list[DetailItem]], test_id: str) -> rx.Component:
+def detail_list(items: ArrayVar[Sequence[DetailItem]], test_id: str) -> rx.Component:
     return rx.data_list.root(
         rx.foreach(items, lambda item: rx.data_list.item(
             rx.data_list.label(item.key),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import uuid
@@ -12,8 +11,8 @@ import reflex as rx
 
 from atlas_app.components.layout import page_frame
 from atlas_app.state.guard import PAGE_DENIED, requires_capability
-from atlas_app.state.messages import user_message, when
-from atlas_app.state.session import SessionState
+from atlas_app.state.messages import when
+from atlas_app.state.session import FAILED, SessionState
 from atlas_services.audit import AuditView, list_events
 from atlas_services.authz import Actor, Capability
 
@@ -39,10 +38,10 @@ def _audit_row(view: AuditView) -> AuditRow:
 
 
 class AuditState(SessionState):
-    events: list[AuditRow] = rx.field(default_factory=list)
-    loaded: bool = False
-    has_older: bool = False
-    page_number: int = 1
+    events: rx.Field[list[AuditRow]] = rx.field(default_factory=list)
+    loaded: rx.Field[bool] = rx.field(False)
+    has_older: rx.Field[bool] = rx.field(False)
+    page_number: rx.Field[int] = rx.field(1)
 
     # The keyset cursor: the oldest row shown (not secret; backend-only because the browser has no use for it).
     _cursor_at: datetime | None = None
@@ -55,10 +54,8 @@ class AuditState(SessionState):
         self._cursor_at, self._cursor_id = None, ""
 
     async def _load(self, actor: Actor, before: tuple[datetime, uuid.UUID] | None, page_number: int) -> None:
-        try:
-            views = await asyncio.to_thread(list_events, actor, limit=PAGE_SIZE + 1, before=before)
-        except Exception as exc:  # noqa: BLE001 - translated for the user
-            self._say(user_message(exc), "error")
+        views = await self._call(list_events, actor, limit=PAGE_SIZE + 1, before=before)
+        if views is FAILED:
             return
         shown = views[:PAGE_SIZE]
         self.events = [_audit_row(view) for view in shown]
@@ -69,23 +66,20 @@ class AuditState(SessionState):
             self._cursor_at, self._cursor_id = shown[-1].at, str(shown[-1].id)
 
     @requires_capability(Capability.AUDIT_VIEW, denied=PAGE_DENIED)
-    async def on_page_load(self, actor: Actor):
+    async def on_page_load(self, actor: Actor) -> None:
         self.notice = ""
         await self._load(actor, None, 1)
-        return None
 
     @requires_capability(Capability.AUDIT_VIEW)
-    async def newest_events(self, actor: Actor):
+    async def newest_events(self, actor: Actor) -> None:
         await self._load(actor, None, 1)
-        return None
 
     @requires_capability(Capability.AUDIT_VIEW)
-    async def older_events(self, actor: Actor):
+    async def older_events(self, actor: Actor) -> None:
         """The next page back in time, after the oldest row shown."""
         if not self.has_older or self._cursor_at is None or not self._cursor_id:
-            return None
+            return
         await self._load(actor, (self._cursor_at, uuid.UUID(self._cursor_id)), self.page_number + 1)
-        return None
 
 
 def _event_row(row: AuditRow) -> rx.Component:

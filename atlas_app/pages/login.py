@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex_base.event import EventSpec
 
 from atlas_app.components.native_form import native_form
 from atlas_app.state.guard import public_handler
@@ -18,10 +19,10 @@ _MESSAGES = {
 
 
 class LoginState(SessionState):
-    error_message: str = ""
+    error_message: rx.Field[str] = rx.field("")
 
     @public_handler()
-    async def on_page_load(self):
+    async def on_page_load(self) -> EventSpec | None:
         """Show the message named by ``?error=`` and skip the form when already signed in."""
         # The query string comes from the browser: only the fixed messages above can be shown.
         code = self.router.url.query_parameters.get("error", "")

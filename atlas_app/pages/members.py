@@ -24,7 +24,7 @@ from atlas_app.state.guard import (
     uuid_arg,
 )
 from atlas_app.state.messages import user_message, when
-from atlas_app.state.session import SessionState
+from atlas_app.state.session import FAILED, SessionState
 from atlas_services.authz import Actor, Capability
 from atlas_services.errors import InvalidInput
 from atlas_services.members import MemberView, add_member, change_role, list_members, remove_member
@@ -56,10 +56,10 @@ def _member_row(view: MemberView, actor: Actor) -> MemberRow:
 
 
 class MembersState(SessionState):
-    members: list[MemberRow] = rx.field(default_factory=list)
-    loaded: bool = False
-    invite_field: str = ""
-    invite_error: str = ""
+    members: rx.Field[list[MemberRow]] = rx.field(default_factory=list)
+    loaded: rx.Field[bool] = rx.field(False)
+    invite_field: rx.Field[str] = rx.field("")
+    invite_error: rx.Field[str] = rx.field("")
 
     # ---- private helpers ----
 
@@ -68,10 +68,8 @@ class MembersState(SessionState):
         self.loaded = False
 
     async def _refresh(self, actor: Actor) -> None:
-        try:
-            views = await asyncio.to_thread(list_members, actor)
-        except Exception as exc:  # noqa: BLE001 - translated for the user
-            self._say(user_message(exc), "error")
+        views = await self._call(list_members, actor)
+        if views is FAILED:
             return
         self.members = [_member_row(view, actor) for view in views]
         self.loaded = True
@@ -82,14 +80,13 @@ class MembersState(SessionState):
     # ---- events ----
 
     @requires_capability(Capability.TENANT_MANAGE, denied=PAGE_DENIED)
-    async def on_page_load(self, actor: Actor):
+    async def on_page_load(self, actor: Actor) -> None:
         self.notice = ""
         self.invite_field, self.invite_error = "", ""
         await self._refresh(actor)
-        return None
 
     @requires_capability(Capability.TENANT_MANAGE, form_data=INVITE_FORM)
-    async def invite_member(self, actor: Actor, form_data: Any):
+    async def invite_member(self, actor: Actor, form_data: Any) -> Any:
         """Add a user to the tenant (creating them with the initial password when they are new)."""
         self.invite_field, self.invite_error = "", ""
         password = form_data["password"]
@@ -107,27 +104,18 @@ class MembersState(SessionState):
         return rx.set_value("invite_email", "")
 
     @requires_capability(Capability.TENANT_MANAGE, user_id=uuid_arg, role=choice_arg(*ROLE_CHOICES))
-    async def change_member_role(self, actor: Actor, user_id: Any, role: Any):
-        try:
-            view = await asyncio.to_thread(change_role, actor, user_id, role)
-        except Exception as exc:  # noqa: BLE001 - translated for the user
-            self._say(user_message(exc), "error")
-        else:
+    async def change_member_role(self, actor: Actor, user_id: Any, role: Any) -> None:
+        view = await self._call(change_role, actor, user_id, role)
+        if view is not FAILED:
             self._say(f"{view.email} is now {view.role}.", "success")
         await self._refresh(actor)
-        return None
 
     @requires_capability(Capability.TENANT_MANAGE, user_id=uuid_arg)
-    async def remove_member(self, actor: Actor, user_id: Any):
+    async def remove_member(self, actor: Actor, user_id: Any) -> None:
         email = self._email_of(user_id)
-        try:
-            await asyncio.to_thread(remove_member, actor, user_id)
-        except Exception as exc:  # noqa: BLE001 - translated for the user
-            self._say(user_message(exc), "error")
-        else:
+        if await self._call(remove_member, actor, user_id) is not FAILED:
             self._say(f"{email} was removed; their sessions in this tenant have ended.", "success")
         await self._refresh(actor)
-        return None
 
 
 # ---------------------------------------------------------------- view

@@ -7,20 +7,18 @@ polling stops when nothing is active.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
 
 from atlas_app.components.badges import BadgeCatalog
 from atlas_app.components.layout import page_frame
 from atlas_app.components.tables import live_badge, muted, run_table
-from atlas_app.state.guard import PAGE_DENIED, choice_arg, ignored_arg, requires_capability, uuid_arg
-from atlas_app.state.messages import user_message
-from atlas_app.state.polling import claim_poll, release_poll
+from atlas_app.state.guard import PAGE_DENIED, choice_arg, requires_capability, uuid_arg
+from atlas_app.state.live import LivePageState
 from atlas_app.state.rows import RunRow, op_label, run_row
-from atlas_app.state.session import SessionState
+from atlas_app.state.session import FAILED, SessionState
 from atlas_services.authz import Actor, Capability
 from atlas_services.connections import get_connection, list_connections
 from atlas_services.models import RunStatus
@@ -66,8 +64,13 @@ class _Page:
     active: list[RunRow]
 
 
-def _read_page(actor: Actor, filters: Filters, before: str | None) -> _Page:
+# Where the history is: its filters, and the `before` cursor of the page shown (None: the newest page).
+Position = tuple[Filters, str | None]
+
+
+def _read_page(actor: Actor, position: Position) -> _Page:
     """One page of history plus every active run, from PostgreSQL only (blocking: call in a thread)."""
+    filters, before = position
     views = list_runs(actor, PAGE_SIZE + 1, before=before, **filters.arguments())
     shown = views[:PAGE_SIZE]
     active = [*list_runs(actor, ACTIVE_LIMIT, status=RunStatus.RUNNING.value),
@@ -82,24 +85,37 @@ def _choices(actor: Actor) -> list[ConnectionChoice]:
     return [ConnectionChoice(id=str(view.id), name=view.name) for view in list_connections(actor)]
 
 
-class OperationsState(SessionState):
-    runs: list[RunRow] = rx.field(default_factory=list)
-    active_runs: list[RunRow] = rx.field(default_factory=list)
-    has_active: bool = False
-    loaded: bool = False
-    has_older: bool = False
-    page_number: int = 1
-    connection_choices: list[ConnectionChoice] = rx.field(default_factory=list)
-    filter_connection: str = ALL
-    filter_status: str = ALL
-    filter_op: str = ALL
+class OperationsState(LivePageState, SessionState):
+    watched_with: ClassVar[Capability] = Capability.PROVIDER_VIEW
+
+    runs: rx.Field[list[RunRow]] = rx.field(default_factory=list)
+    active_runs: rx.Field[list[RunRow]] = rx.field(default_factory=list)
+    has_older: rx.Field[bool] = rx.field(False)
+    page_number: rx.Field[int] = rx.field(1)
+    connection_choices: rx.Field[list[ConnectionChoice]] = rx.field(default_factory=list)
+    filter_connection: rx.Field[str] = rx.field(ALL)
+    filter_status: rx.Field[str] = rx.field(ALL)
+    filter_op: rx.Field[str] = rx.field(ALL)
 
     # Backend only: `before` of each page after the first (a stack: the last is the page shown), the next one's.
     _cursors: list[str] = []
     _older_cursor: str = ""
-    _poll_started_at: float = 0.0
 
-    # ---- private helpers ----
+    # ---- the live page ----
+
+    _read_snapshot = staticmethod(_read_page)
+
+    def _position(self) -> Position:
+        return self._filters(), (self._cursors[-1] if self._cursors else None)
+
+    def _apply(self, page: _Page, position: Position) -> None:
+        self.runs = page.runs
+        self.has_older = page.has_older
+        self._older_cursor = page.older_cursor
+        self.active_runs = page.active
+
+    def _has_active(self, page: _Page) -> bool:
+        return bool(page.active)
 
     def _clear_page(self) -> None:
         self.runs, self.active_runs, self.connection_choices = [], [], []
@@ -108,111 +124,59 @@ class OperationsState(SessionState):
         self.filter_connection = self.filter_status = self.filter_op = ALL
         self._cursors, self._older_cursor = [], ""
 
+    # ---- private helpers ----
+
     def _filters(self) -> Filters:
         return Filters(self.filter_connection, self.filter_status, self.filter_op)
 
-    def _position(self) -> tuple[Filters, str | None]:
-        return self._filters(), (self._cursors[-1] if self._cursors else None)
-
-    def _apply(self, page: _Page) -> None:
-        self.runs = page.runs
-        self.has_older = page.has_older
-        self._older_cursor = page.older_cursor
-        self.active_runs = page.active
-        self.has_active = bool(page.active)
-        self.loaded = True
-
-    async def _load(self, actor: Actor) -> bool:
-        """Read the page the filters and the cursor stack name; False (and a notice) when that failed."""
-        filters, before = self._position()
-        try:
-            page = await asyncio.to_thread(_read_page, actor, filters, before)
-        except Exception as exc:  # noqa: BLE001 - translated for the user
-            self._say(user_message(exc), "error")
-            self.has_active = False
-            return False
-        self._apply(page)
-        return True
-
     async def _first_page(self, actor: Actor) -> None:
         self._cursors, self.page_number = [], 1
-        await self._load(actor)
+        await self._refresh(actor)
 
     # ---- events ----
 
     @requires_capability(Capability.PROVIDER_VIEW, denied=PAGE_DENIED)
-    async def on_page_load(self, actor: Actor):
+    async def on_page_load(self, actor: Actor) -> None:
         self.notice = ""
         self.filter_connection = self.filter_status = self.filter_op = ALL
-        try:
-            self.connection_choices = await asyncio.to_thread(_choices, actor)
-        except Exception as exc:  # noqa: BLE001 - translated for the user
-            self._say(user_message(exc), "error")
-            return None
+        choices = await self._call(_choices, actor)
+        if choices is FAILED:
+            return
+        self.connection_choices = choices
         await self._first_page(actor)
-        return None
-
-    @requires_capability(Capability.PROVIDER_VIEW, background=True, temporal=True, tick=ignored_arg)
-    async def poll(self, actor: Actor, tick: Any):
-        """Timer tick while runs are active: re-read the page shown (same filters, same position)."""
-        async with self:
-            if not claim_poll(self):
-                return None
-            filters, before = self._position()
-        try:
-            page: _Page | None = await asyncio.to_thread(_read_page, actor, filters, before)
-            failure = ""
-        except Exception as exc:  # noqa: BLE001 - translated for the user
-            page, failure = None, user_message(exc)
-        async with self:
-            release_poll(self)
-            if page is None:
-                self._say(failure, "error")
-                self.has_active = False
-            elif self._position() == (filters, before):  # the user did not move on meanwhile
-                self._apply(page)
-        return None
 
     @requires_capability(Capability.PROVIDER_VIEW, connection=connection_filter)
-    async def filter_by_connection(self, actor: Actor, connection: Any):
-        if connection != ALL:
-            try:  # one of this tenant's connections (another tenant's is "not found", like a random id)
-                await asyncio.to_thread(get_connection, actor, connection)
-            except Exception as exc:  # noqa: BLE001 - translated for the user
-                self._say(user_message(exc), "error")
-                return None
+    async def filter_by_connection(self, actor: Actor, connection: Any) -> None:
+        # One of this tenant's connections (another tenant's is "not found", like a random id).
+        if connection != ALL and await self._call(get_connection, actor, connection) is FAILED:
+            return
         self.filter_connection = connection
         await self._first_page(actor)
-        return None
 
     @requires_capability(Capability.PROVIDER_VIEW, status=choice_arg(ALL, *STATUSES))
-    async def filter_by_status(self, actor: Actor, status: Any):
+    async def filter_by_status(self, actor: Actor, status: Any) -> None:
         self.filter_status = status
         await self._first_page(actor)
-        return None
 
     @requires_capability(Capability.PROVIDER_VIEW, op_type=choice_arg(ALL, *OPERATIONS))
-    async def filter_by_operation(self, actor: Actor, op_type: Any):
+    async def filter_by_operation(self, actor: Actor, op_type: Any) -> None:
         self.filter_op = op_type
         await self._first_page(actor)
-        return None
 
     @requires_capability(Capability.PROVIDER_VIEW)
-    async def older_runs(self, actor: Actor):
+    async def older_runs(self, actor: Actor) -> None:
         """The next page back in time, after the oldest run shown."""
         if not self.has_older or not self._older_cursor:
-            return None
+            return
         self._cursors = [*self._cursors, self._older_cursor]
-        if await self._load(actor):
+        if await self._refresh(actor):
             self.page_number += 1
         else:
             self._cursors = self._cursors[:-1]
-        return None
 
     @requires_capability(Capability.PROVIDER_VIEW)
-    async def newest_runs(self, actor: Actor):
+    async def newest_runs(self, actor: Actor) -> None:
         await self._first_page(actor)
-        return None
 
 
 # ---------------------------------------------------------------- view
@@ -220,7 +184,7 @@ class OperationsState(SessionState):
 S = OperationsState
 
 
-def _select(test_id: str, value: rx.Var, on_change: Any, all_label: str, items: list[rx.Component]
+def _select(test_id: str, value: rx.Var[str], on_change: Any, all_label: str, items: list[rx.Component]
             ) -> rx.Component:
     return rx.select.root(
         rx.select.trigger(custom_attrs={"data-testid": test_id}),

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import enum
 import logging
 import re
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import reflex as rx
+from reflex_base.event import EventSpec
 
 from atlas_app.cookie_shield import SESSION_HASH_COOKIE, cookie_value
 from atlas_app.state.guard import SIGNED_IN, ignored_arg, requires_capability, uuid_arg
@@ -43,6 +46,19 @@ _DIGEST = re.compile(r"[0-9a-f]{64}")
 class TenantChoice:
     id: str = ""
     name: str = ""
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Failed(enum.Enum):
+    """What ``SessionState._call`` returns when the service failed (the user has been told)."""
+
+    FAILED = "failed"
+
+
+FAILED = Failed.FAILED
 
 
 def _clock() -> float:
@@ -67,20 +83,20 @@ class SessionState(rx.State):
     _actor_checked_at: float = 0.0
 
     # Shown in the header; derived from the actor, never trusted as input.
-    user_email: str = ""
-    tenant_name: str = ""
-    tenant_id: str = ""
-    user_role: str = ""
-    tenants: list[TenantChoice] = rx.field(default_factory=list)
-    can_view: bool = False
-    can_manage: bool = False
-    can_run: bool = False
-    can_audit: bool = False
-    can_manage_tenant: bool = False
+    user_email: rx.Field[str] = rx.field("")
+    tenant_name: rx.Field[str] = rx.field("")
+    tenant_id: rx.Field[str] = rx.field("")
+    user_role: rx.Field[str] = rx.field("")
+    tenants: rx.Field[list[TenantChoice]] = rx.field(default_factory=list)
+    can_view: rx.Field[bool] = rx.field(False)
+    can_manage: rx.Field[bool] = rx.field(False)
+    can_run: rx.Field[bool] = rx.field(False)
+    can_audit: rx.Field[bool] = rx.field(False)
+    can_manage_tenant: rx.Field[bool] = rx.field(False)
 
     # The page's message line (shown by the page frame).
-    notice: str = ""
-    notice_kind: str = "info"  # info | success | error
+    notice: rx.Field[str] = rx.field("")
+    notice_kind: rx.Field[str] = rx.field("info")  # info | success | error
 
     # ---- private helpers (not callable from the browser) ----
 
@@ -140,10 +156,18 @@ class SessionState(rx.State):
         self.notice = message
         self.notice_kind = kind
 
+    async def _call(self, service: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | Literal[Failed.FAILED]:
+        """Run a blocking service call in a thread; when it fails, the page's notice says why and FAILED returns."""
+        try:
+            return await asyncio.to_thread(service, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - translated for the user
+            self._say(user_message(exc), "error")
+            return FAILED
+
     # ---- events ----
 
     @requires_capability(SIGNED_IN, tenant_id=uuid_arg)
-    async def switch_tenant(self, actor: Actor, tenant_id: Any):
+    async def switch_tenant(self, actor: Actor, tenant_id: Any) -> EventSpec | None:
         """Point this session at another suite tenant the user belongs to, then start over on its home page."""
         session_hash = self._session_hash()
         try:
@@ -161,11 +185,11 @@ class SessionState(rx.State):
         return rx.redirect(HOME_ROUTE)
 
     @requires_capability(SIGNED_IN, temporal=True, session_max_age=HEARTBEAT_SECONDS, tick=ignored_arg)
-    async def heartbeat(self, actor: Actor, tick: Any):
+    async def heartbeat(self, actor: Actor, tick: Any) -> None:
         """Timer tick from every signed-in page: re-checks the session (the decorator signs out a dead one)."""
         return None
 
     @requires_capability(SIGNED_IN)
-    async def dismiss_notice(self, actor: Actor):
+    async def dismiss_notice(self, actor: Actor) -> None:
         self.notice = ""
         return None

@@ -1,0 +1,59 @@
+"""What /connections shows, read from PostgreSQL only: the tenant's connections and its recent runs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from atlas_app.state.messages import when
+from atlas_app.state.rows import RunRow, run_row
+from atlas_services.authz import Actor
+from atlas_services.connections import ConnectionView, list_connections
+from atlas_services.operations import has_active_runs, list_runs
+
+RUN_LIMIT = 20
+KIND_LABELS = {"client_secret": "Client secret", "certificate": "Certificate"}
+
+
+@dataclasses.dataclass
+class ConnectionRow:
+    id: str = ""
+    name: str = ""
+    cloud: str = ""
+    entra_tenant_id: str = ""
+    client_id: str = ""
+    is_default: bool = False
+    enabled: bool = True
+    health_status: str = "unknown"
+    health_reason_code: str = ""
+    last_checked: str = ""
+    credential_kind: str = ""
+    secret_hint: str = ""
+    expires: str = ""
+    expiry_warning: str = ""
+
+
+def connection_row(view: ConnectionView) -> ConnectionRow:
+    return ConnectionRow(
+        id=str(view.id), name=view.name, cloud=str(view.cloud), entra_tenant_id=str(view.entra_tenant_id),
+        client_id=str(view.client_id), is_default=view.is_default, enabled=view.enabled,
+        health_status=str(view.health_status), health_reason_code=view.health_reason_code or "",
+        last_checked=when(view.last_checked_at),
+        credential_kind=KIND_LABELS.get(str(view.credential_kind or ""), ""), secret_hint=view.secret_hint,
+        expires=view.credential_expires_at.strftime("%Y-%m-%d") if view.credential_expires_at else "",
+        expiry_warning=view.expiry_warning or "")
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    connections: list[ConnectionRow]
+    runs: list[RunRow]
+    has_active: bool
+
+
+def read_page(actor: Actor, position: object = ()) -> Snapshot:
+    """Everything the page shows (blocking: call in a thread). The page has one position: all of it."""
+    return Snapshot(
+        connections=[connection_row(v) for v in list_connections(actor)],
+        runs=[run_row(v) for v in list_runs(actor, limit=RUN_LIMIT)],
+        has_active=has_active_runs(actor),
+    )

@@ -1,0 +1,121 @@
+"""A page that shows runs while they happen: one guarded poll, declared once, with the page's own capability.
+
+A live page names both bases (a Reflex class whose state bases are all mixins is a mixin itself) and who may
+watch it::
+
+    class XState(LivePageState, SessionState):
+        watched_with: ClassVar[Capability] = Capability.PROVIDER_VIEW
+
+and fills in four hooks:
+
+- ``_position()``: what a read reads now (filters, a cursor, an id); ``_poll_position()`` may say None: nothing
+  to poll now;
+- ``_read_snapshot(actor, position)``: everything the page shows, from PostgreSQL only (blocking; a thread);
+- ``_apply(snapshot, position)``: show it;
+- ``_has_active(snapshot)``: whether a run in it is still active (the poll timer runs while one is).
+
+The poll handler is made per page, with the guard and the page's capability, when the page's class is created,
+so it is registered as that page's own handler (``ConnectionsState.poll``) and the guard-coverage test sees it.
+This is a Reflex mixin: its vars become each page's own vars, and no extra state sits in the state tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import reflex as rx
+
+from atlas_app.state.guard import ignored_arg, requires_capability
+from atlas_app.state.messages import user_message
+from atlas_app.state.polling import claim_poll, release_poll
+from atlas_app.state.session import FAILED, SessionState
+from atlas_services.authz import Actor, Capability
+
+
+def _guarded_poll(page: str, capability: Capability) -> Any:
+    async def poll(self: LivePageState, actor: Actor, tick: Any) -> None:
+        """Timer tick while runs are active: re-read what the page shows (PostgreSQL only, never Microsoft)."""
+        await self._poll(actor)
+
+    poll.__qualname__ = f"{page}.poll"  # what the guard's log lines name
+    return requires_capability(capability, background=True, temporal=True, tick=ignored_arg)(poll)
+
+
+class LivePageState(SessionState, mixin=True):
+    has_active: rx.Field[bool] = rx.field(False)
+    loaded: rx.Field[bool] = rx.field(False)
+    _poll_started_at: float = 0.0
+
+    watched_with: ClassVar[Capability]  # who may watch the page (and so poll it)
+
+    if TYPE_CHECKING:
+        poll: Any  # made per page by __init_subclass__
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        capability = cls.__dict__.get("watched_with")
+        if not isinstance(capability, Capability):
+            raise TypeError(f"{cls.__name__}: a live page declares `watched_with`, the capability that may watch it")
+        # Set before Reflex registers the class's handlers, so the poll is this page's own.
+        cls.poll = _guarded_poll(cls.__name__, capability)
+        super().__init_subclass__(**kwargs)
+
+    # ---- hooks ----
+
+    def _position(self) -> Any:
+        return ()
+
+    def _poll_position(self) -> Any:
+        """Where a poll reads; None: nothing to poll now (by default, wherever the page is)."""
+        return self._position()
+
+    def _still_showing(self, position: Any) -> bool:
+        """Whether a snapshot read for ``position`` still belongs on the page (the user may have moved on)."""
+        return bool(position == self._position())
+
+    @staticmethod
+    def _read_snapshot(actor: Actor, position: Any) -> Any:
+        raise NotImplementedError
+
+    def _apply(self, snapshot: Any, position: Any) -> None:
+        raise NotImplementedError
+
+    def _has_active(self, snapshot: Any) -> bool:
+        raise NotImplementedError
+
+    # ---- reading ----
+
+    def _show(self, snapshot: Any, position: Any) -> None:
+        self._apply(snapshot, position)
+        self.has_active = self._has_active(snapshot)
+        self.loaded = True
+
+    async def _load(self, actor: Actor, position: Any) -> bool:
+        """Read and show the page at ``position``; False (and a notice) when that failed."""
+        snapshot = await self._call(self._read_snapshot, actor, position)
+        if snapshot is FAILED:
+            self.has_active = False
+            return False
+        self._show(snapshot, position)
+        return True
+
+    async def _refresh(self, actor: Actor) -> bool:
+        return await self._load(actor, self._position())
+
+    async def _poll(self, actor: Actor) -> None:
+        """One tick at a time per tab (claim_poll); the read runs outside the state lock."""
+        async with self:
+            position = self._poll_position()
+            if position is None or not claim_poll(self):
+                return
+        try:
+            snapshot, failure = await asyncio.to_thread(self._read_snapshot, actor, position), ""
+        except Exception as exc:  # noqa: BLE001 - translated for the user
+            snapshot, failure = None, user_message(exc)
+        async with self:
+            release_poll(self)
+            if failure:
+                self._say(failure, "error")
+                self.has_active = False
+            elif self._still_showing(position):
+                self._show(snapshot, position)
