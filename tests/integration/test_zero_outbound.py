@@ -53,7 +53,7 @@ from atlas_services.directory import actor_for, create_tenant, create_user
 from atlas_services.members import add_member
 from atlas_services.models import OperationRun, Role, RunStatus, User
 from atlas_services.secrets import SecretValue
-from tests.support.outbound_recorder import Attempt, describe, recording
+from tests.support.outbound_recorder import Attempt, backing_from_environment, describe, recording
 
 T = TypeVar("T")
 
@@ -503,3 +503,13 @@ def test_the_test_s_own_postgresql_and_redis_are_not_outbound() -> None:
             session.exec(select(User.email).limit(1)).all()
         redis.Redis.from_url(str(get_settings().redis_url), socket_connect_timeout=3).ping()
     assert recorder.attempts == []
+
+
+def test_the_allowance_is_exactly_the_backing_services_address_and_port() -> None:
+    backing = backing_from_environment({"ATLAS_DATABASE_URL": "postgresql+psycopg://u@[::1]:5433/x?host=/run/pg",
+                                        "ATLAS_REDIS_URL": "redis://localhost:6390/1"})
+    assert backing.allows(("127.0.0.1", 6390)) and backing.allows(("localhost", 6390))
+    assert backing.allows(("::1", 5433, 0, 0)) and backing.allows("/run/pg/.s.PGSQL.5433")
+    assert not backing.allows(("127.0.0.1", 6391))  # loopback on any other port: the simulator, say
+    assert not backing.allows(("127.0.0.1", 5433)) and not backing.allows("/run/pg/other")
+    assert backing.names == {"localhost"}

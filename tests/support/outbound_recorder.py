@@ -57,7 +57,8 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Backing:
-    """The socket endpoints a test may connect to: resolved (address, port) pairs, host names, Unix paths."""
+    """The socket endpoints a test may reach: (address, port) pairs (host names resolved too), the host names
+    themselves (for lookups) and Unix socket paths."""
 
     addresses: frozenset[tuple[str, int]] = frozenset()
     names: frozenset[str] = frozenset()
@@ -65,26 +66,21 @@ class Backing:
 
     def allows(self, address: Any) -> bool:
         if isinstance(address, str | bytes):
-            path = os.fsdecode(address)
-            return any(path == allowed or path.startswith(allowed.rstrip("/") + "/") for allowed in self.unix_paths)
+            return os.fsdecode(address) in self.unix_paths
         if isinstance(address, tuple) and len(address) >= 2:
             return (_normal_host(str(address[0])), address[1]) in self.addresses
         return False
 
 
-def _normal_host(host: str) -> str:
+def _ip(host: str) -> str | None:
     try:
         return ipaddress.ip_address(host.split("%", 1)[0].strip("[]")).compressed
     except ValueError:
-        return host.lower()
+        return None
 
 
-def _looks_like_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.split("%", 1)[0].strip("[]"))
-        return True
-    except ValueError:
-        return False
+def _normal_host(host: str) -> str:
+    return _ip(host) or host.lower()
 
 
 def backing_from_environment(environ: Mapping[str, str] | None = None) -> Backing:
@@ -110,10 +106,13 @@ def backing_from_environment(environ: Mapping[str, str] | None = None) -> Backin
     addresses = set()
     for host, port in endpoints:
         addresses.add((_normal_host(host), port))
-        if not _looks_like_ip(host):
-            for *_, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-                addresses.add((_normal_host(str(sockaddr[0])), port))
-    return Backing(frozenset(addresses), frozenset(h.lower() for h, _ in endpoints if not _looks_like_ip(h)),
+        if _ip(host) is None:
+            try:
+                resolved = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except socket.gaierror:
+                resolved = []  # nothing to connect to by address then; the name itself stays allowed
+            addresses.update((_normal_host(str(sockaddr[0])), port) for *_, sockaddr in resolved)
+    return Backing(frozenset(addresses), frozenset(h.lower() for h, _ in endpoints if _ip(h) is None),
                    frozenset(unix_paths))
 
 
@@ -209,7 +208,7 @@ class OutboundRecorder:
 
         def recorded_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
             name = os.fsdecode(host) if isinstance(host, str | bytes) else ""
-            if name and not _looks_like_ip(name) and name.lower() not in backing.names:
+            if name and _ip(name) is None and name.lower() not in backing.names:
                 recorder.record("name lookup", f"{name}:{port}")
             return getaddrinfo(host, port, *args, **kwargs)
 
