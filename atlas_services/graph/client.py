@@ -32,10 +32,10 @@ import httpx
 
 from atlas_services.errors import ProviderError
 from atlas_services.graph.budget import PROCESS_BUDGETS, RequestBudgets, TokenBucket
-from atlas_services.graph.clouds import Cloud
+from atlas_services.graph.clouds import CloudEndpoints
 from atlas_services.graph.contracts import Contract, ContractError, ContractSet, load_contracts
 from atlas_services.graph.http import make_httpx_client
-from atlas_services.reasons import REASONS
+from atlas_services.reasons import ReasonCode
 
 if TYPE_CHECKING:
     from atlas_services.secrets import AppCredential
@@ -47,7 +47,7 @@ QUERY_OPTIONS = frozenset({"$filter", "$top", "$orderby", "$count"})
 RETRYABLE_STATUS = frozenset({429, 503, 504})
 # Until the catalogue has a dedicated code, an unlicensed tenant is reported as an unreadable answer with a
 # specific detail and remediation.
-INTUNE_NOT_LICENSED = "intune.not_licensed" if "intune.not_licensed" in REASONS else "graph.bad_response"
+INTUNE_NOT_LICENSED = ReasonCode.INTUNE_NOT_LICENSED
 INTUNE_NOT_LICENSED_REMEDIATION = ("Assign an Intune license (for example Microsoft Intune Plan 1 or Microsoft 365 "
                                    "E3/E5/Business Premium) in the customer tenant, or do not run Intune "
                                    "operations for it.")
@@ -65,7 +65,7 @@ class GraphRequestError(ProviderError):
     """A Graph call failed; carries the request id Microsoft support asks for and, for a 403, the permissions
     that would grant the call (from Intune's own message when it names them, else from the contract)."""
 
-    def __init__(self, code: str, detail: str | None = None, remediation: str | None = None, *,
+    def __init__(self, code: ReasonCode, detail: str | None = None, remediation: str | None = None, *,
                  contract_key: str | None = None, status_code: int | None = None,
                  request_id: str | None = None, graph_code: str | None = None,
                  missing_permissions: Sequence[str] = ()) -> None:
@@ -136,7 +136,7 @@ class GraphClient:
     renewed token. Not meant to be shared between threads; the request budget is shared across clients.
     """
 
-    def __init__(self, cloud: Cloud, token_provider: Callable[[], str], http: httpx.Client | None = None, *,
+    def __init__(self, cloud: CloudEndpoints, token_provider: Callable[[], str], http: httpx.Client | None = None, *,
                  tenant_id: str, client_id: str, contracts: ContractSet | None = None,
                  retry: RetryPolicy | None = None, budgets: RequestBudgets | None = None,
                  sleep: Callable[[float], None] = time.sleep, wall_clock: Callable[[], float] = time.time,
@@ -157,7 +157,7 @@ class GraphClient:
         self.stats = GraphStats()
 
     @classmethod
-    def for_app(cls, cloud: Cloud, entra_tenant_id: str, client_id: str, secret: AppCredential,
+    def for_app(cls, cloud: CloudEndpoints, entra_tenant_id: str, client_id: str, secret: AppCredential,
                 **kwargs: Any) -> GraphClient:
         """A client whose tokens come from MSAL for this app registration (cached, renewed when near expiry)."""
         from atlas_services.graph.tokens import acquire_graph_token
@@ -194,7 +194,8 @@ class GraphClient:
         if isinstance(value, dict):
             return value
         if isinstance(value, list):
-            raise GraphRequestError("graph.bad_response", "Microsoft Graph sent a list where one object was expected.",
+            raise GraphRequestError(ReasonCode.GRAPH_BAD_RESPONSE,
+                                    "Microsoft Graph sent a list where one object was expected.",
                                     contract_key=contract.key, request_id=request_id)
         return body
 
@@ -282,12 +283,12 @@ class GraphClient:
             log.warning("graph %s: refused a next-page link to another host (request id %s)", contract.key,
                         request_id)
             raise GraphRequestError(
-                "graph.bad_response",
+                ReasonCode.GRAPH_BAD_RESPONSE,
                 "Microsoft Graph's next-page link pointed away from Microsoft Graph; Atlas did not follow it, so "
                 "the access token was not sent anywhere else.", contract_key=contract.key, request_id=request_id)
         link = str(next_link)
         if link in seen:
-            raise GraphRequestError("graph.bad_response", "Microsoft Graph repeated a next-page link.",
+            raise GraphRequestError(ReasonCode.GRAPH_BAD_RESPONSE, "Microsoft Graph repeated a next-page link.",
                                     contract_key=contract.key, request_id=request_id)
         seen.add(link)
         return link
@@ -317,12 +318,13 @@ class GraphClient:
                 if state.timeouts < self.retry.max_timeouts and \
                         self._retry_after_wait(contract, state, None, bucket, "timeout"):
                     continue
-                raise GraphRequestError("graph.timeout", _attempts_detail("Microsoft Graph did not answer in time",
+                raise GraphRequestError(ReasonCode.GRAPH_TIMEOUT,
+                                        _attempts_detail("Microsoft Graph did not answer in time",
                                                                           state), contract_key=contract.key) from None
             except httpx.TransportError as exc:
                 if self._retry_after_wait(contract, state, None, bucket, type(exc).__name__):
                     continue
-                raise GraphRequestError("network.unreachable",
+                raise GraphRequestError(ReasonCode.NETWORK_UNREACHABLE,
                                         _attempts_detail("Microsoft Graph could not be reached", state),
                                         contract_key=contract.key) from None
             request_id = _safe_header(response.headers.get("request-id"))
@@ -368,7 +370,7 @@ class GraphClient:
 def _page(contract: Contract, number: int, body: Json, request_id: str | None, *, has_next: bool) -> GraphPage:
     value = body.get("value", [])
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise GraphRequestError("graph.bad_response", "A page from Microsoft Graph had no list of objects.",
+        raise GraphRequestError(ReasonCode.GRAPH_BAD_RESPONSE, "A page from Microsoft Graph had no list of objects.",
                                 contract_key=contract.key, request_id=request_id)
     count = body.get("@odata.count")
     return GraphPage(contract_key=contract.key, number=number, items=value, request_id=request_id,
@@ -409,7 +411,8 @@ def _json_body(response: httpx.Response, contract: Contract, request_id: str | N
     if not isinstance(body, dict):
         log.warning("graph %s: unreadable body (HTTP %s, request id %s)", contract.key, response.status_code,
                     request_id)
-        raise GraphRequestError("graph.bad_response", "Microsoft Graph sent a response that is not a JSON object.",
+        raise GraphRequestError(ReasonCode.GRAPH_BAD_RESPONSE,
+                                "Microsoft Graph sent a response that is not a JSON object.",
                                 contract_key=contract.key, status_code=response.status_code, request_id=request_id)
     return body
 
@@ -423,26 +426,26 @@ def _error_for(response: httpx.Response, contract: Contract, request_id: str | N
     missing: list[str] = []
     remediation = None
     if status == 401:
-        code, detail = "auth.failed", "Microsoft Graph did not accept the access token."
+        code, detail = ReasonCode.AUTH_FAILED, "Microsoft Graph did not accept the access token."
     elif status == 403:
         missing = _scopes_from_message(inner) or list(contract.permissions)
-        code = "permission.missing"
+        code = ReasonCode.PERMISSION_MISSING
         detail = (f"Microsoft Graph refused '{contract.key}': the app needs one of these application permissions: "
                   f"{', '.join(missing)}.")
     elif status == 429:
-        code = "graph.throttled"
+        code = ReasonCode.GRAPH_THROTTLED
         asked = state.last_retry_after
         wait = f", last asking to wait {asked:.0f} s" if asked is not None and asked >= 1 else ""
         detail = _attempts_detail(f"Microsoft Graph kept throttling the requests{wait}", state)
     elif status >= 500:
-        code, detail = "graph.unavailable", _attempts_detail(f"Microsoft Graph answered HTTP {status}", state)
+        code, detail = ReasonCode.GRAPH_UNAVAILABLE, _attempts_detail(f"Microsoft Graph answered HTTP {status}", state)
     elif _NOT_LICENSED.search(inner):
         code = INTUNE_NOT_LICENSED
         detail = "The tenant has no active Intune license, so Microsoft Graph refuses Intune requests."
         remediation = INTUNE_NOT_LICENSED_REMEDIATION
     else:
         suffix = f" ({graph_code})" if graph_code else ""
-        code, detail = "graph.bad_response", f"Microsoft Graph refused the request with HTTP {status}{suffix}."
+        code, detail = ReasonCode.GRAPH_BAD_RESPONSE, f"Microsoft Graph refused the request with HTTP {status}{suffix}."
     return GraphRequestError(code, detail, remediation, contract_key=contract.key, status_code=status,
                              request_id=request_id, graph_code=graph_code, missing_permissions=missing)
 

@@ -24,6 +24,8 @@ from urllib.parse import quote
 
 import yaml
 
+from atlas_services.runs.types import GRAPH_CAPABILITIES
+
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # The repository root in a checkout; the package directory when installed with the file as package data.
 _DEFAULT_PATHS = (_PACKAGE_DIR.parents[1] / "graph_contracts.yaml", _PACKAGE_DIR.parent / "graph_contracts.yaml")
@@ -32,7 +34,7 @@ FIELDS = ("key", "method", "path", "version", "select", "permissions", "paging",
 VERSIONS = frozenset({"v1.0"})
 # v1 contracts are read-only; writes need their own review and a new method here.
 METHODS = frozenset({"GET"})
-CAPABILITIES = frozenset({"health_check", "inventory_sync", "compliance_snapshot"})
+CAPABILITIES = frozenset(GRAPH_CAPABILITIES)
 PARAM_KINDS = frozenset({"guid", "string"})
 
 
