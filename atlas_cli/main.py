@@ -273,7 +273,7 @@ def op_start(
 ) -> None:
     """Start an operation run (or find the active one on its scope)."""
     from atlas_jobs.dispatch import start_operation
-    from atlas_services.operations import get_run
+    from atlas_services.runs.queries import get_run
 
     with guarded(as_json):
         actor = _actor(tenant, actor_email)
@@ -299,7 +299,7 @@ def op_start(
 @declares(Capability.PROVIDER_VIEW)
 def op_show(run_id: str, tenant: TenantName, actor_email: AsEmail, as_json: Json = False) -> None:
     """Show one run."""
-    from atlas_services.operations import get_run
+    from atlas_services.runs.queries import get_run
 
     with guarded(as_json):
         run = get_run(_actor(tenant, actor_email), run_id)

@@ -62,21 +62,20 @@ from atlas_app.state.rows import (
 from atlas_app.state.session import SessionState
 from atlas_jobs.dispatch import start_operation
 from atlas_services.authz import Actor, Capability
+from atlas_services.connection_health import ConnectionHealthView, connection_health
 from atlas_services.connections import ConnectionView, get_connection
 from atlas_services.errors import NotFound
 from atlas_services.inventory import (
     KIND_LABELS,
     ComplianceSnapshotView,
-    ConnectionHealthView,
     InventoryItemView,
     InventoryOverview,
     InventoryPage,
     compliance_history,
-    connection_health,
     inventory_overview,
     list_inventory_items,
 )
-from atlas_services.operations import list_runs
+from atlas_services.runs.queries import list_runs
 
 ROUTE = "/connections/[connection_id]"
 POLL_MILLISECONDS = 2000

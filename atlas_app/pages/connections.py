@@ -56,7 +56,7 @@ from atlas_services.connections import (
 )
 from atlas_services.credential_input import CertificateInput, ClientSecretInput, CredentialInput
 from atlas_services.errors import InvalidInput
-from atlas_services.operations import has_active_runs, list_runs
+from atlas_services.runs.queries import has_active_runs, list_runs
 from atlas_services.secrets import SecretValue
 
 log = logging.getLogger(__name__)

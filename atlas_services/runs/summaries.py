@@ -43,11 +43,11 @@ class PermissionSource(StrEnum):
 
 
 class StoredModel(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     def stored(self) -> dict[str, Any]:
         """The JSON form written to the database (only the keys that were set)."""
-        return self.model_dump(mode="json", exclude_unset=True)
+        return self.model_dump(mode="json", exclude_unset=True, by_alias=True)
 
     def __getitem__(self, key: str) -> Any:
         """One key of the stored JSON form, as scripts and the CLI's JSON output read it."""
@@ -66,11 +66,6 @@ class SectionResult(StoredModel):
     remediation: str | None = None
     missing_permissions: list[str] = Field(default_factory=list)
     request_id: str | None = None
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    def stored(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_unset=True, by_alias=True)
 
 
 class ContractReadiness(StoredModel):

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from atlas_services.connection_health import connection_health
 from atlas_services.connections import create_connection
 from atlas_services.credential_input import ClientSecretInput
 from atlas_services.errors import NotFound
-from atlas_services.inventory import connection_health
 from atlas_services.secrets import SecretValue
 from atlas_sim.server import RunningSimulator
 from tests.integration.capability_support import (

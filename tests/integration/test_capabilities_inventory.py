@@ -18,7 +18,9 @@ from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput, NotFound
 from atlas_services.inventory import compliance_history, inventory_overview, list_inventory_items
 from atlas_services.models import InventoryItem, OperationRun, utcnow
-from atlas_services.operations import cancel_run, execute_run, get_run, start_operation
+from atlas_services.runs.execute import execute_run
+from atlas_services.runs.queries import cancel_run, get_run
+from atlas_services.runs.start import start_operation
 from atlas_sim.server import RunningSimulator
 from tests.integration.capability_support import (
     APPS,

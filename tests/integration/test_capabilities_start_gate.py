@@ -15,7 +15,8 @@ from atlas_services.connections import create_connection, delete_connection, set
 from atlas_services.db import session_scope
 from atlas_services.errors import NotFound, ProviderError
 from atlas_services.models import ACTIVE_RUN_STATUSES, OperationRun
-from atlas_services.operations import OPERATION_TYPES, StartResult, start_operation
+from atlas_services.runs.start import StartResult, start_operation
+from atlas_services.runs.types import AVAILABILITY
 from atlas_services.secrets import SecretValue
 from tests.plugins.atlas import make_actor
 
@@ -77,7 +78,7 @@ def test_every_capability_is_available_except_the_remote_write_placeholders(db: 
         with pytest.raises(ProviderError) as caught:
             _start(owner, op_type)
         assert caught.value.code == "capability.not_available"
-    assert {op for op, available in OPERATION_TYPES.items() if not available} == {"script_deploy", "app_publish"}
+    assert {op for op, available in AVAILABILITY.items() if not available} == {"script_deploy", "app_publish"}
     assert len(_runs()) == 3
 
 

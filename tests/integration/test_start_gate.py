@@ -13,7 +13,7 @@ from atlas_services.connections import create_connection
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput, NotFound, ProviderError
 from atlas_services.models import OperationRun
-from atlas_services.operations import get_run, list_runs
+from atlas_services.runs.queries import get_run, list_runs
 from atlas_services.secrets import SecretValue
 from tests.plugins.atlas import make_actor
 from tests.plugins.guard import OutboundLog
@@ -85,7 +85,7 @@ def test_placeholder_capabilities_refuse_to_start(db: None, huey_queue: Any) -> 
 
 
 def test_enqueue_failure_fails_the_run_with_queue_unavailable(db: None) -> None:
-    from atlas_services.operations import start_operation as gate
+    from atlas_services.runs.start import start_operation as gate
 
     owner = make_actor("owner")
     _connection(owner)

@@ -36,7 +36,7 @@ from atlas_app.pages.connections import ConnectionsState
 from atlas_app.pages.login import LoginState
 from atlas_app.pages.members import MembersState
 from atlas_app.pages.operations import OperationsState
-from atlas_app.pages.runs import RunState
+from atlas_app.pages.runs.state import RunState
 from atlas_app.state import session as session_module
 from atlas_app.state.guard import (
     DENIED,
@@ -52,13 +52,14 @@ from atlas_app.state.guard import (
 )
 from atlas_app.state.messages import NOT_FOUND
 from atlas_app.state.session import SessionState
-from atlas_services import operations, sessions
+from atlas_services import sessions
 from atlas_services.authz import ROLE_CAPABILITIES, Actor, Capability
 from atlas_services.connections import create_connection, get_connection
 from atlas_services.db import get_engine
 from atlas_services.inventory import _encode_cursor
 from atlas_services.members import add_member, remove_member
 from atlas_services.models import Role
+from atlas_services.runs import execute, queries, start
 from atlas_services.secrets import SecretValue
 from tests.aio import run_coroutine
 from tests.plugins.atlas import make_actor, random_suffix
@@ -100,7 +101,7 @@ def _connection(owner: Actor, marker: str = "") -> str:
 
 def _run(owner: Actor, marker: str = "") -> str:
     connection = _connection(owner, marker)
-    return str(operations.start_operation(owner, "health_check", connection, enqueue=lambda _run_id: None).run_id)
+    return str(start.start_operation(owner, "health_check", connection, enqueue=lambda _run_id: None).run_id)
 
 
 def _member(owner: Actor, marker: str = "") -> str:
@@ -512,7 +513,7 @@ def test_check_connection_only_writes_a_run_and_enqueues_its_id(world: World, hu
     assert huey_queue.pending_count() == 1
     (task,) = huey_queue.pending()
     assert task.args == (state.last_run_id,) and not task.kwargs
-    assert operations.get_run(world.owner_a, state.last_run_id).status == "queued"
+    assert queries.get_run(world.owner_a, state.last_run_id).status == "queued"
 
 
 def test_a_removed_member_loses_access_within_the_cache_window(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -668,9 +669,9 @@ def test_the_audit_log_pages_back_by_keyset_without_gaps_or_repeats(world: World
 
 def _run_now(actor: Actor, op_type: str, connection_id: str) -> str:
     """Start ``op_type`` and run it here, as the worker would; returns the run id."""
-    started = operations.start_operation(actor, op_type, connection_id, enqueue=lambda _run_id: None)
+    started = start.start_operation(actor, op_type, connection_id, enqueue=lambda _run_id: None)
     assert started.outcome == "started", started
-    operations.execute_run(started.run_id)
+    execute.execute_run(started.run_id)
     return str(started.run_id)
 
 
@@ -809,12 +810,12 @@ def test_the_operations_history_pages_back_by_keyset_and_filters(world: World) -
     owner = make_actor("owner", f"ops-{random_suffix()}")
     first, second = _connection(owner), _connection(owner)
     for index in range(30):
-        run_id = operations.start_operation(owner, "health_check" if index % 3 else "inventory_sync",
+        run_id = start.start_operation(owner, "health_check" if index % 3 else "inventory_sync",
                                             first if index % 2 else second, enqueue=lambda _run_id: None).run_id
         with get_engine().begin() as conn:  # finished at once, so the next one can start
             conn.execute(text("UPDATE operation_runs SET status = :s WHERE id = :id"),
                          {"s": "failed" if index % 5 == 0 else "succeeded", "id": run_id})
-    expected = [str(view.id) for view in operations.list_runs(owner, 200)]
+    expected = [str(view.id) for view in queries.list_runs(owner, 200)]
     state = _state(OperationsState, _session_digest(owner))
     run(OperationsState.on_page_load.fn(state))
     assert len(state.connection_choices) == 2 and not state.has_active

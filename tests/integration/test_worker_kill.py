@@ -21,7 +21,7 @@ from atlas_jobs.dispatch import start_operation as start_and_enqueue
 from atlas_services.connections import create_connection
 from atlas_services.db import session_scope
 from atlas_services.models import InventoryItem, OperationRun
-from atlas_services.operations import start_operation
+from atlas_services.runs.start import start_operation
 from atlas_services.secrets import SecretValue
 from atlas_sim.scenario import parse_scenario
 from atlas_sim.server import RunningSimulator

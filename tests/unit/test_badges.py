@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from atlas_app.components.badges import BadgeCatalog, PermissionGrant, ReadinessStatus, SectionStatus
+from atlas_app.components.badges import BadgeCatalog, PermissionGrant
 from atlas_services.models import HealthStatus, RunStatus
+from atlas_services.runs.summaries import ReadinessStatus, SectionStatus
 
 
 def test_every_status_value_has_its_own_badge() -> None:

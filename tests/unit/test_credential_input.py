@@ -98,7 +98,7 @@ def test_bad_certificates_are_refused_with_a_clear_message(make_input, field, me
 def test_expiry_warnings_start_30_days_before() -> None:
     from datetime import UTC, datetime
 
-    from atlas_services.connections import expiry_warning
+    from atlas_services.credential_expiry import expiry_warning
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert expiry_warning(None, now) is None
