@@ -22,9 +22,10 @@ from typing import Any
 
 from atlas_services.errors import CapabilityFailed, ProviderError
 from atlas_services.graph import tokens
-from atlas_services.graph.client import GraphClient, GraphRequestError
+from atlas_services.graph.client import GraphClient
 from atlas_services.graph.clouds import get_cloud
 from atlas_services.graph.contracts import ContractSet
+from atlas_services.graph.errors import GraphRequestError
 from atlas_services.models import utcnow
 from atlas_services.providers.base import CapabilityContext, CapabilityResult, ConnectionFacts
 from atlas_services.reasons import ReasonCode

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from atlas_services.errors import CapabilityFailed, ProviderError
-from atlas_services.graph.client import GraphRequestError
+from atlas_services.graph.errors import GraphRequestError
 from atlas_services.models import InventoryKind
 from atlas_services.providers.base import CapabilityContext, CapabilityResult, ConnectionFacts, InventoryRecord
 from atlas_services.reasons import ReasonCode
