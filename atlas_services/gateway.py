@@ -16,9 +16,9 @@ from atlas_services.credential_expiry import expiry_warning
 from atlas_services.credential_rotation import finish_verification
 from atlas_services.db import session_scope
 from atlas_services.errors import CapabilityFailed, ProviderError
+from atlas_services.graph import tokens
 from atlas_services.graph.client import GraphClient
 from atlas_services.graph.clouds import get_cloud
-from atlas_services.graph.tokens import acquire_graph_token
 from atlas_services.inventory_store import RunObservationStore
 from atlas_services.models import CredentialKind, HealthStatus, ProviderConnection, ProviderCredential, utcnow
 from atlas_services.providers.base import CapabilityContext, ConnectionFacts
@@ -108,8 +108,8 @@ def _graph_session(resolved: ResolvedConnection) -> Iterator[tuple[GraphClient, 
     credential = resolved.credential
 
     def token() -> str:
-        # Asked at each call: MSAL answers from its cache until the token nears expiry.
-        return acquire_graph_token(cloud, resolved.entra_tenant_id, resolved.client_id, credential)
+        # Looked up on the module at each call (MSAL answers from its cache until the token nears expiry).
+        return tokens.acquire_graph_token(cloud, resolved.entra_tenant_id, resolved.client_id, credential)
 
     graph = GraphClient(cloud, token, tenant_id=resolved.entra_tenant_id, client_id=resolved.client_id)
     try:

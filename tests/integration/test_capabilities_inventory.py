@@ -226,7 +226,7 @@ def test_with_every_section_blocked_the_run_fails_and_keeps_its_sections(owner: 
 
 def test_a_sign_in_failure_fails_the_sync_before_any_section(owner: Any) -> None:
     run = run_now(owner, "inventory_sync", connect(owner, "full", secret="TEST-ONLY~wrong").id)
-    assert (run.status, run.reason_code, run.summary) == ("failed", "auth.invalid_client_secret", {})
+    assert (run.status, run.reason_code, run.summary.stored()) == ("failed", "auth.invalid_client_secret", {})
 
 
 def test_cancel_stops_the_sync_at_a_page_boundary_and_removes_nothing(owner: Any, sim: RunningSimulator) -> None:
