@@ -76,6 +76,7 @@ from atlas_services.inventory import (
     list_inventory_items,
 )
 from atlas_services.runs.queries import list_runs
+from atlas_services.runs.types import AVAILABLE
 
 ROUTE = "/connections/[connection_id]"
 POLL_MILLISECONDS = 2000
@@ -83,7 +84,7 @@ RUN_LIMIT = 10
 ITEM_PAGE_SIZE = 10
 TREND_LIMIT = 30
 # The operations a connection page can start (each is provider.run, and each one's worker exists).
-STARTABLE = ("health_check", "inventory_sync", "compliance_snapshot")
+STARTABLE = AVAILABLE
 KINDS = tuple(str(kind) for kind in KIND_LABELS)
 DEFAULT_KIND = KINDS[0]
 # The search form names the kind it searches (a hidden input) next to the text.

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 from datetime import date
 from typing import Any
 
@@ -58,6 +57,7 @@ from atlas_services.credential_input import CertificateInput, ClientSecretInput,
 from atlas_services.errors import InvalidInput
 from atlas_services.runs.queries import has_active_runs, list_runs
 from atlas_services.secrets import SecretValue
+from atlas_services.validation import GUID
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,6 @@ KIND_LABELS = {"client_secret": "Client secret", "certificate": "Certificate"}
 MAX_PFX_READ = 256 * 1024
 CREATE_PFX_UPLOAD = "create_pfx"
 ROTATE_PFX_UPLOAD = "rotate_pfx"
-_GUID = re.compile(r"^\s*[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\s*$")
 # Field names double as the inputs' ids (the secret ones are cleared by id after every submit).
 CREATE_FORM = form_arg(
     name=text_field("Name"),
@@ -156,7 +155,7 @@ def _expiry(value: str, field: str) -> date | None:
 
 
 def _looks_like_guid(secret: SecretValue | None) -> bool:
-    return secret is not None and bool(_GUID.match(secret.reveal()))
+    return secret is not None and bool(GUID.match(secret.reveal().strip()))
 
 
 async def _credential(kind: str, files: list[Any], *, secret: SecretValue | None, expires_on: str,

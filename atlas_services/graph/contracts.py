@@ -25,6 +25,7 @@ from urllib.parse import quote
 import yaml
 
 from atlas_services.runs.types import GRAPH_CAPABILITIES
+from atlas_services.validation import GUID
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # The repository root in a checkout; the package directory when installed with the file as package data.
@@ -82,7 +83,6 @@ _ALT_KEY_SEGMENT = re.compile(
 _ANY_PARAM = re.compile(_PARAM)
 _PROPERTY = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _PERMISSION = re.compile(r"^[A-Z][A-Za-z]*(\.[A-Z][A-Za-z]*)+$")
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class ContractError(ValueError):
@@ -139,7 +139,7 @@ class Contract:
             if not isinstance(value, str) or not value.strip():
                 raise ContractError(f"contract '{self.key}': path parameter '{param.name}' must be a non-empty string")
             if param.kind == "guid":
-                if not _GUID.match(value.strip()):
+                if not GUID.match(value.strip()):
                     raise ContractError(f"contract '{self.key}': path parameter '{param.name}' must be a GUID "
                                         "like 00000000-0000-0000-0000-000000000000")
                 value = str(uuid.UUID(value.strip()))

@@ -24,6 +24,7 @@ from atlas_services.graph.clouds import CloudEndpoints
 from atlas_services.graph.http import MsalHttpClient, make_httpx_client
 from atlas_services.reasons import ReasonCode, reason
 from atlas_services.secrets import AppCredential, CertificateCredential, SecretValue
+from atlas_services.validation import GUID
 
 log = logging.getLogger("atlas.graph.tokens")
 
@@ -35,7 +36,6 @@ AADSTS_REASONS: dict[int, ReasonCode] = {
     90002: ReasonCode.AUTH_TENANT_NOT_FOUND,
     700027: ReasonCode.AUTH_CERTIFICATE_NOT_REGISTERED,
 }
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 PASTE_VALUE_REMEDIATION = (
     "The secret looks like a Secret ID (a GUID). In the app registration's Certificates & secrets page, copy the "
     "secret's Value, not its Secret ID, and paste the secret's Value here."
@@ -155,14 +155,14 @@ def _from_error_result(result: dict[str, Any], secret: AppCredential) -> Provide
     detail = f"{reason(code).message} ({reference})"
     remediation = None
     if (code == ReasonCode.AUTH_INVALID_CLIENT_SECRET and isinstance(secret, SecretValue)
-            and _GUID.match(secret.reveal().strip())):
+            and GUID.match(secret.reveal().strip())):
         remediation = PASTE_VALUE_REMEDIATION
     log.info("token request refused: %s", aadsts)
     return ProviderError(code, detail, remediation)
 
 
 def _safe_id(value: object) -> bool:
-    return isinstance(value, str) and _GUID.match(value) is not None
+    return isinstance(value, str) and GUID.match(value) is not None
 
 
 def _from_constructor_value_error(exc: ValueError) -> ProviderError:
