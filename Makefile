@@ -27,7 +27,7 @@ lint: install
 	$(BIN)/lint-imports
 
 typecheck: install
-	$(BIN)/mypy atlas_services atlas_jobs atlas_cli atlas_sim
+	$(BIN)/mypy atlas_services atlas_jobs atlas_cli atlas_sim atlas_app
 
 test-unit: install
 	$(PYTEST) tests/unit

@@ -10,7 +10,9 @@ from reflex_base.event import EventSpec
 
 from atlas_app.auth_routes import build_auth_api
 from atlas_app.cookie_shield import CookieShield
-from atlas_app.pages import audit, connection_detail, connections, login, members, operations, runs
+from atlas_app.pages import audit, connection_detail, connections, login, members, operations
+from atlas_app.pages.runs import state as run_state
+from atlas_app.pages.runs import view as run_view
 from atlas_app.state.guard import public_handler
 from atlas_app.state.session import HOME_ROUTE, LOGIN_ROUTE, SessionState
 from atlas_services.netguard import install_outbound_guard
@@ -61,4 +63,4 @@ app.add_page(operations.operations_page, route=operations.ROUTE, title="Operatio
 app.add_page(members.members_page, route=members.ROUTE, title="Members · Atlas",
              on_load=members.MembersState.on_page_load)
 app.add_page(audit.audit_page, route=audit.ROUTE, title="Audit log · Atlas", on_load=audit.AuditState.on_page_load)
-app.add_page(runs.run_page, route=runs.ROUTE, title="Run · Atlas", on_load=runs.RunState.on_page_load)
+app.add_page(run_view.run_page, route=run_state.ROUTE, title="Run · Atlas", on_load=run_state.RunState.on_page_load)

@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Any, NoReturn
 
 import typer
+from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 
 from atlas_services.errors import AtlasError, InvalidInput, ProviderError
@@ -23,6 +24,8 @@ def _default(value: Any) -> Any:
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
+    if isinstance(value, BaseModel):  # a run's typed summary: its stored JSON form
+        return value.model_dump(mode="json", exclude_unset=True, by_alias=True)
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 

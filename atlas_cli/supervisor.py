@@ -132,7 +132,7 @@ def _kill_group(pid: int, sig: signal.Signals) -> None:
 
 def spawn(args: list[str], env: dict[str, str], log_path: Path | None = None) -> subprocess.Popen[bytes]:
     """Start a child in its own process group (so stopping it stops its children too)."""
-    out = open(log_path, "ab") if log_path else None  # noqa: SIM115  (closed with the process)
+    out = open(log_path, "ab") if log_path else None
     return subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, stdout=out, stderr=out)
 
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from atlas_jobs.tasks import enqueue_run
-from atlas_services import operations
 from atlas_services.authz import Actor
-from atlas_services.connections import RotationStarted
-from atlas_services.connections import rotate_credential as rotate
 from atlas_services.credential_input import CredentialInput
-from atlas_services.operations import StartResult
+from atlas_services.credential_rotation import RotationStarted
+from atlas_services.credential_rotation import rotate_credential as rotate
+from atlas_services.runs import start
+from atlas_services.runs.start import StartResult
 
 
 def start_operation(actor: Actor, op_type: str, connection_id: object | None = None) -> StartResult:
     """Write a run row (or find the active one) and enqueue its job; no provider call happens here."""
-    return operations.start_operation(actor, op_type, connection_id, enqueue=enqueue_run)
+    return start.start_operation(actor, op_type, connection_id, enqueue=enqueue_run)
 
 
 def rotate_credential(actor: Actor, connection_id: object, credential: CredentialInput) -> RotationStarted:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from atlas_services import run_lifecycle
 from atlas_services.config import get_settings
+from atlas_services.runs import lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +22,8 @@ def start_reaper_thread(stop: threading.Event, interval: float | None = None) ->
     def loop() -> None:
         while not stop.wait(period):
             try:
-                run_lifecycle.reap()
-            except Exception as exc:  # the database may be briefly away; try again next period
+                lifecycle.reap()
+            except Exception as exc:  # noqa: BLE001 - the database may be briefly away; try again next period
                 log.warning("reaper pass failed: %s", type(exc).__name__)
 
     thread = threading.Thread(target=loop, name="atlas-reaper", daemon=True)

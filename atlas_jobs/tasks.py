@@ -5,14 +5,17 @@ from __future__ import annotations
 import uuid
 
 from atlas_jobs.huey_app import huey
-from atlas_services import operations
 from atlas_services.authz import Capability
 
 
 # huey ships no type hints.
 @huey.task()  # type: ignore[untyped-decorator]
 def execute_run(run_id: str) -> None:
-    operations.execute_run(uuid.UUID(run_id))
+    # The one lazy edge: the web tier enqueues through this module, and must not reach the worker-only
+    # runs.execute (and through it the gateway and Microsoft). Listed in pyproject's import-linter config.
+    from atlas_services.runs.execute import execute_run as run_to_end
+
+    run_to_end(uuid.UUID(run_id))
 
 
 # The run re-checks that its starter still holds this capability before it does anything.

@@ -1,9 +1,8 @@
-"""Microsoft provider connections: create, list, default, enable/disable, delete, rotate the credential."""
+"""Microsoft provider connections: create, list, default, enable/disable, delete (rotation: credential_rotation)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -13,11 +12,11 @@ from sqlmodel import Session, col, delete, select
 
 from atlas_services import audit, credentials, validation
 from atlas_services.authz import Actor, Capability, load_for_actor, requires
+from atlas_services.credential_expiry import expiry_warning
 from atlas_services.credential_input import ClientSecretInput, CredentialInput, PreparedCredential, prepare
 from atlas_services.db import session_scope
-from atlas_services.errors import InvalidInput, ProviderError
+from atlas_services.errors import InvalidInput
 from atlas_services.models import Cloud, ProviderConnection, ProviderCredential, utcnow
-from atlas_services.operations import start_verification
 from atlas_services.secrets import SecretValue
 
 
@@ -41,23 +40,6 @@ class ConnectionView:
     # Set from EXPIRY_WARNING_DAYS before the credential expires (and after): what to tell the user.
     expiry_warning: str | None = None
     notices: tuple[str, ...] = ()
-
-
-EXPIRY_WARNING_DAYS = 30
-
-
-def expiry_warning(expires_at: datetime | None, now: datetime | None = None) -> str | None:
-    """A warning from 30 days before a credential expires, or None."""
-    if expires_at is None:
-        return None
-    days = (expires_at - (now or utcnow())).total_seconds() / 86400
-    if days < 0:
-        return "The credential has expired: rotate it now."
-    if days > EXPIRY_WARNING_DAYS:
-        return None
-    whole = int(days)
-    when = "today" if whole == 0 else f"in {whole} day{'s' if whole != 1 else ''}"
-    return f"The credential expires {when}: rotate it before then."
 
 
 def _credential_input(client_secret: SecretValue | None, credential: CredentialInput | None) -> CredentialInput:
@@ -95,7 +77,7 @@ def create_connection(actor: Actor, *, name: str, entra_tenant_id: str, client_i
             current_default.is_default = False
             session.flush()  # the one-default index must see the old default cleared first
         session.add(connection)
-        _add_credential(session, actor, connection, prepared, active=True)
+        add_credential(session, actor, connection, prepared, active=True)
         audit.record(session, tenant_id=actor.tenant_id, actor_user_id=actor.user_id, action="connection.create",
                      target_type="provider_connection", target_id=connection.id,
                      details={"name": clean_name, "cloud": clean_cloud.value, "entra_tenant_id": str(tenant_guid),
@@ -114,7 +96,7 @@ def _with_notices(view: ConnectionView, notices: tuple[str, ...]) -> ConnectionV
     return replace(view, notices=notices)
 
 
-def _add_credential(session: Session, actor: Actor, connection: ProviderConnection, prepared: PreparedCredential,
+def add_credential(session: Session, actor: Actor, connection: ProviderConnection, prepared: PreparedCredential,
                     *, active: bool) -> ProviderCredential:
     credential_id = uuid.uuid4()
     sealed = credentials.seal(prepared.material, tenant_id=actor.tenant_id, connection_id=connection.id,
@@ -227,46 +209,3 @@ def delete_connection(actor: Actor, connection_id: object) -> None:
         audit.record(session, tenant_id=actor.tenant_id, actor_user_id=actor.user_id, action="connection.delete",
                      target_type="provider_connection", target_id=connection.id,
                      details={"name": connection.display_name})
-
-
-@dataclass(frozen=True)
-class RotationStarted:
-    credential_id: uuid.UUID
-    run_id: uuid.UUID
-    notices: tuple[str, ...] = ()
-
-
-@requires(Capability.PROVIDER_MANAGE)
-def rotate_credential(actor: Actor, connection_id: object, credential: CredentialInput, *,
-                      enqueue: Callable[[uuid.UUID], None]) -> RotationStarted:
-    """Add a new credential and start a health check with it; it replaces the active one only if that succeeds.
-
-    Raises ProviderError("run.scope_busy") when another operation holds the connection's scope; the new
-    credential is then retired unused.
-    """
-    prepared = prepare(credential)
-    with session_scope() as session:
-        connection = _load(session, actor, connection_id, Capability.PROVIDER_MANAGE)
-        if not connection.enabled:
-            raise ProviderError("connection.disabled")
-        row = _add_credential(session, actor, connection, prepared, active=False)
-        audit.record(session, tenant_id=actor.tenant_id, actor_user_id=actor.user_id,
-                     action="credential.rotate", target_type="provider_connection", target_id=connection.id,
-                     details={"name": connection.display_name, "credential_kind": prepared.kind.value,
-                              "credential_hint": prepared.hint, "credential_id": str(row.id),
-                              "status": "verifying"})
-        credential_id = row.id
-        connection_key = connection.id
-    try:
-        run_id = start_verification(actor, connection_key, credential_id, enqueue=enqueue)
-    except Exception:
-        _retire(credential_id)
-        raise
-    return RotationStarted(credential_id=credential_id, run_id=run_id, notices=prepared.notices)
-
-
-def _retire(credential_id: uuid.UUID) -> None:
-    with session_scope() as session:
-        row = session.get(ProviderCredential, credential_id)
-        if row is not None and not row.active:
-            row.retired_at = utcnow()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
@@ -12,9 +11,9 @@ from atlas_services import certificates
 from atlas_services.errors import InvalidInput
 from atlas_services.models import CredentialKind
 from atlas_services.secrets import SecretValue
+from atlas_services.validation import GUID
 
 MAX_SECRET_LENGTH = 1024
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 TRIMMED_NOTICE = "Spaces or line breaks around the secret were removed."
 
 
@@ -105,7 +104,7 @@ def _secret(given: ClientSecretInput) -> PreparedCredential:
         raise InvalidInput("client_secret", "The client secret is required")
     if any(ch.isspace() for ch in text):
         raise InvalidInput("client_secret", "The client secret must not contain spaces or line breaks")
-    if _GUID.match(text) and not given.allow_guid_shaped:
+    if GUID.match(text) and not given.allow_guid_shaped:
         raise InvalidInput("client_secret", "This looks like the secret's ID (a GUID), not its Value. In the app "
                                             "registration's Certificates & secrets page, copy the Value column.")
     expires_at = None

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from atlas_services.config import get_settings
 from atlas_services.errors import ProviderError
+from atlas_services.reasons import ReasonCode
 from atlas_services.secrets import SecretValue
 
 
@@ -73,13 +74,14 @@ def open_sealed(sealed: Sealed, *, tenant_id: object, connection_id: object, cre
     ring = keyring or KeyRing(get_settings().encryption_keys)
     key = ring.key(sealed.key_id)
     if key is None:
-        raise ProviderError("credential.unavailable",
+        raise ProviderError(ReasonCode.CREDENTIAL_UNAVAILABLE,
                             "The credential is sealed under a key that is no longer configured.")
     try:
         plaintext = AESGCM(key).decrypt(
             sealed.nonce, sealed.ciphertext, _aad(tenant_id, connection_id, credential_id, sealed.key_id))
     except InvalidTag:
-        raise ProviderError("credential.unavailable", "The credential does not open for this connection.") from None
+        raise ProviderError(ReasonCode.CREDENTIAL_UNAVAILABLE,
+                            "The credential does not open for this connection.") from None
     return SecretValue(plaintext.decode())
 
 

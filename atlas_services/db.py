@@ -42,10 +42,11 @@ def session_scope() -> Iterator[Session]:
 def redact_url(url: str) -> str:
     """The URL with any password removed, for messages."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
+    except (ArgumentError, ValueError):
         return "<unparseable URL>"
 
 

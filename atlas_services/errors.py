@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from atlas_services.reasons import reason
+from typing import TYPE_CHECKING
+
+from atlas_services.reasons import ReasonCode, reason
+
+if TYPE_CHECKING:
+    from atlas_services.runs.summaries import StoredModel
 
 
 class AtlasError(Exception):
@@ -42,9 +47,18 @@ class ProviderError(AtlasError):
     ``detail`` is a sanitized, user-safe message; it must never hold secrets or raw exception text.
     """
 
-    def __init__(self, code: str, detail: str | None = None, remediation: str | None = None) -> None:
+    def __init__(self, code: ReasonCode, detail: str | None = None, remediation: str | None = None) -> None:
         entry = reason(code)
         self.code = entry.code
         self.detail = detail or entry.message
         self.remediation = remediation or entry.remediation
         super().__init__(f"{self.code}: {self.detail}")
+
+
+class CapabilityFailed(ProviderError):
+    """A capability failed as a whole, but what it found on the way (``summary``) is worth keeping."""
+
+    def __init__(self, code: ReasonCode, detail: str | None = None, remediation: str | None = None, *,
+                 summary: StoredModel) -> None:
+        super().__init__(code, detail, remediation)
+        self.summary = summary

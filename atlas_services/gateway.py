@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -10,15 +9,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from atlas_services import audit, credentials
+from atlas_services import credentials
+from atlas_services.credential_expiry import expiry_warning
+from atlas_services.credential_rotation import finish_verification
 from atlas_services.db import session_scope
-from atlas_services.errors import ProviderError
+from atlas_services.errors import CapabilityFailed, ProviderError
+from atlas_services.graph import tokens
+from atlas_services.graph.client import GraphClient
+from atlas_services.graph.clouds import get_cloud
 from atlas_services.inventory_store import RunObservationStore
 from atlas_services.models import CredentialKind, HealthStatus, ProviderConnection, ProviderCredential, utcnow
-from atlas_services.run_lifecycle import RunContext
+from atlas_services.providers.base import CapabilityContext, ConnectionFacts
+from atlas_services.providers.registry import capability_for
+from atlas_services.reasons import ReasonCode
+from atlas_services.runs.lifecycle import RunContext
+from atlas_services.runs.summaries import HealthCheckSummary, StoredModel
+from atlas_services.runs.types import OperationType
 from atlas_services.secrets import AppCredential, CertificateCredential, SecretValue
 
 
@@ -55,17 +63,15 @@ def _opened(row: ProviderCredential, connection: ProviderConnection) -> AppCrede
 
 
 def _resolve(connection_id: uuid.UUID, credential_id: uuid.UUID | None) -> ResolvedConnection:
-    from atlas_services.connections import expiry_warning
-
     with session_scope() as session:
         connection = session.get(ProviderConnection, connection_id)
         if connection is None or connection.deleted_at is not None:
-            raise ProviderError("credential.unavailable", "The connection no longer exists.")
+            raise ProviderError(ReasonCode.CREDENTIAL_UNAVAILABLE, "The connection no longer exists.")
         if not connection.enabled:
-            raise ProviderError("connection.disabled")
+            raise ProviderError(ReasonCode.CONNECTION_DISABLED)
         row = _credential_row(session, connection_id, credential_id)
         if row is None:
-            raise ProviderError("credential.unavailable", "The connection has no usable credential.")
+            raise ProviderError(ReasonCode.CREDENTIAL_UNAVAILABLE, "The connection has no usable credential.")
         facts = {
             "connection_id": connection.id, "tenant_id": connection.tenant_id, "provider": connection.provider,
             "cloud": connection.cloud, "entra_tenant_id": str(connection.entra_tenant_id),
@@ -91,50 +97,21 @@ def _record_health(connection_id: uuid.UUID, status: HealthStatus, code: str | N
             connection.last_checked_at = connection.updated_at = utcnow()
 
 
-def _finish_verification(credential_id: uuid.UUID, *, succeeded: bool, actor_user_id: uuid.UUID | None) -> None:
-    """A rotated credential passed its health check (it becomes the active one) or failed it (it is retired)."""
-    with session_scope() as session:
-        new = session.get(ProviderCredential, credential_id)
-        if new is None or new.retired_at is not None or new.active:
-            return
-        now = utcnow()
-        if succeeded:
-            session.execute(update(ProviderCredential).where(
-                col(ProviderCredential.connection_id) == new.connection_id, col(ProviderCredential.active)).values(
-                active=False, retired_at=now))
-            session.flush()  # the one-active index must see the old credential retired first
-            new.active = True
-        else:
-            new.retired_at = now
-        audit.record(session, tenant_id=new.tenant_id, actor_user_id=actor_user_id,
-                     action="credential.activate" if succeeded else "credential.verification_failed",
-                     target_type="provider_connection", target_id=new.connection_id,
-                     details={"credential_id": str(new.id), "credential_hint": new.hint})
-
-
-def _job_module(name: str) -> Any:
-    """Provider and Graph modules are loaded by name, inside jobs only: the web tier imports this module (through
-    operations) and must have no import path to Microsoft."""
-    return importlib.import_module(name)
-
-
 @contextmanager
-def _graph_session(resolved: ResolvedConnection) -> Iterator[tuple[Any, Callable[[], str]]]:
+def _graph_session(resolved: ResolvedConnection) -> Iterator[tuple[GraphClient, Callable[[], str]]]:
     """A GraphClient for the connection, and the token function it signs its requests with."""
-    clouds = _job_module("atlas_services.graph.clouds")
-    tokens = _job_module("atlas_services.graph.tokens")
-    client = _job_module("atlas_services.graph.client")
     try:
-        cloud = clouds.get_cloud(resolved.cloud)
+        cloud = get_cloud(resolved.cloud)
     except ValueError:
-        raise ProviderError("internal.unexpected", "The connection names an unknown Microsoft cloud.") from None
+        raise ProviderError(ReasonCode.INTERNAL_UNEXPECTED,
+                            "The connection names an unknown Microsoft cloud.") from None
     credential = resolved.credential
 
     def token() -> str:
         # Looked up on the module at each call (MSAL answers from its cache until the token nears expiry).
-        return str(tokens.acquire_graph_token(cloud, resolved.entra_tenant_id, resolved.client_id, credential))
+        return tokens.acquire_graph_token(cloud, resolved.entra_tenant_id, resolved.client_id, credential)
 
-    graph = client.GraphClient(cloud, token, tenant_id=resolved.entra_tenant_id, client_id=resolved.client_id)
+    graph = GraphClient(cloud, token, tenant_id=resolved.entra_tenant_id, client_id=resolved.client_id)
     try:
         yield graph, token
     finally:
@@ -143,43 +120,42 @@ def _graph_session(resolved: ResolvedConnection) -> Iterator[tuple[Any, Callable
 
 @dataclass(frozen=True)
 class CapabilityOutcome:
-    summary: dict[str, Any]
+    summary: StoredModel
     partial: bool = False
 
 
 def _run(op_type: str, connection_id: uuid.UUID, context: RunContext,
          credential_id: uuid.UUID | None) -> CapabilityOutcome:
     resolved = _resolve(connection_id, credential_id)
-    capability = _job_module("atlas_services.providers.registry").capability_for(resolved.provider, op_type)
-    base = _job_module("atlas_services.providers.base")
+    capability = capability_for(resolved.provider, op_type)
     claim = context.claim
     store = RunObservationStore(run_id=claim.run_id, lease=claim.lease, tenant_id=claim.tenant_id,
                                 connection_id=connection_id)
     with _graph_session(resolved) as (graph, token):
         token()  # sign in first: an auth failure fails the run before any work starts
-        result = capability.run(base.CapabilityContext(
-            connection=base.ConnectionFacts(**resolved.facts), graph=graph, progress=context, inventory=store,
+        result = capability.run(CapabilityContext(
+            connection=ConnectionFacts(**resolved.facts), graph=graph, progress=context, inventory=store,
             snapshots=store, access_token=token))
-    return CapabilityOutcome(dict(result.summary), bool(result.partial))
+    return CapabilityOutcome(result.summary, bool(result.partial))
 
 
 def _health_check(connection_id: uuid.UUID, context: RunContext, credential_id: uuid.UUID | None,
                   actor_user_id: uuid.UUID | None) -> CapabilityOutcome:
     try:
-        outcome = _run("health_check", connection_id, context, credential_id)
+        outcome = _run(OperationType.HEALTH_CHECK, connection_id, context, credential_id)
     except ProviderError as exc:
         if credential_id is not None:
             # The active credential is untouched, so the connection's health says nothing new.
-            _finish_verification(credential_id, succeeded=False, actor_user_id=actor_user_id)
+            finish_verification(credential_id, succeeded=False, actor_user_id=actor_user_id)
         else:
-            found: dict[str, Any] = getattr(exc, "summary", None) or {}
+            found = exc.summary.stored() if isinstance(exc, CapabilityFailed) else {}
             _record_health(connection_id, HealthStatus.UNHEALTHY, exc.code, {**found, "reason_code": exc.code})
         raise
     summary = outcome.summary
     if credential_id is not None:
-        _finish_verification(credential_id, succeeded=True, actor_user_id=actor_user_id)
-        summary = {**summary, "verified_credential_id": str(credential_id)}
-    _record_health(connection_id, HealthStatus.HEALTHY, None, summary)
+        finish_verification(credential_id, succeeded=True, actor_user_id=actor_user_id)
+        summary = HealthCheckSummary.model_validate({**summary.stored(), "verified_credential_id": str(credential_id)})
+    _record_health(connection_id, HealthStatus.HEALTHY, None, summary.stored())
     return CapabilityOutcome(summary, outcome.partial)
 
 
@@ -192,6 +168,6 @@ def run_capability(op_type: str, connection_id: uuid.UUID, context: RunContext, 
     ``capability.not_available``); it gets a ready GraphClient, the run's progress checkpoint and stores fenced
     by the run's lease. A health check's result is also recorded on the connection.
     """
-    if op_type == "health_check":
+    if op_type == OperationType.HEALTH_CHECK:
         return _health_check(connection_id, context, credential_id, actor_user_id)
     return _run(op_type, connection_id, context, credential_id)

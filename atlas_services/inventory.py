@@ -1,4 +1,4 @@
-"""Read models for a connection's inventory, compliance trend and health details (what the UI and CLI show).
+"""Read models for a connection's inventory and compliance trend (what the UI and CLI show).
 
 Every function is tenant-scoped through the one loader (another tenant's connection is NotFound) and reads
 PostgreSQL only; nothing here can reach Microsoft.
@@ -10,7 +10,6 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,10 +26,10 @@ from atlas_services.models import (
     InventoryKind,
     OperationRun,
     ProviderConnection,
-    ProviderCredential,
     RunStatus,
 )
-from atlas_services.reasons import reason
+from atlas_services.runs.summaries import InventorySyncSummary, parse_summary
+from atlas_services.runs.types import OperationType
 
 KIND_LABELS: dict[str, str] = {
     InventoryKind.MANAGED_DEVICE: "Managed devices",
@@ -96,7 +95,7 @@ def inventory_overview(actor: Actor, connection_id: object) -> InventoryOverview
         found = {kind: (int(active), int(removed), last) for kind, active, removed, last in rows}
         run = session.exec(
             select(OperationRun)
-            .where(OperationRun.connection_id == connection.id, OperationRun.op_type == "inventory_sync",
+            .where(OperationRun.connection_id == connection.id, OperationRun.op_type == OperationType.INVENTORY_SYNC,
                    col(OperationRun.status).not_in([RunStatus.QUEUED, RunStatus.RUNNING]))
             .order_by(col(OperationRun.created_at).desc(), col(OperationRun.id).desc()).limit(1)).first()
         kinds = tuple(KindCount(kind, label, *found.get(kind, (0, 0, None))) for kind, label in KIND_LABELS.items())
@@ -104,14 +103,11 @@ def inventory_overview(actor: Actor, connection_id: object) -> InventoryOverview
 
 
 def _sync_view(run: OperationRun) -> SyncView:
-    sections = run.summary.get("sections") if isinstance(run.summary, dict) else None
-    views = []
-    for name, entry in (sections or {}).items():
-        if isinstance(entry, dict):
-            views.append(SectionView(name=str(name), status=str(entry.get("status", "")),
-                                     items=int(entry.get("items") or 0), reason_code=entry.get("reason_code"),
-                                     message=entry.get("message")))
-    return SyncView(run.id, run.status, run.finished_at, tuple(views))
+    summary = parse_summary(run.op_type, run.summary)
+    sections = summary.sections if isinstance(summary, InventorySyncSummary) else {}
+    views = tuple(SectionView(name=name, status=entry.status, items=entry.items, reason_code=entry.reason_code,
+                              message=entry.message) for name, entry in sections.items())
+    return SyncView(run.id, run.status, run.finished_at, views)
 
 
 # -- inventory items ----------------------------------------------------------------------------------------------
@@ -203,97 +199,3 @@ def compliance_history(actor: Actor, connection_id: object, limit: int = 30) -> 
             .order_by(col(ComplianceSnapshot.observed_at).desc(), col(ComplianceSnapshot.id).desc())
             .limit(size)).all()
         return [ComplianceSnapshotView(r.run_id, r.observed_at, dict(r.counts)) for r in reversed(rows)]
-
-
-# -- health details -----------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class CapabilityReadiness:
-    capability: str  # health_check | inventory_sync | compliance_snapshot
-    status: str  # ready | blocked | unknown
-    label: str  # "ready" or "blocked: missing X"
-    missing: tuple[str, ...]
-    required: tuple[str, ...]  # the least-privileged permission of each Graph call it makes
-
-
-@dataclass(frozen=True)
-class OverPrivilege:
-    permission: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class ConnectionHealthView:
-    connection_id: uuid.UUID
-    health_status: str  # unknown | healthy | unhealthy
-    reason_code: str | None
-    reason_message: str | None
-    remediation: str | None
-    last_checked_at: datetime | None
-    organization_id: str | None
-    organization_name: str | None
-    default_domain: str | None
-    permission_source: str | None  # app_role_assignments | token_roles_claim | unknown; None before a check
-    granted_permissions: tuple[str, ...] | None
-    permission_note: str | None
-    readiness: tuple[CapabilityReadiness, ...]
-    over_privileged: tuple[OverPrivilege, ...]
-    warnings: tuple[str, ...]
-    credential_kind: str | None
-    credential_expires_at: datetime | None
-    credential_warning: str | None
-
-
-def _strings(value: object) -> tuple[str, ...]:
-    return tuple(str(v) for v in value) if isinstance(value, list) else ()
-
-
-def _readiness(value: object) -> tuple[CapabilityReadiness, ...]:
-    if not isinstance(value, Mapping):
-        return ()
-    found = []
-    for capability, entry in value.items():
-        if not isinstance(entry, Mapping):
-            continue
-        contracts = entry.get("contracts")
-        if not isinstance(contracts, Mapping):
-            contracts = {}
-        required = tuple(dict.fromkeys(str(c["required"]) for c in contracts.values()
-                                       if isinstance(c, Mapping) and c.get("required")))
-        found.append(CapabilityReadiness(str(capability), str(entry.get("status", "unknown")),
-                                         str(entry.get("label", "")), _strings(entry.get("missing")), required))
-    return tuple(found)
-
-
-@requires(Capability.PROVIDER_VIEW)
-def connection_health(actor: Actor, connection_id: object) -> ConnectionHealthView:
-    """The last health check's findings for a connection, and its active credential's expiry."""
-    from atlas_services.connections import expiry_warning
-
-    with session_scope() as session:
-        connection = _connection(session, actor, connection_id)
-        credential = session.exec(select(ProviderCredential).where(
-            ProviderCredential.connection_id == connection.id, col(ProviderCredential.active))).first()
-        details = dict(connection.health_details)
-    permissions = details.get("permissions")
-    if not isinstance(permissions, Mapping):
-        permissions = {}
-    over = details.get("over_privileged")
-    if not isinstance(over, list):
-        over = []
-    entry = reason(connection.health_reason_code) if connection.health_reason_code else None
-    granted = permissions.get("granted")
-    return ConnectionHealthView(
-        connection_id=connection.id, health_status=connection.health_status,
-        reason_code=connection.health_reason_code, reason_message=entry.message if entry else None,
-        remediation=entry.remediation if entry else None, last_checked_at=connection.last_checked_at,
-        organization_id=details.get("organization_id") or None, organization_name=details.get("display_name") or None,
-        default_domain=details.get("default_domain"), permission_source=permissions.get("source"),
-        granted_permissions=_strings(granted) if isinstance(granted, list) else None,
-        permission_note=permissions.get("note"), readiness=_readiness(details.get("readiness")),
-        over_privileged=tuple(OverPrivilege(str(o.get("permission")), str(o.get("reason")))
-                              for o in over if isinstance(o, Mapping)),
-        warnings=_strings(details.get("warnings")),
-        credential_kind=credential.kind if credential else None,
-        credential_expires_at=credential.expires_at if credential else None,
-        credential_warning=expiry_warning(credential.expires_at) if credential else None)

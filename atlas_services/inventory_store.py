@@ -21,7 +21,7 @@ from sqlmodel import Session, col
 
 from atlas_services.db import session_scope
 from atlas_services.models import ComplianceSnapshot, InventoryItem, OperationRun, RunStatus, utcnow
-from atlas_services.run_lifecycle import LeaseLost
+from atlas_services.runs.lifecycle import LeaseLost
 
 
 class RunObservationStore:

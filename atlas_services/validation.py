@@ -7,13 +7,14 @@ import uuid
 
 from atlas_services.errors import InvalidInput
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# The one GUID pattern (tenant ids, client ids, Graph path parameters; a client secret that looks like one).
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def guid(field: str, value: object, label: str) -> uuid.UUID:
     text = value.strip() if isinstance(value, str) else ""
-    if not _GUID.match(text):
+    if not GUID.match(text):
         raise InvalidInput(field, f"{label} must be a GUID like 00000000-0000-0000-0000-000000000000")
     return uuid.UUID(text)
 

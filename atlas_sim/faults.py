@@ -72,7 +72,7 @@ class FaultBook:
         self._overrides: list[_Override] = []
 
     def _rules(self, specs: Iterable[FaultSpec], scope: str) -> list[_Rule]:
-        return [_Rule(spec, random.Random(f"{self.scenario.seed}:{scope}:{i}"))  # noqa: S311 - test data
+        return [_Rule(spec, random.Random(f"{self.scenario.seed}:{scope}:{i}"))
                 for i, spec in enumerate(specs)]
 
     def push_override(self, specs: Iterable[FaultSpec], tenant_id: str | None = None) -> object:

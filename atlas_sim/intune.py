@@ -127,7 +127,7 @@ class IntuneData:
         self._prefix = label or "DEVICE"
 
     def _rng(self, kind: str, index: int) -> random.Random:
-        return random.Random(f"{self.seed}:{self.tenant.id}:{kind}:{index}")  # noqa: S311 - test data
+        return random.Random(f"{self.seed}:{self.tenant.id}:{kind}:{index}")
 
     # -- devices ----------------------------------------------------------------------------------------------
 
@@ -329,7 +329,7 @@ class IntuneData:
 def _tally(tenant_id: str, seed: int, spec: DeviceSpec) -> Counter[str]:
     counts: Counter[str] = Counter()
     for index in range(spec.count):
-        traits = _traits(random.Random(f"{seed}:{tenant_id}:device:{index}"), spec)  # noqa: S311 - test data
+        traits = _traits(random.Random(f"{seed}:{tenant_id}:device:{index}"), spec)
         counts[f"os:{traits.operating_system}"] += 1
         counts[f"state:{traits.compliance_state}"] += 1
         counts[f"agent:{traits.management_agent}"] += 1

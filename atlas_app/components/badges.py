@@ -14,27 +14,12 @@ from types import MappingProxyType
 import reflex as rx
 
 from atlas_services.models import HealthStatus, RunStatus
-
-
-class ReadinessStatus(StrEnum):
-    """Whether a connection may run a capability (``inventory.CapabilityReadiness.status``)."""
-
-    READY = "ready"
-    BLOCKED = "blocked"  # the granted permissions lack what one of its Graph calls needs
-    UNKNOWN = "unknown"  # no health check yet, or the granted permissions could not be read
-
-
-class SectionStatus(StrEnum):
-    """How one part of a run went: an inventory section, or a compliance source (stored in run summaries)."""
-
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"  # a missing permission: skipped with its reason instead of failing the run
+from atlas_services.runs.summaries import ReadinessStatus, SectionStatus
 
 
 class PermissionGrant(StrEnum):
-    """Whether a permission a capability needs is granted, per the last health check."""
+    """Whether a permission a capability needs is granted, per the last health check (judged by the UI's rows,
+    from the readiness and granted permissions the services report)."""
 
     GRANTED = "granted"
     MISSING = "missing"

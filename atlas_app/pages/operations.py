@@ -22,7 +22,8 @@ from atlas_app.state.session import FAILED, SessionState
 from atlas_services.authz import Actor, Capability
 from atlas_services.connections import get_connection, list_connections
 from atlas_services.models import RunStatus
-from atlas_services.operations import OPERATION_TYPES, list_runs, run_cursor
+from atlas_services.runs.queries import list_runs, run_cursor
+from atlas_services.runs.types import AVAILABILITY
 
 ROUTE = "/operations"
 PAGE_SIZE = 25
@@ -30,7 +31,7 @@ ACTIVE_LIMIT = 50
 POLL_MILLISECONDS = 3000
 ALL = "all"
 STATUSES = tuple(status.value for status in RunStatus)
-OPERATIONS = tuple(OPERATION_TYPES)
+OPERATIONS = tuple(AVAILABILITY)
 
 
 def connection_filter(value: Any) -> str:

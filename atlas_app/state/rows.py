@@ -1,8 +1,9 @@
 """What the pages show about runs, health findings, inventory and compliance, as plain rows for state vars.
 
-Service views and run summaries (JSON written by the worker) become small dataclasses of strings and numbers
-here, in one place, so the connection detail, operations and run pages read them the same way. Everything is
-read defensively: a summary part that is missing or of an unexpected shape is simply not shown.
+Service views and typed run summaries (atlas_services.runs.summaries) become small dataclasses of strings and
+numbers here, in one place, so the connection detail, operations and run pages read them the same way. The
+summaries are parsed by the services; this module only formats them. Progress (written at each page boundary
+while a run works) has no model and is read defensively.
 """
 
 from __future__ import annotations
@@ -13,17 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from atlas_app.state.messages import when
-from atlas_services.inventory import KIND_LABELS, CapabilityReadiness
+from atlas_services.inventory import KIND_LABELS
 from atlas_services.models import ACTIVE_RUN_STATUSES
-from atlas_services.operations import RunView
+from atlas_services.runs.queries import RunView
+from atlas_services.runs.summaries import CapabilityReadiness, OverPrivilege, PermissionSource, SectionResult
+from atlas_services.runs.types import OperationType
+from atlas_services.runs.types import label as operation_label
 
-OP_LABELS = {
-    "health_check": "Health check",
-    "inventory_sync": "Inventory sync",
-    "compliance_snapshot": "Compliance snapshot",
-    "script_deploy": "Script deployment",
-    "app_publish": "App publishing",
-}
 SECTION_LABELS = {
     "managed_devices": "Managed devices",
     "device_configurations": "Device configurations",
@@ -33,9 +30,9 @@ SECTION_LABELS = {
     "managed_device_overview": "Managed device overview",
 }
 PERMISSION_SOURCES = {
-    "app_role_assignments": "the app's role assignments in the directory (authoritative)",
-    "token_roles_claim": "the access token's roles claim (a hint only: the directory could not be read)",
-    "unknown": "unknown: neither the directory nor the access token said",
+    PermissionSource.APP_ROLE_ASSIGNMENTS: "the app's role assignments in the directory (authoritative)",
+    PermissionSource.TOKEN_ROLES_CLAIM: "the access token's roles claim (a hint only: the directory could not be read)",
+    PermissionSource.UNKNOWN: "unknown: neither the directory nor the access token said",
 }
 CREDENTIAL_KINDS = {"client_secret": "Client secret", "certificate": "Certificate"}
 COMPLIANCE_LABELS = {
@@ -62,7 +59,7 @@ HEALTH_STEPS = {"organization": "Signing in and reading the organization", "done
 
 
 def op_label(op_type: str) -> str:
-    return OP_LABELS.get(op_type, op_type.replace("_", " ").capitalize())
+    return operation_label(op_type)
 
 
 def section_label(name: str) -> str:
@@ -75,10 +72,6 @@ def _int(value: Any) -> int:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
-
-
-def _strings(value: Any) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -119,18 +112,18 @@ def progress_text(op_type: str, progress: Mapping[str, Any]) -> str:
     """One line on how far an active run got, from the progress its worker records at each page boundary."""
     if not isinstance(progress, Mapping) or not progress:
         return ""
-    if op_type == "inventory_sync":
+    if op_type == OperationType.INVENTORY_SYNC:
         pages, items = _int(progress.get("pages_fetched")), _int(progress.get("items_stored"))
         line = f"{pages:,} page{'s' if pages != 1 else ''} fetched · {items:,} item{'s' if items != 1 else ''} stored"
         current = _text(progress.get("current_section"))
         return f"{line} · reading {section_label(current).lower()}" if current else line
-    if op_type == "compliance_snapshot":
+    if op_type == OperationType.COMPLIANCE_SNAPSHOT:
         current = _text(progress.get("current_source"))
         done = len(_mapping(progress.get("sources")))
         if current:
             return f"Reading {section_label(current).lower()}"
         return f"{done} source{'s' if done != 1 else ''} read"
-    if op_type == "health_check":
+    if op_type == OperationType.HEALTH_CHECK:
         step = _text(progress.get("step"))
         return HEALTH_STEPS.get(step, step.replace("_", " ").capitalize())
     return ""
@@ -163,17 +156,15 @@ class SectionRow:
     remediation: str = ""
 
 
-def section_rows(sections: Any) -> list[SectionRow]:
-    """Rows for a summary's (or progress's) ``sections``/``sources``: {name: {status, items, ...}}."""
+def section_rows(sections: Mapping[str, SectionResult | Mapping[str, Any]] | None) -> list[SectionRow]:
+    """Rows for a summary's ``sections``/``sources`` (or a run's progress of them), in display order."""
     rows = []
-    for name, entry in _mapping(sections).items():
-        if not isinstance(entry, Mapping):
-            continue
+    for name, entry in (sections or {}).items():
+        part = SectionResult.model_validate(entry)
         rows.append(SectionRow(
-            name=str(name), label=section_label(str(name)), status=_text(entry.get("status")),
-            pages=_int(entry.get("pages")), item_count=_int(entry.get("items")), stored=_int(entry.get("stored")),
-            removed=_int(entry.get("removed")), reason_code=_text(entry.get("reason_code")),
-            message=_text(entry.get("message")), remediation=_text(entry.get("remediation"))))
+            name=name, label=section_label(name), status=part.status, pages=part.pages, item_count=part.items,
+            stored=part.stored_items, removed=part.removed, reason_code=part.reason_code or "",
+            message=part.message or "", remediation=part.remediation or ""))
     order = list(SECTION_LABELS)
     return sorted(rows, key=lambda row: (order.index(row.name) if row.name in order else len(order), row.name))
 
@@ -210,20 +201,6 @@ def readiness_rows(readiness: Iterable[CapabilityReadiness]) -> list[ReadinessRo
                          missing=", ".join(r.missing), required=", ".join(r.required)) for r in readiness]
 
 
-def readiness_from_summary(readiness: Any) -> list[CapabilityReadiness]:
-    """A health run's ``readiness`` ({capability: {status, label, missing, contracts}}) as read-model entries."""
-    found = []
-    for capability, entry in _mapping(readiness).items():
-        if not isinstance(entry, Mapping):
-            continue
-        contracts = _mapping(entry.get("contracts"))
-        required = tuple(dict.fromkeys(str(c["required"]) for c in contracts.values()
-                                       if isinstance(c, Mapping) and c.get("required")))
-        found.append(CapabilityReadiness(str(capability), _text(entry.get("status")) or "unknown",
-                                         _text(entry.get("label")), tuple(_strings(entry.get("missing"))), required))
-    return found
-
-
 def permission_rows(readiness: Iterable[CapabilityReadiness], granted: Iterable[str] | None) -> list[PermissionRow]:
     """Every permission a capability needs, with whether the last health check found it granted."""
     readiness = list(readiness)
@@ -249,20 +226,14 @@ def permission_rows(readiness: Iterable[CapabilityReadiness], granted: Iterable[
     return rows
 
 
-def over_privilege_rows(entries: Any) -> list[OverPrivilegeRow]:
-    rows = []
-    for entry in entries if isinstance(entries, list | tuple) else ():
-        if isinstance(entry, Mapping):
-            rows.append(OverPrivilegeRow(_text(entry.get("permission")), _text(entry.get("reason"))))
-        elif hasattr(entry, "permission"):
-            rows.append(OverPrivilegeRow(str(entry.permission), str(getattr(entry, "reason", ""))))
-    return rows
+def over_privilege_rows(entries: Iterable[OverPrivilege]) -> list[OverPrivilegeRow]:
+    return [OverPrivilegeRow(entry.permission, entry.reason) for entry in entries]
 
 
-def permission_source_label(source: str | None) -> str:
+def permission_source_label(source: PermissionSource | None) -> str:
     if not source:
         return ""
-    return PERMISSION_SOURCES.get(source, source)
+    return PERMISSION_SOURCES.get(source, str(source))
 
 
 # ---------------------------------------------------------------- compliance counts
@@ -276,19 +247,18 @@ class CountRow:
     value: int = 0
 
 
-def compliance_rows(counts: Any) -> list[CountRow]:
+def compliance_rows(counts: Mapping[str, Mapping[str, int]]) -> list[CountRow]:
     """Device compliance states, in a fixed order."""
-    compliance = _mapping(_mapping(counts).get("compliance"))
+    compliance = counts.get("compliance", {})
     return [CountRow("Compliance", key, label, _int(compliance[key]))
             for key, label in COMPLIANCE_LABELS.items() if key in compliance]
 
 
-def device_rows(counts: Any) -> list[CountRow]:
+def device_rows(counts: Mapping[str, Mapping[str, int]]) -> list[CountRow]:
     """Enrollment, operating system and Exchange access counts."""
-    counts = _mapping(counts)
     rows = []
     for group, (group_label, labels) in COUNT_GROUPS.items():
-        part = _mapping(counts.get(group))
+        part = counts.get(group, {})
         rows += [CountRow(group_label, key, label, _int(part[key])) for key, label in labels.items() if key in part]
     return rows
 

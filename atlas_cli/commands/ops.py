@@ -10,7 +10,7 @@ import typer
 from atlas_cli.commands.base import AsEmail, Json, TenantName, acting_as, declares
 from atlas_cli.output import emit, guarded
 from atlas_services.authz import Capability
-from atlas_services.operations import get_run
+from atlas_services.runs.queries import get_run
 
 op_app = typer.Typer(no_args_is_help=True, help="Operation runs.")
 

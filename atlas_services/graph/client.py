@@ -9,13 +9,12 @@ What capability code uses::
             store(page.items); report(page.number, len(page.items))  # stop iterating to cancel
         for item in graph.iter_items("mobileApps.list"): ...
 
-Every failure is a GraphRequestError (a ProviderError) with a catalogue code, a sanitized detail that names the
-request id, and never a token, secret or raw text from the response.
+Every failure is a GraphRequestError (graph.errors, a ProviderError) with a catalogue code, a sanitized detail that
+names the request id, and never a token, secret or raw text from the response.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import re
@@ -30,12 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from atlas_services.errors import ProviderError
 from atlas_services.graph.budget import PROCESS_BUDGETS, RequestBudgets, TokenBucket
-from atlas_services.graph.clouds import Cloud
+from atlas_services.graph.clouds import CloudEndpoints
 from atlas_services.graph.contracts import Contract, ContractError, ContractSet, load_contracts
+from atlas_services.graph.errors import Attempts, GraphRequestError, attempts_detail, error_for
 from atlas_services.graph.http import make_httpx_client
-from atlas_services.reasons import REASONS
+from atlas_services.reasons import ReasonCode
 
 if TYPE_CHECKING:
     from atlas_services.secrets import AppCredential
@@ -47,36 +46,10 @@ QUERY_OPTIONS = frozenset({"$filter", "$top", "$orderby", "$count"})
 RETRYABLE_STATUS = frozenset({429, 503, 504})
 # Until the catalogue has a dedicated code, an unlicensed tenant is reported as an unreadable answer with a
 # specific detail and remediation.
-INTUNE_NOT_LICENSED = "intune.not_licensed" if "intune.not_licensed" in REASONS else "graph.bad_response"
-INTUNE_NOT_LICENSED_REMEDIATION = ("Assign an Intune license (for example Microsoft Intune Plan 1 or Microsoft 365 "
-                                   "E3/E5/Business Premium) in the customer tenant, or do not run Intune "
-                                   "operations for it.")
-_ERROR_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
-_SCOPES_IN_MESSAGE = re.compile(r"one of the following scopes:\s*([A-Za-z., ]+)")
-_NOT_LICENSED = re.compile(r"request not applicable to target tenant", re.IGNORECASE)
-_PERMISSION = re.compile(r"^[A-Z][A-Za-z]*(\.[A-Z][A-Za-z]*)+$")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 Json = dict[str, Any]
 Params = Mapping[str, str | int | bool]
-
-
-class GraphRequestError(ProviderError):
-    """A Graph call failed; carries the request id Microsoft support asks for and, for a 403, the permissions
-    that would grant the call (from Intune's own message when it names them, else from the contract)."""
-
-    def __init__(self, code: str, detail: str | None = None, remediation: str | None = None, *,
-                 contract_key: str | None = None, status_code: int | None = None,
-                 request_id: str | None = None, graph_code: str | None = None,
-                 missing_permissions: Sequence[str] = ()) -> None:
-        if request_id and detail:
-            detail = f"{detail} (request id {request_id})"
-        super().__init__(code, detail, remediation)
-        self.contract_key = contract_key
-        self.status_code = status_code
-        self.request_id = request_id
-        self.graph_code = graph_code
-        self.missing_permissions = tuple(missing_permissions)
 
 
 @dataclass(frozen=True)
@@ -120,14 +93,6 @@ class GraphStats:
     items: int = 0
 
 
-@dataclass
-class _Attempts:
-    attempt: int = 0
-    timeouts: int = 0
-    waited: float = 0.0
-    last_retry_after: float | None = None
-
-
 class GraphClient:
     """Issues only the requests declared in graph_contracts.yaml, against one cloud's Graph host, for one app in
     one Entra tenant (whose request budget it draws from).
@@ -136,7 +101,7 @@ class GraphClient:
     renewed token. Not meant to be shared between threads; the request budget is shared across clients.
     """
 
-    def __init__(self, cloud: Cloud, token_provider: Callable[[], str], http: httpx.Client | None = None, *,
+    def __init__(self, cloud: CloudEndpoints, token_provider: Callable[[], str], http: httpx.Client | None = None, *,
                  tenant_id: str, client_id: str, contracts: ContractSet | None = None,
                  retry: RetryPolicy | None = None, budgets: RequestBudgets | None = None,
                  sleep: Callable[[float], None] = time.sleep, wall_clock: Callable[[], float] = time.time,
@@ -152,12 +117,12 @@ class GraphClient:
         self._budgets = budgets if budgets is not None else PROCESS_BUDGETS
         self._sleep = sleep
         self._wall_clock = wall_clock
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._rng = rng or random.Random()
         self.request_ids: deque[str] = deque(maxlen=50)
         self.stats = GraphStats()
 
     @classmethod
-    def for_app(cls, cloud: Cloud, entra_tenant_id: str, client_id: str, secret: AppCredential,
+    def for_app(cls, cloud: CloudEndpoints, entra_tenant_id: str, client_id: str, secret: AppCredential,
                 **kwargs: Any) -> GraphClient:
         """A client whose tokens come from MSAL for this app registration (cached, renewed when near expiry)."""
         from atlas_services.graph.tokens import acquire_graph_token
@@ -194,7 +159,8 @@ class GraphClient:
         if isinstance(value, dict):
             return value
         if isinstance(value, list):
-            raise GraphRequestError("graph.bad_response", "Microsoft Graph sent a list where one object was expected.",
+            raise GraphRequestError(ReasonCode.GRAPH_BAD_RESPONSE,
+                                    "Microsoft Graph sent a list where one object was expected.",
                                     contract_key=contract.key, request_id=request_id)
         return body
 
@@ -282,12 +248,12 @@ class GraphClient:
             log.warning("graph %s: refused a next-page link to another host (request id %s)", contract.key,
                         request_id)
             raise GraphRequestError(
-                "graph.bad_response",
+                ReasonCode.GRAPH_BAD_RESPONSE,
                 "Microsoft Graph's next-page link pointed away from Microsoft Graph; Atlas did not follow it, so "
                 "the access token was not sent anywhere else.", contract_key=contract.key, request_id=request_id)
         link = str(next_link)
         if link in seen:
-            raise GraphRequestError("graph.bad_response", "Microsoft Graph repeated a next-page link.",
+            raise GraphRequestError(ReasonCode.GRAPH_BAD_RESPONSE, "Microsoft Graph repeated a next-page link.",
                                     contract_key=contract.key, request_id=request_id)
         seen.add(link)
         return link
@@ -300,7 +266,7 @@ class GraphClient:
 
     def _send(self, contract: Contract, url: str, query: dict[str, str] | None) -> tuple[Json, str | None]:
         bucket = self._bucket(contract)
-        state = _Attempts()
+        state = Attempts()
         while True:
             state.attempt += 1
             budget_wait = bucket.reserve()
@@ -317,13 +283,14 @@ class GraphClient:
                 if state.timeouts < self.retry.max_timeouts and \
                         self._retry_after_wait(contract, state, None, bucket, "timeout"):
                     continue
-                raise GraphRequestError("graph.timeout", _attempts_detail("Microsoft Graph did not answer in time",
+                raise GraphRequestError(ReasonCode.GRAPH_TIMEOUT,
+                                        attempts_detail("Microsoft Graph did not answer in time",
                                                                           state), contract_key=contract.key) from None
             except httpx.TransportError as exc:
                 if self._retry_after_wait(contract, state, None, bucket, type(exc).__name__):
                     continue
-                raise GraphRequestError("network.unreachable",
-                                        _attempts_detail("Microsoft Graph could not be reached", state),
+                raise GraphRequestError(ReasonCode.NETWORK_UNREACHABLE,
+                                        attempts_detail("Microsoft Graph could not be reached", state),
                                         contract_key=contract.key) from None
             request_id = _safe_header(response.headers.get("request-id"))
             if request_id:
@@ -338,9 +305,9 @@ class GraphClient:
                     continue
             if 200 <= response.status_code < 300:
                 return _json_body(response, contract, request_id), request_id
-            raise _error_for(response, contract, request_id, state)
+            raise error_for(response, contract, request_id, state)
 
-    def _retry_after_wait(self, contract: Contract, state: _Attempts, retry_after: float | None,
+    def _retry_after_wait(self, contract: Contract, state: Attempts, retry_after: float | None,
                           bucket: TokenBucket, why: str) -> bool:
         """Wait before the next attempt and return True, or return False when the policy says stop."""
         policy = self.retry
@@ -368,15 +335,11 @@ class GraphClient:
 def _page(contract: Contract, number: int, body: Json, request_id: str | None, *, has_next: bool) -> GraphPage:
     value = body.get("value", [])
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise GraphRequestError("graph.bad_response", "A page from Microsoft Graph had no list of objects.",
+        raise GraphRequestError(ReasonCode.GRAPH_BAD_RESPONSE, "A page from Microsoft Graph had no list of objects.",
                                 contract_key=contract.key, request_id=request_id)
     count = body.get("@odata.count")
     return GraphPage(contract_key=contract.key, number=number, items=value, request_id=request_id,
                      has_next=has_next, count=count if isinstance(count, int) else None)
-
-
-def _attempts_detail(what: str, state: _Attempts) -> str:
-    return f"{what} after {state.attempt} attempt{'s' if state.attempt != 1 else ''}."
 
 
 def _safe_header(value: str | None) -> str | None:
@@ -409,74 +372,7 @@ def _json_body(response: httpx.Response, contract: Contract, request_id: str | N
     if not isinstance(body, dict):
         log.warning("graph %s: unreadable body (HTTP %s, request id %s)", contract.key, response.status_code,
                     request_id)
-        raise GraphRequestError("graph.bad_response", "Microsoft Graph sent a response that is not a JSON object.",
+        raise GraphRequestError(ReasonCode.GRAPH_BAD_RESPONSE,
+                                "Microsoft Graph sent a response that is not a JSON object.",
                                 contract_key=contract.key, status_code=response.status_code, request_id=request_id)
     return body
-
-
-def _error_for(response: httpx.Response, contract: Contract, request_id: str | None,
-               state: _Attempts) -> GraphRequestError:
-    status = response.status_code
-    graph_code, message = _graph_error(response)
-    inner = _intune_message(message)
-    log.info("graph %s failed: HTTP %s %s (request id %s)", contract.key, status, graph_code or "", request_id)
-    missing: list[str] = []
-    remediation = None
-    if status == 401:
-        code, detail = "auth.failed", "Microsoft Graph did not accept the access token."
-    elif status == 403:
-        missing = _scopes_from_message(inner) or list(contract.permissions)
-        code = "permission.missing"
-        detail = (f"Microsoft Graph refused '{contract.key}': the app needs one of these application permissions: "
-                  f"{', '.join(missing)}.")
-    elif status == 429:
-        code = "graph.throttled"
-        asked = state.last_retry_after
-        wait = f", last asking to wait {asked:.0f} s" if asked is not None and asked >= 1 else ""
-        detail = _attempts_detail(f"Microsoft Graph kept throttling the requests{wait}", state)
-    elif status >= 500:
-        code, detail = "graph.unavailable", _attempts_detail(f"Microsoft Graph answered HTTP {status}", state)
-    elif _NOT_LICENSED.search(inner):
-        code = INTUNE_NOT_LICENSED
-        detail = "The tenant has no active Intune license, so Microsoft Graph refuses Intune requests."
-        remediation = INTUNE_NOT_LICENSED_REMEDIATION
-    else:
-        suffix = f" ({graph_code})" if graph_code else ""
-        code, detail = "graph.bad_response", f"Microsoft Graph refused the request with HTTP {status}{suffix}."
-    return GraphRequestError(code, detail, remediation, contract_key=contract.key, status_code=status,
-                             request_id=request_id, graph_code=graph_code, missing_permissions=missing)
-
-
-def _graph_error(response: httpx.Response) -> tuple[str | None, str]:
-    """Graph's error code (only if it looks like an identifier) and raw message; the message is parsed, never
-    shown, because it is free text from outside."""
-    try:
-        error = response.json().get("error", {})
-    except (ValueError, AttributeError, UnicodeDecodeError):
-        return None, ""
-    if not isinstance(error, dict):
-        return None, ""
-    code = error.get("code")
-    message = error.get("message")
-    return (code if isinstance(code, str) and _ERROR_CODE.match(code) else None,
-            message if isinstance(message, str) else "")
-
-
-def _intune_message(message: str) -> str:
-    """Intune puts a JSON document in ``error.message`` whose "Message" is the sentence; other services put the
-    sentence there directly."""
-    try:
-        inner = json.loads(message)
-    except ValueError:
-        return message
-    text = inner.get("Message") if isinstance(inner, dict) else None
-    return text if isinstance(text, str) else message
-
-
-def _scopes_from_message(text: str) -> list[str]:
-    """Permissions named by Intune's 403: "... must have one of the following scopes: A, B - Operation ID ..."."""
-    match = _SCOPES_IN_MESSAGE.search(text)
-    if not match:
-        return []
-    names = [n.strip().rstrip(".") for n in match.group(1).split(",")]
-    return list(dict.fromkeys(n for n in names if _PERMISSION.match(n)))

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 
 @dataclass(frozen=True)
-class Cloud:
+class CloudEndpoints:
     name: str
     authority_host: str
     graph_host: str
@@ -34,21 +34,21 @@ SIMULATOR = "simulator"
 
 # The simulator's hosts are fake https names (MSAL refuses http authorities); the transport in
 # atlas_services.graph.http routes them to ATLAS_SIMULATOR_URL. `.invalid` can never resolve for real.
-CLOUDS: dict[str, Cloud] = {
+CLOUDS: dict[str, CloudEndpoints] = {
     cloud.name: cloud
     for cloud in (
-        Cloud("global", "login.microsoftonline.com", "graph.microsoft.com"),
-        Cloud("usgov", "login.microsoftonline.us", "graph.microsoft.us"),
-        Cloud("usgov_dod", "login.microsoftonline.us", "dod-graph.microsoft.us"),
-        Cloud("china", "login.partner.microsoftonline.cn", "microsoftgraph.chinacloudapi.cn"),
-        Cloud(SIMULATOR, "login.sim.atlas.invalid", "graph.sim.atlas.invalid"),
+        CloudEndpoints("global", "login.microsoftonline.com", "graph.microsoft.com"),
+        CloudEndpoints("usgov", "login.microsoftonline.us", "graph.microsoft.us"),
+        CloudEndpoints("usgov_dod", "login.microsoftonline.us", "dod-graph.microsoft.us"),
+        CloudEndpoints("china", "login.partner.microsoftonline.cn", "microsoftgraph.chinacloudapi.cn"),
+        CloudEndpoints(SIMULATOR, "login.sim.atlas.invalid", "graph.sim.atlas.invalid"),
     )
 }
 
 SIMULATOR_HOSTS = frozenset({CLOUDS[SIMULATOR].authority_host, CLOUDS[SIMULATOR].graph_host})
 
 
-def get_cloud(name: str) -> Cloud:
+def get_cloud(name: str) -> CloudEndpoints:
     try:
         return CLOUDS[name]
     except KeyError:

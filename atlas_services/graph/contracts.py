@@ -24,6 +24,9 @@ from urllib.parse import quote
 
 import yaml
 
+from atlas_services.runs.types import GRAPH_CAPABILITIES
+from atlas_services.validation import GUID
+
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # The repository root in a checkout; the package directory when installed with the file as package data.
 _DEFAULT_PATHS = (_PACKAGE_DIR.parents[1] / "graph_contracts.yaml", _PACKAGE_DIR.parent / "graph_contracts.yaml")
@@ -32,7 +35,7 @@ FIELDS = ("key", "method", "path", "version", "select", "permissions", "paging",
 VERSIONS = frozenset({"v1.0"})
 # v1 contracts are read-only; writes need their own review and a new method here.
 METHODS = frozenset({"GET"})
-CAPABILITIES = frozenset({"health_check", "inventory_sync", "compliance_snapshot"})
+CAPABILITIES = frozenset(GRAPH_CAPABILITIES)
 PARAM_KINDS = frozenset({"guid", "string"})
 
 
@@ -80,7 +83,6 @@ _ALT_KEY_SEGMENT = re.compile(
 _ANY_PARAM = re.compile(_PARAM)
 _PROPERTY = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _PERMISSION = re.compile(r"^[A-Z][A-Za-z]*(\.[A-Z][A-Za-z]*)+$")
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class ContractError(ValueError):
@@ -137,7 +139,7 @@ class Contract:
             if not isinstance(value, str) or not value.strip():
                 raise ContractError(f"contract '{self.key}': path parameter '{param.name}' must be a non-empty string")
             if param.kind == "guid":
-                if not _GUID.match(value.strip()):
+                if not GUID.match(value.strip()):
                     raise ContractError(f"contract '{self.key}': path parameter '{param.name}' must be a GUID "
                                         "like 00000000-0000-0000-0000-000000000000")
                 value = str(uuid.UUID(value.strip()))
@@ -204,7 +206,7 @@ def _load(path: Path) -> ContractSet:
     except OSError as exc:
         raise ContractError(f"{path}: cannot read the contract file ({exc.strerror})") from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
+        data = yaml.load(text, Loader=_StrictLoader)
     except ContractError as exc:
         raise ContractError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:

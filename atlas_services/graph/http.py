@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from atlas_services.config import get_settings
-from atlas_services.graph.clouds import SIMULATOR_HOSTS, Cloud
+from atlas_services.graph.clouds import SIMULATOR_HOSTS, CloudEndpoints
 
 USER_AGENT = "Atlas/0.1"
 
@@ -41,7 +41,8 @@ class SimulatorRoutingTransport(httpx.BaseTransport):
         self._inner.close()
 
 
-def make_httpx_client(cloud: Cloud, *, simulator_url: str | None = None, timeout: float | None = None) -> httpx.Client:
+def make_httpx_client(cloud: CloudEndpoints, *, simulator_url: str | None = None,
+                      timeout: float | None = None) -> httpx.Client:
     """An httpx client for ``cloud``; the caller owns it and must close it."""
     settings = get_settings()
     options: dict[str, Any] = {

@@ -20,22 +20,22 @@ from msal.exceptions import MsalError, MsalServiceError
 
 from atlas_services.config import get_settings
 from atlas_services.errors import ProviderError
-from atlas_services.graph.clouds import Cloud
+from atlas_services.graph.clouds import CloudEndpoints
 from atlas_services.graph.http import MsalHttpClient, make_httpx_client
-from atlas_services.reasons import reason
+from atlas_services.reasons import ReasonCode, reason
 from atlas_services.secrets import AppCredential, CertificateCredential, SecretValue
+from atlas_services.validation import GUID
 
 log = logging.getLogger("atlas.graph.tokens")
 
 # Entra numbers, not the `error` strings, because the same `invalid_client` covers wrong and expired secrets.
-AADSTS_REASONS: dict[int, str] = {
-    7000215: "auth.invalid_client_secret",
-    7000222: "auth.client_secret_expired",
-    700016: "auth.app_not_found",
-    90002: "auth.tenant_not_found",
-    700027: "auth.certificate_not_registered",
+AADSTS_REASONS: dict[int, ReasonCode] = {
+    7000215: ReasonCode.AUTH_INVALID_CLIENT_SECRET,
+    7000222: ReasonCode.AUTH_CLIENT_SECRET_EXPIRED,
+    700016: ReasonCode.AUTH_APP_NOT_FOUND,
+    90002: ReasonCode.AUTH_TENANT_NOT_FOUND,
+    700027: ReasonCode.AUTH_CERTIFICATE_NOT_REGISTERED,
 }
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 PASTE_VALUE_REMEDIATION = (
     "The secret looks like a Secret ID (a GUID). In the app registration's Certificates & secrets page, copy the "
     "secret's Value, not its Secret ID, and paste the secret's Value here."
@@ -47,7 +47,7 @@ _apps: OrderedDict[tuple[str, ...], Any] = OrderedDict()
 _apps_lock = threading.Lock()
 
 
-def acquire_graph_token(cloud: Cloud, entra_tenant_id: str, client_id: str, secret: AppCredential) -> str:
+def acquire_graph_token(cloud: CloudEndpoints, entra_tenant_id: str, client_id: str, secret: AppCredential) -> str:
     """An app-only access token for ``cloud``'s Graph, from MSAL's cache when still valid.
 
     Raises ProviderError with an ``auth.*``, ``network.unreachable``, ``graph.timeout`` or ``graph.unavailable``
@@ -87,11 +87,11 @@ def _msal_credential(credential: AppCredential) -> str | dict[str, str]:
         return {"private_key": credential.private_key.reveal(), "public_certificate": credential.certificate_pem}
     value = credential.reveal()
     if not value.strip():
-        raise ProviderError("auth.invalid_client_secret", "The client secret is empty.")
+        raise ProviderError(ReasonCode.AUTH_INVALID_CLIENT_SECRET, "The client secret is empty.")
     return value
 
 
-def _build_app(cloud: Cloud, entra_tenant_id: str, client_id: str, secret: AppCredential) -> Any:
+def _build_app(cloud: CloudEndpoints, entra_tenant_id: str, client_id: str, secret: AppCredential) -> Any:
     value = _msal_credential(secret)
     http = MsalHttpClient(make_httpx_client(cloud))
     try:
@@ -112,7 +112,7 @@ def _build_app(cloud: Cloud, entra_tenant_id: str, client_id: str, secret: AppCr
         raise
 
 
-def _cache_key(cloud: Cloud, entra_tenant_id: str, client_id: str, secret: AppCredential) -> tuple[str, ...]:
+def _cache_key(cloud: CloudEndpoints, entra_tenant_id: str, client_id: str, secret: AppCredential) -> tuple[str, ...]:
     material = secret.private_key if isinstance(secret, CertificateCredential) else secret
     fingerprint = hashlib.sha256(_FINGERPRINT_SALT + material.reveal().encode("utf-8")).hexdigest()
     # A simulator URL change (tests start their own) must not reuse tokens another simulator signed.
@@ -146,22 +146,23 @@ def _from_error_result(result: dict[str, Any], secret: AppCredential) -> Provide
     codes = [c for c in result.get("error_codes") or [] if isinstance(c, int)]
     code = next((AADSTS_REASONS[c] for c in codes if c in AADSTS_REASONS), None)
     if code is None:
-        code = {"invalid_tenant": "auth.tenant_not_found", "unauthorized_client": "auth.app_not_found"}.get(
-            str(result.get("error")), "auth.failed")
+        code = {"invalid_tenant": ReasonCode.AUTH_TENANT_NOT_FOUND,
+                "unauthorized_client": ReasonCode.AUTH_APP_NOT_FOUND}.get(
+            str(result.get("error")), ReasonCode.AUTH_FAILED)
     aadsts = f"AADSTS{codes[0]}" if codes else str(result.get("error") or "no error code")
     correlation = result.get("correlation_id")
     reference = f"{aadsts}, correlation id {correlation}" if _safe_id(correlation) else aadsts
     detail = f"{reason(code).message} ({reference})"
     remediation = None
-    if (code == "auth.invalid_client_secret" and isinstance(secret, SecretValue)
-            and _GUID.match(secret.reveal().strip())):
+    if (code == ReasonCode.AUTH_INVALID_CLIENT_SECRET and isinstance(secret, SecretValue)
+            and GUID.match(secret.reveal().strip())):
         remediation = PASTE_VALUE_REMEDIATION
     log.info("token request refused: %s", aadsts)
     return ProviderError(code, detail, remediation)
 
 
 def _safe_id(value: object) -> bool:
-    return isinstance(value, str) and _GUID.match(value) is not None
+    return isinstance(value, str) and GUID.match(value) is not None
 
 
 def _from_constructor_value_error(exc: ValueError) -> ProviderError:
@@ -169,21 +170,21 @@ def _from_constructor_value_error(exc: ValueError) -> ProviderError:
     # __context__ carries the HTTP status; a 200 with an unreadable body also lands here.
     context = str(exc.__context__ or "")
     if re.search(r"HTTP status: 4\d\d", context):
-        return ProviderError("auth.tenant_not_found")
+        return ProviderError(ReasonCode.AUTH_TENANT_NOT_FOUND)
     if "should consist of an https url" in str(exc):
-        return ProviderError("auth.tenant_not_found", "The Entra tenant id is not a valid tenant reference.")
-    return ProviderError("auth.failed", "The sign-in service sent a configuration Atlas could not read.")
+        return ProviderError(ReasonCode.AUTH_TENANT_NOT_FOUND, "The Entra tenant id is not a valid tenant reference.")
+    return ProviderError(ReasonCode.AUTH_FAILED, "The sign-in service sent a configuration Atlas could not read.")
 
 
 def _from_exception(exc: Exception) -> ProviderError:
     if isinstance(exc, httpx.TimeoutException):
-        return ProviderError("graph.timeout", "The Microsoft sign-in service did not answer in time.")
+        return ProviderError(ReasonCode.GRAPH_TIMEOUT, "The Microsoft sign-in service did not answer in time.")
     if isinstance(exc, httpx.TransportError):
-        return ProviderError("network.unreachable", "The Microsoft sign-in service could not be reached.")
+        return ProviderError(ReasonCode.NETWORK_UNREACHABLE, "The Microsoft sign-in service could not be reached.")
     if isinstance(exc, MsalServiceError):
         # MSAL raises this for 5xx answers (its message is just "HTTP Error: 503").
-        return ProviderError("graph.unavailable", "The Microsoft sign-in service was unavailable.")
+        return ProviderError(ReasonCode.GRAPH_UNAVAILABLE, "The Microsoft sign-in service was unavailable.")
     if isinstance(exc, ValueError):
-        return ProviderError("auth.failed", "The sign-in service sent a response Atlas could not read.")
+        return ProviderError(ReasonCode.AUTH_FAILED, "The sign-in service sent a response Atlas could not read.")
     log.warning("%s while acquiring a Graph token", type(exc).__name__)
-    return ProviderError("auth.failed")
+    return ProviderError(ReasonCode.AUTH_FAILED)

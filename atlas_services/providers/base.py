@@ -11,7 +11,7 @@ resolves the connection, opens its credential, builds the provider's API client 
 * ``inventory`` / ``snapshots``: where observations go (writes fenced by the run's lease);
 * ``access_token``: the current access token, only so a health check can read its own ``roles`` claim.
 
-Results are JSON-able summaries; failures are ProviderErrors with catalogue reason codes, and
+Results are typed summaries (runs.summaries); failures are ProviderErrors with catalogue reason codes, and
 ``CapabilityFailed`` when the failure still has a summary worth keeping.
 """
 
@@ -24,6 +24,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from atlas_services.errors import ProviderError
+from atlas_services.reasons import ReasonCode
+from atlas_services.runs.summaries import StoredModel
 
 if TYPE_CHECKING:
     from atlas_services.graph.client import GraphClient
@@ -88,19 +90,10 @@ class CapabilityContext:
 
 @dataclass(frozen=True)
 class CapabilityResult:
-    """A finished capability: its JSON-able summary, and whether only part of it succeeded."""
+    """A finished capability: its typed summary, and whether only part of it succeeded."""
 
-    summary: dict[str, Any]
+    summary: StoredModel
     partial: bool = False
-
-
-class CapabilityFailed(ProviderError):
-    """The capability failed as a whole, but what it found on the way (``summary``) is worth keeping."""
-
-    def __init__(self, code: str, detail: str | None = None, remediation: str | None = None, *,
-                 summary: dict[str, Any]) -> None:
-        super().__init__(code, detail, remediation)
-        self.summary = summary
 
 
 class ProviderCapability(Protocol):
@@ -117,4 +110,4 @@ class NotAvailable:
     op_type: str
 
     def run(self, context: CapabilityContext) -> CapabilityResult:
-        raise ProviderError("capability.not_available", f"'{self.op_type}' is not available yet.")
+        raise ProviderError(ReasonCode.CAPABILITY_NOT_AVAILABLE, f"'{self.op_type}' is not available yet.")

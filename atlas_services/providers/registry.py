@@ -1,25 +1,25 @@
 """The registry of operation types: which capability implements an operation type for a provider.
 
-Imported only inside jobs (the gateway loads it by name), so code that merely starts operations never loads
-provider or Graph modules.
+Worker-only: it imports the provider modules (and through them Graph); the web tier never reaches it (an
+import-linter contract says so).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 
 from atlas_services.errors import ProviderError
+from atlas_services.providers import microsoft
 from atlas_services.providers.base import NotAvailable, ProviderCapability
+from atlas_services.reasons import ReasonCode
 
-PROVIDER_MODULES: Mapping[str, str] = {"microsoft": "atlas_services.providers.microsoft"}
+PROVIDERS: Mapping[str, Mapping[str, ProviderCapability]] = {"microsoft": microsoft.CAPABILITIES}
 
 
 def capabilities(provider: str) -> Mapping[str, ProviderCapability]:
-    module_name = PROVIDER_MODULES.get(provider)
-    if module_name is None:
-        raise ProviderError("capability.not_available", f"Atlas has no provider named '{provider}'.")
-    registered: Mapping[str, ProviderCapability] = importlib.import_module(module_name).CAPABILITIES
+    registered = PROVIDERS.get(provider)
+    if registered is None:
+        raise ProviderError(ReasonCode.CAPABILITY_NOT_AVAILABLE, f"Atlas has no provider named '{provider}'.")
     return registered
 
 
@@ -27,7 +27,7 @@ def capability_for(provider: str, op_type: str) -> ProviderCapability:
     """The implementation of ``op_type`` for ``provider``; ProviderError("capability.not_available") if none."""
     capability = capabilities(provider).get(op_type)
     if capability is None:
-        raise ProviderError("capability.not_available", f"'{op_type}' is not available for {provider}.")
+        raise ProviderError(ReasonCode.CAPABILITY_NOT_AVAILABLE, f"'{op_type}' is not available for {provider}.")
     return capability
 
 

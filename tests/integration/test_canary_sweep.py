@@ -21,7 +21,7 @@ import pytest
 from atlas_services.config import get_settings
 from atlas_services.graph import tokens
 from atlas_services.graph.tokens import clear_token_cache
-from atlas_services.operations import execute_run
+from atlas_services.runs.execute import execute_run
 from atlas_sim.scenario import parse_scenario
 from atlas_sim.server import start_in_thread
 from tests.support.canary import encodings, key_fingerprints, pg_dump_text, redis_text

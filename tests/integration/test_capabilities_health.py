@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from atlas_services.connection_health import connection_health
 from atlas_services.credential_input import ClientSecretInput
 from atlas_services.errors import NotFound
-from atlas_services.inventory import connection_health
 from atlas_services.secrets import SecretValue
 from atlas_sim.server import RunningSimulator
 from tests.support.capabilities import (
@@ -65,7 +65,7 @@ def test_healthy_connection_reports_permissions_readiness_and_expiry(owner: Any)
     assert _ready(summary) == {"health_check": "ready", "inventory_sync": "ready", "compliance_snapshot": "ready"}
     assert summary["over_privileged"] == []
     assert summary["credential"]["days_left"] in (19, 20) and "expires in" in summary["credential"]["warning"]
-    assert secret_for("full") not in json.dumps(summary)
+    assert secret_for("full") not in json.dumps(summary.stored())
 
     health = connection_health(owner, view.id)
     assert (health.health_status, health.organization_id, health.permission_source) == (

@@ -18,7 +18,9 @@ from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput, NotFound
 from atlas_services.inventory import compliance_history, inventory_overview, list_inventory_items
 from atlas_services.models import InventoryItem, OperationRun, utcnow
-from atlas_services.operations import cancel_run, execute_run, get_run, start_operation
+from atlas_services.runs.execute import execute_run
+from atlas_services.runs.queries import cancel_run, get_run
+from atlas_services.runs.start import start_operation
 from atlas_sim.server import RunningSimulator
 from tests.support.capabilities import (
     APPS,
@@ -224,7 +226,7 @@ def test_with_every_section_blocked_the_run_fails_and_keeps_its_sections(owner: 
 
 def test_a_sign_in_failure_fails_the_sync_before_any_section(owner: Any) -> None:
     run = run_now(owner, "inventory_sync", connect(owner, "full", secret="TEST-ONLY~wrong").id)
-    assert (run.status, run.reason_code, run.summary) == ("failed", "auth.invalid_client_secret", {})
+    assert (run.status, run.reason_code, run.summary.stored()) == ("failed", "auth.invalid_client_secret", {})
 
 
 def test_cancel_stops_the_sync_at_a_page_boundary_and_removes_nothing(owner: Any, sim: RunningSimulator) -> None:

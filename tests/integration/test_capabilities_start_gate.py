@@ -14,7 +14,8 @@ from atlas_services.connections import delete_connection, set_enabled
 from atlas_services.db import session_scope
 from atlas_services.errors import NotFound, ProviderError
 from atlas_services.models import ACTIVE_RUN_STATUSES, OperationRun
-from atlas_services.operations import OPERATION_TYPES, StartResult, start_operation
+from atlas_services.runs.start import StartResult, start_operation
+from atlas_services.runs.types import AVAILABILITY
 from tests.support.factories import create_connection, make_actor
 
 
@@ -42,7 +43,7 @@ def test_25_inventory_syncs_and_25_health_checks_at_once_leave_one_active_run(db
             result = _start(owner, op_type, connection.id)
             with lock:
                 results.append((op_type, result))
-        except BaseException as exc:  # collected and asserted below
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 
     threads = [threading.Thread(target=start, args=(kind,)) for kind in kinds]
@@ -70,7 +71,7 @@ def test_every_capability_is_available_except_the_remote_write_placeholders(db: 
         with pytest.raises(ProviderError) as caught:
             _start(owner, op_type)
         assert caught.value.code == "capability.not_available"
-    assert {op for op, available in OPERATION_TYPES.items() if not available} == {"script_deploy", "app_publish"}
+    assert {op for op, available in AVAILABILITY.items() if not available} == {"script_deploy", "app_publish"}
     assert len(_runs()) == 3
 
 

@@ -15,7 +15,9 @@ from atlas_services.credential_input import CertificateInput
 from atlas_services.errors import ProviderError
 from atlas_services.graph.clouds import get_cloud
 from atlas_services.graph.tokens import acquire_graph_token, clear_token_cache
-from atlas_services.operations import execute_run, get_run, start_operation
+from atlas_services.runs.execute import execute_run
+from atlas_services.runs.queries import get_run
+from atlas_services.runs.start import start_operation
 from atlas_services.secrets import CertificateCredential, SecretValue
 from atlas_sim.scenario import parse_scenario
 from atlas_sim.server import start_in_thread

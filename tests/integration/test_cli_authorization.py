@@ -20,7 +20,7 @@ from atlas_cli.main import app
 from atlas_services.authz import ROLE_CAPABILITIES, Capability
 from atlas_services.members import add_member
 from atlas_services.models import Role
-from atlas_services.operations import start_operation
+from atlas_services.runs.start import start_operation
 from tests.support.factories import create_connection, make_actor
 
 runner = CliRunner()

@@ -9,18 +9,15 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from atlas_services.connections import (
-    delete_connection,
-    list_connections,
-    rotate_credential,
-    set_default,
-    set_enabled,
-)
+from atlas_services.connections import delete_connection, list_connections, set_default, set_enabled
 from atlas_services.credential_input import CertificateInput, ClientSecretInput
+from atlas_services.credential_rotation import rotate_credential
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput, NotFound, ProviderError
 from atlas_services.models import AuditEvent, ProviderCredential
-from atlas_services.operations import execute_run, get_run, start_operation
+from atlas_services.runs.execute import execute_run
+from atlas_services.runs.queries import get_run
+from atlas_services.runs.start import start_operation
 from atlas_services.secrets import SecretValue
 from atlas_sim.scenario import load_scenario
 from tests.support.certificates import make_certificate

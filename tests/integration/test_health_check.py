@@ -39,7 +39,7 @@ def test_a_healthy_connection_reports_its_organization(demo_scenario: Scenario) 
     assert result.display_name == "Contoso"
     assert result.default_domain == "contoso.example"
     summary = result.summary()
-    encoded = json.dumps(summary)
+    encoded = json.dumps(summary.stored())
     assert secret not in encoded
     assert summary["verified_domains"] == ["contosodemo.onmicrosoft.com", "contoso.example"]
     assert summary["request_id"]

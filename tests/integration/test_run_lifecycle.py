@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from atlas_services import run_lifecycle
 from atlas_services.config import get_settings
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput
 from atlas_services.models import OperationRun, RunStatus, utcnow
-from atlas_services.operations import cancel_run, get_run, start_operation
+from atlas_services.runs import lifecycle
+from atlas_services.runs.queries import cancel_run, get_run
+from atlas_services.runs.start import start_operation
 from tests.support.factories import create_connection, make_actor
 
 
@@ -40,7 +41,7 @@ def test_50_concurrent_starts_on_one_scope_make_one_run(db: None) -> None:
         try:
             barrier.wait()
             results.append(_start(owner, connection.id))
-        except BaseException as exc:  # collected and asserted below
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 
     threads = [threading.Thread(target=start) for _ in range(50)]
@@ -96,9 +97,9 @@ def _run_in(status: RunStatus, owner: Any) -> tuple[uuid.UUID, uuid.UUID]:
 def test_transition_matrix(db: None, source: RunStatus, target: RunStatus) -> None:
     owner = make_actor("owner")
     run_id, lease = _run_in(source, owner)
-    allowed = source in run_lifecycle.ALLOWED_SOURCES[target]
+    allowed = source in lifecycle.ALLOWED_SOURCES[target]
     # From queued no lease exists yet; from running only the lease holder may move the run.
-    moved = run_lifecycle.transition(run_id, target, lease=lease if source == RunStatus.RUNNING else None)
+    moved = lifecycle.transition(run_id, target, lease=lease if source == RunStatus.RUNNING else None)
     assert moved == allowed
     assert get_run(owner, run_id).status == (target if allowed else source)
 
@@ -106,10 +107,10 @@ def test_transition_matrix(db: None, source: RunStatus, target: RunStatus) -> No
 def test_a_write_with_a_stale_lease_updates_nothing(db: None) -> None:
     owner = make_actor("owner")
     run_id, lease = _run_in(RunStatus.RUNNING, owner)
-    assert not run_lifecycle.transition(run_id, RunStatus.SUCCEEDED, lease=uuid.uuid4())
-    assert not run_lifecycle.heartbeat(run_id, uuid.uuid4()).alive
+    assert not lifecycle.transition(run_id, RunStatus.SUCCEEDED, lease=uuid.uuid4())
+    assert not lifecycle.heartbeat(run_id, uuid.uuid4()).alive
     assert get_run(owner, run_id).status == "running"
-    assert run_lifecycle.transition(run_id, RunStatus.SUCCEEDED, lease=lease)
+    assert lifecycle.transition(run_id, RunStatus.SUCCEEDED, lease=lease)
 
 
 def test_reaper_fails_stale_running_and_old_queued_runs_and_frees_their_scopes(db: None) -> None:
@@ -119,7 +120,7 @@ def test_reaper_fails_stale_running_and_old_queued_runs_and_frees_their_scopes(d
     fresh_id, fresh_lease = _run_in(RunStatus.RUNNING, owner)
     settings = get_settings()
     later = utcnow() + timedelta(seconds=settings.heartbeat_timeout_seconds + 1)
-    run_lifecycle.heartbeat(fresh_id, fresh_lease)
+    lifecycle.heartbeat(fresh_id, fresh_lease)
     with session_scope() as session:  # the fresh run beat "just now" as seen from `later`
         fresh = session.get(OperationRun, fresh_id)
         assert fresh is not None
@@ -128,7 +129,7 @@ def test_reaper_fails_stale_running_and_old_queued_runs_and_frees_their_scopes(d
         assert queued is not None
         queued.created_at = utcnow() - timedelta(seconds=settings.start_timeout_seconds + 1)
 
-    report = run_lifecycle.reap(now=later)
+    report = lifecycle.reap(now=later)
 
     assert (report.worker_lost, report.start_timeout) == (1, 1)
     assert (get_run(owner, running_id).status, get_run(owner, running_id).reason_code) == ("failed",
@@ -136,7 +137,7 @@ def test_reaper_fails_stale_running_and_old_queued_runs_and_frees_their_scopes(d
     assert get_run(owner, queued_id).reason_code == "run.start_timeout"
     assert get_run(owner, fresh_id).status == "running"
     # The zombie's late write is fenced off, and its scope takes a new run.
-    assert not run_lifecycle.transition(running_id, RunStatus.SUCCEEDED, lease=lease)
+    assert not lifecycle.transition(running_id, RunStatus.SUCCEEDED, lease=lease)
     connection_id = get_run(owner, running_id).connection_id
     assert _start(owner, connection_id).outcome == "started"
 
@@ -150,9 +151,9 @@ def test_cancel_a_queued_run_at_once_and_a_running_one_at_its_next_checkpoint(db
 
     running_id, lease = _run_in(RunStatus.RUNNING, owner)
     assert cancel_run(operator, running_id) == "cancel_requested"
-    context = run_lifecycle.RunContext(run_lifecycle.Claim(running_id, lease, owner.tenant_id, "health_check",
+    context = lifecycle.RunContext(lifecycle.Claim(running_id, lease, owner.tenant_id, "health_check",
                                                            uuid.uuid4(), None, None))
-    with pytest.raises(run_lifecycle.RunCancelled):
+    with pytest.raises(lifecycle.RunCancelled):
         context.checkpoint(pages=3)
     assert cancel_run(operator, queued_id) == "finished"
     with session_scope() as session:
@@ -174,7 +175,7 @@ def test_every_huey_task_declares_its_capability() -> None:
 
 def test_a_run_whose_starter_lost_provider_run_refuses_to_work(db: None) -> None:
     from atlas_services.members import change_role
-    from atlas_services.operations import execute_run
+    from atlas_services.runs.execute import execute_run
 
     owner = make_actor("owner")
     operator = make_actor("operator", tenant_name=owner.tenant_name)
@@ -188,7 +189,7 @@ def test_a_run_whose_starter_lost_provider_run_refuses_to_work(db: None) -> None
 def test_history_pages_by_keyset_without_duplicates_or_gaps_while_runs_arrive(db: None) -> None:
     from sqlalchemy import insert, text
 
-    from atlas_services.operations import list_runs, run_cursor
+    from atlas_services.runs.queries import list_runs, run_cursor
 
     owner = make_actor("owner")
     connection = create_connection(owner, name="Contoso")
@@ -223,6 +224,6 @@ def test_history_pages_by_keyset_without_duplicates_or_gaps_while_runs_arrive(db
 def test_an_overlong_failure_message_is_shortened_not_lost(db: None) -> None:
     owner = make_actor("owner")
     run_id, lease = _run_in(RunStatus.RUNNING, owner)
-    assert run_lifecycle.fail_with(run_id, "graph.unavailable", lease=lease, message="x" * 5000)
+    assert lifecycle.fail_with(run_id, "graph.unavailable", lease=lease, message="x" * 5000)
     run = get_run(owner, run_id)
-    assert run.status == "failed" and run.message is not None and len(run.message) == run_lifecycle.MAX_TEXT
+    assert run.status == "failed" and run.message is not None and len(run.message) == lifecycle.MAX_TEXT

@@ -14,9 +14,10 @@ import httpx
 import pytest
 
 from atlas_services.graph.budget import RequestBudgets
-from atlas_services.graph.client import INTUNE_NOT_LICENSED, GraphClient, GraphRequestError, RetryPolicy
+from atlas_services.graph.client import GraphClient, RetryPolicy
 from atlas_services.graph.clouds import CLOUDS
 from atlas_services.graph.contracts import load_contracts
+from atlas_services.graph.errors import INTUNE_NOT_LICENSED, GraphRequestError
 from atlas_services.graph.http import SimulatorRoutingTransport
 from atlas_sim.scenario import parse_scenario
 from atlas_sim.server import RunningSimulator, start_in_thread

@@ -12,7 +12,7 @@ from atlas_jobs.dispatch import start_operation
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput, NotFound, ProviderError
 from atlas_services.models import OperationRun
-from atlas_services.operations import get_run, list_runs
+from atlas_services.runs.queries import get_run, list_runs
 from tests.support.factories import create_connection, make_actor
 from tests.support.outbound_guard import OutboundLog
 
@@ -85,7 +85,7 @@ def test_placeholder_capabilities_refuse_to_start(db: None, huey_queue: Any) -> 
 
 
 def test_enqueue_failure_fails_the_run_with_queue_unavailable(db: None) -> None:
-    from atlas_services.operations import start_operation as gate
+    from atlas_services.runs.start import start_operation as gate
 
     owner = make_actor("owner")
     _contoso(owner)

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from atlas_jobs.dispatch import start_operation as start_and_enqueue
 from atlas_services.db import session_scope
 from atlas_services.models import InventoryItem, OperationRun
-from atlas_services.operations import start_operation
+from atlas_services.runs.start import start_operation
 from atlas_sim.scenario import parse_scenario
 from atlas_sim.server import RunningSimulator
 from tests.support.capabilities import EVERYTHING, serving

@@ -382,7 +382,7 @@ async def _reach_with_async_httpx(url: str) -> int:
 
 def _reach_with_urllib(url: str) -> int:
     try:
-        with urllib.request.urlopen(f"{url}/common/discovery/instance", timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(f"{url}/common/discovery/instance", timeout=5) as response:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return error.code

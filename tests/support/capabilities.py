@@ -11,7 +11,9 @@ from typing import Any
 
 from atlas_services.config import get_settings
 from atlas_services.graph.tokens import clear_token_cache
-from atlas_services.operations import RunView, execute_run, get_run, start_operation
+from atlas_services.runs.execute import execute_run
+from atlas_services.runs.queries import RunView, get_run
+from atlas_services.runs.start import start_operation
 from atlas_sim.scenario import Scenario, parse_scenario
 from atlas_sim.server import RunningSimulator, start_in_thread
 from tests.support.factories import create_connection

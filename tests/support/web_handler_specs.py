@@ -17,7 +17,7 @@ from atlas_app.pages.connections import ConnectionsState
 from atlas_app.pages.login import LoginState
 from atlas_app.pages.members import MembersState
 from atlas_app.pages.operations import OperationsState
-from atlas_app.pages.runs import RunState
+from atlas_app.pages.runs.state import RunState
 from atlas_app.state.guard import (
     PUBLIC,
     SIGNED_IN,
@@ -131,7 +131,7 @@ SPECS: dict[str, Spec] = {
     "RunState.on_page_load": Spec(RunState, Capability.PROVIDER_VIEW, "run", path=lambda t: f"/runs/{t}",
                                   shown=lambda s, t, r: s.found and s.detail_id == t),
     "RunState.poll": Spec(RunState, Capability.PROVIDER_VIEW, "run", lambda t: {"tick": "x"},
-                          prepare=lambda s, t: (setattr(s, "detail_id", t), setattr(s, "is_active", True)),
+                          prepare=lambda s, t: (setattr(s, "detail_id", t), setattr(s, "has_active", True)),
                           shown=lambda s, t, r: s.found),
     "RunState.cancel_run": Spec(RunState, Capability.PROVIDER_RUN, "run", lambda t: {"run_ref": t}, db=True),
     "ConnectionDetailState.on_page_load": Spec(ConnectionDetailState, Capability.PROVIDER_VIEW, "connection",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from atlas_services import operations
 from atlas_services.authz import Actor
 from atlas_services.members import add_member
 from atlas_services.models import Role
+from atlas_services.runs import start
 from tests.support.database import empty_tables
 from tests.support.factories import PASSWORD, create_connection, make_actor, random_suffix
 
@@ -36,7 +36,7 @@ def new_connection(owner: Actor, marker: str = "") -> str:
 
 def new_run(owner: Actor, marker: str = "") -> str:
     connection = new_connection(owner, marker)
-    return str(operations.start_operation(owner, "health_check", connection, enqueue=lambda _run_id: None).run_id)
+    return str(start.start_operation(owner, "health_check", connection, enqueue=lambda _run_id: None).run_id)
 
 
 def new_member(owner: Actor, marker: str = "") -> str:

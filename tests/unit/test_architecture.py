@@ -1,4 +1,5 @@
-"""Structural rules no linter config states on its own: who may touch the cipher and who may open secrets."""
+"""Structural rules no linter config states on its own: who may touch the cipher and who may open secrets, how
+large a module may grow, and that no import is hidden from import-linter."""
 
 from __future__ import annotations
 
@@ -47,3 +48,24 @@ def test_only_the_gateway_opens_sealed_credentials() -> None:
     callers = sorted(name for name, tree in _modules().items() if _calls(tree, "open_sealed"))
     # credentials itself opens only to re-seal under a new key (key rotation).
     assert callers == ["atlas_services.credentials", "atlas_services.gateway"]
+
+
+MAX_LINES = 400
+
+
+def test_no_module_in_the_app_or_the_services_exceeds_400_lines() -> None:
+    too_long: dict[str, int] = {}
+    for package in ("atlas_app", "atlas_services"):
+        for path in (ROOT / package).rglob("*.py"):
+            lines = len(path.read_text(encoding="utf-8").splitlines())
+            if lines > MAX_LINES:
+                too_long[str(path.relative_to(ROOT))] = lines
+    assert too_long == {}
+
+
+def test_the_services_load_no_module_by_name() -> None:
+    """importlib would hide an import edge from import-linter and the cycle test."""
+    offenders = sorted(name for name, tree in _modules().items() if name.startswith("atlas_services.")
+                       and (any(imported.split(".")[0] == "importlib" for imported in _imports(tree))
+                            or _calls(tree, "__import__")))
+    assert offenders == []

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from atlas_app.components.badges import BadgeCatalog, PermissionGrant, ReadinessStatus, SectionStatus
+from atlas_app.components.badges import BadgeCatalog, PermissionGrant
 from atlas_services.models import HealthStatus, RunStatus
+from atlas_services.runs.summaries import ReadinessStatus, SectionStatus
 
 
 def test_every_status_value_has_its_own_badge() -> None:
@@ -39,3 +40,18 @@ def test_the_readiness_and_section_enums_cover_what_the_provider_writes() -> Non
 
 class _Facts:
     last_health: dict[str, str] = {}
+
+
+def test_every_status_enum_the_services_define_has_a_badge_domain() -> None:
+    """The services own the status vocabularies; a new *Status enum there needs a domain here."""
+    from enum import StrEnum
+
+    from atlas_services import models
+    from atlas_services.runs import summaries
+
+    defined = {value for module in (models, summaries) for name, value in vars(module).items()
+               if isinstance(value, type) and issubclass(value, StrEnum) and name.endswith("Status")}
+    assert defined <= set(BadgeCatalog.ENUMS.values())
+    for enum in defined:
+        assert all(BadgeCatalog.style(domain, member.value).label != "Unknown" or member.value == "unknown"
+                   for domain, domain_enum in BadgeCatalog.ENUMS.items() if domain_enum is enum for member in enum)

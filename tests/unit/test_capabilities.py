@@ -11,13 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from atlas_services.errors import ProviderError
+from atlas_services.errors import CapabilityFailed, ProviderError
 from atlas_services.graph.client import GraphClient
 from atlas_services.graph.clouds import CLOUDS
 from atlas_services.graph.contracts import load_contracts
-from atlas_services.operations import OPERATION_TYPES
 from atlas_services.providers import registry
-from atlas_services.providers.base import CapabilityFailed, NotAvailable
+from atlas_services.providers.base import NotAvailable
 from atlas_services.providers.microsoft.health import (
     HealthTarget,
     inspect_tenant,
@@ -25,6 +24,7 @@ from atlas_services.providers.microsoft.health import (
     readiness,
     token_roles,
 )
+from atlas_services.runs.types import AVAILABILITY
 
 EXPECTED = "69428f70-3c80-4e10-b63c-dc69ea0f142f"
 OTHER = "fa923e6b-5c48-4602-abaf-a6f83ddef8d6"
@@ -42,7 +42,7 @@ def _jwt(claims: dict[str, Any]) -> str:
 
 def test_the_registry_implements_exactly_what_the_start_gate_offers() -> None:
     implemented = registry.implemented("microsoft")
-    assert implemented == OPERATION_TYPES
+    assert implemented == AVAILABILITY
     for op_type in ("script_deploy", "app_publish"):
         placeholder = registry.capability_for("microsoft", op_type)
         assert isinstance(placeholder, NotAvailable)

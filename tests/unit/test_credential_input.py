@@ -59,7 +59,7 @@ def test_a_past_expiry_date_is_refused() -> None:
 def test_pem_bundle_yields_thumbprint_subject_and_expiry_and_seals_the_key() -> None:
     cert = make_certificate("contoso-atlas", days=200)
     prepared = prepare(CertificateInput(pem=SecretValue(cert.bundle)))
-    expected = cert.certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303  (Entra's thumbprint)
+    expected = cert.certificate.fingerprint(hashes.SHA1()).hex().upper()
     assert prepared.kind == CredentialKind.CERTIFICATE and prepared.thumbprint == expected
     assert prepared.subject == "CN=contoso-atlas" and prepared.not_after == cert.certificate.not_valid_after_utc
     assert prepared.hint == expected[:8] + "…"
@@ -98,7 +98,7 @@ def test_bad_certificates_are_refused_with_a_clear_message(make_input, field, me
 def test_expiry_warnings_start_30_days_before() -> None:
     from datetime import UTC, datetime
 
-    from atlas_services.connections import expiry_warning
+    from atlas_services.credential_expiry import expiry_warning
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert expiry_warning(None, now) is None

@@ -16,15 +16,10 @@ import httpx
 import pytest
 
 from atlas_services.graph.budget import RequestBudgets, TokenBucket
-from atlas_services.graph.client import (
-    INTUNE_NOT_LICENSED,
-    GraphClient,
-    GraphPage,
-    GraphRequestError,
-    RetryPolicy,
-)
+from atlas_services.graph.client import GraphClient, GraphPage, RetryPolicy
 from atlas_services.graph.clouds import CLOUDS
 from atlas_services.graph.contracts import THROTTLE_CLASSES, ContractError, ContractSet, parse_contracts
+from atlas_services.graph.errors import INTUNE_NOT_LICENSED, GraphRequestError
 
 GLOBAL = CLOUDS["global"]
 TOKEN = "token-" + "x" * 20

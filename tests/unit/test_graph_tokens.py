@@ -11,7 +11,7 @@ import pytest
 
 from atlas_services.errors import ProviderError
 from atlas_services.graph import tokens
-from atlas_services.graph.clouds import CLOUDS, Cloud
+from atlas_services.graph.clouds import CLOUDS, CloudEndpoints
 from atlas_services.secrets import SecretValue
 
 GLOBAL = CLOUDS["global"]
@@ -52,7 +52,7 @@ def _fresh() -> Iterator[None]:
 
 
 def _use(monkeypatch: pytest.MonkeyPatch, entra: FakeEntra) -> None:
-    def fake_client(cloud: Cloud) -> httpx.Client:
+    def fake_client(cloud: CloudEndpoints) -> httpx.Client:
         return httpx.Client(transport=httpx.MockTransport(entra))
 
     monkeypatch.setattr(tokens, "make_httpx_client", fake_client)

@@ -34,5 +34,5 @@ def test_each_live_page_registers_its_own_poll_with_its_own_capability() -> None
 
 def test_a_live_page_that_names_no_capability_is_refused() -> None:
     with pytest.raises(TypeError, match="watched_with"):
-        class Unwatched(LivePageState, SessionState):  # noqa: F841 - defining it is the test
+        class Unwatched(LivePageState, SessionState):
             pass

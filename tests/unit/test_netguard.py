@@ -31,7 +31,7 @@ def test_non_loopback_requests_are_blocked(guard: None, url: str) -> None:
     with pytest.raises(netguard.OutboundBlocked):
         httpx.get(url)
     with pytest.raises(netguard.OutboundBlocked):
-        urllib.request.urlopen(url)  # noqa: S310
+        urllib.request.urlopen(url)
 
 
 def test_async_requests_are_blocked_too(guard: None) -> None:

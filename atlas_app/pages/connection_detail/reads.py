@@ -9,21 +9,20 @@ from atlas_app.state.guard import BadArgument, uuid_arg
 from atlas_app.state.messages import when
 from atlas_app.state.rows import RunRow, run_row
 from atlas_services.authz import Actor
+from atlas_services.connection_health import ConnectionHealthView, connection_health
 from atlas_services.connections import ConnectionView, get_connection
 from atlas_services.errors import NotFound
 from atlas_services.inventory import (
     KIND_LABELS,
     ComplianceSnapshotView,
-    ConnectionHealthView,
     InventoryItemView,
     InventoryOverview,
     InventoryPage,
     compliance_history,
-    connection_health,
     inventory_overview,
     list_inventory_items,
 )
-from atlas_services.operations import list_runs
+from atlas_services.runs.queries import list_runs
 
 RUN_LIMIT = 10
 ITEM_PAGE_SIZE = 10

@@ -59,11 +59,13 @@ from atlas_app.state.rows import (
 from atlas_app.state.session import FAILED, SessionState
 from atlas_jobs.dispatch import start_operation
 from atlas_services.authz import Actor, Capability
+from atlas_services.connection_health import ConnectionHealthView
 from atlas_services.errors import NotFound
-from atlas_services.inventory import ConnectionHealthView, InventoryOverview, InventoryPage
+from atlas_services.inventory import InventoryOverview, InventoryPage
+from atlas_services.runs.types import AVAILABLE
 
 # The operations a connection page can start (each is provider.run, and each one's worker exists).
-STARTABLE = ("health_check", "inventory_sync", "compliance_snapshot")
+STARTABLE = AVAILABLE
 # The search form names the kind it searches (a hidden input) next to the text.
 SEARCH_FORM = form_arg(kind=text_field("Kind", 40), search=text_field("Search", 100))
 

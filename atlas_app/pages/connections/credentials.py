@@ -9,7 +9,6 @@ arrive together in one request, with or without a file.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +19,7 @@ from atlas_app.state.messages import user_message
 from atlas_services.credential_input import CredentialInput, CredentialSource, from_fields
 from atlas_services.errors import InvalidInput
 from atlas_services.secrets import SecretValue
+from atlas_services.validation import GUID
 
 CREDENTIAL_KINDS = tuple(str(source) for source in CredentialSource)
 # Read at most this much of an uploaded PFX (the service refuses anything over its own, smaller limit).
@@ -27,7 +27,6 @@ MAX_PFX_READ = 256 * 1024
 CREATE_PFX_UPLOAD = "create_pfx"
 ROTATE_PFX_UPLOAD = "rotate_pfx"
 ROTATE_PREFIX = "rotate_"
-_GUID = re.compile(r"^\s*[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\s*$")
 
 
 def _credential_fields(prefix: str) -> dict[str, Any]:
@@ -87,5 +86,5 @@ def form_failure(exc: Exception, kind: str, secret: SecretValue | None) -> tuple
     if not isinstance(exc, InvalidInput):
         return "", user_message(exc), False
     guid = (exc.field == "client_secret" and kind == CredentialSource.CLIENT_SECRET
-            and secret is not None and bool(_GUID.match(secret.reveal())))
+            and secret is not None and bool(GUID.match(secret.reveal().strip())))
     return exc.field, str(exc), guid

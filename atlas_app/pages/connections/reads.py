@@ -8,7 +8,7 @@ from atlas_app.state.messages import when
 from atlas_app.state.rows import RunRow, run_row
 from atlas_services.authz import Actor
 from atlas_services.connections import ConnectionView, list_connections
-from atlas_services.operations import has_active_runs, list_runs
+from atlas_services.runs.queries import has_active_runs, list_runs
 
 RUN_LIMIT = 20
 KIND_LABELS = {"client_secret": "Client secret", "certificate": "Certificate"}

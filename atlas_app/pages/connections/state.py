@@ -42,13 +42,7 @@ from atlas_app.state.session import FAILED, SessionState
 from atlas_jobs.dispatch import rotate_credential, start_operation
 from atlas_services.authz import Actor, Capability
 from atlas_services.config import get_settings
-from atlas_services.connections import (
-    create_connection,
-    delete_connection,
-    get_connection,
-    set_default,
-    set_enabled,
-)
+from atlas_services.connections import create_connection, delete_connection, get_connection, set_default, set_enabled
 from atlas_services.errors import InvalidInput
 
 # What "Check connection" tells the user, per outcome of the start gate.

@@ -8,12 +8,13 @@ from atlas_services.providers.base import NotAvailable, ProviderCapability
 from atlas_services.providers.microsoft.compliance import ComplianceSnapshot
 from atlas_services.providers.microsoft.health import HealthCheck
 from atlas_services.providers.microsoft.inventory import InventorySync
+from atlas_services.runs.types import OPERATIONS, OperationType
 
-CAPABILITIES: Mapping[str, ProviderCapability] = {
-    "health_check": HealthCheck(),
-    "inventory_sync": InventorySync(),
-    "compliance_snapshot": ComplianceSnapshot(),
-    # Remote writes come later; until then they refuse to run.
-    "script_deploy": NotAvailable("script_deploy"),
-    "app_publish": NotAvailable("app_publish"),
+_IMPLEMENTED: Mapping[str, ProviderCapability] = {
+    OperationType.HEALTH_CHECK: HealthCheck(),
+    OperationType.INVENTORY_SYNC: InventorySync(),
+    OperationType.COMPLIANCE_SNAPSHOT: ComplianceSnapshot(),
 }
+# Every operation type Atlas knows; the ones not available yet (remote writes) refuse to run.
+CAPABILITIES: Mapping[str, ProviderCapability] = {
+    op: _IMPLEMENTED[op] if spec.available else NotAvailable(op) for op, spec in OPERATIONS.items()}

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from atlas_services.errors import ProviderError
-from atlas_services.providers.base import CapabilityContext, CapabilityFailed, CapabilityResult
+from atlas_services.errors import CapabilityFailed, ProviderError
+from atlas_services.providers.base import CapabilityContext, CapabilityResult
 from atlas_services.providers.microsoft.inventory import blocked_contracts, failure_entry, skipped_for_readiness
+from atlas_services.runs.summaries import ComplianceSnapshotSummary
+from atlas_services.runs.types import OperationType
 
 STATE_SUMMARY_CONTRACT = "deviceCompliancePolicyDeviceStateSummary.get"
 OVERVIEW_CONTRACT = "managedDeviceOverview.get"
@@ -53,7 +55,7 @@ SOURCES: tuple[tuple[str, str, Callable[[dict[str, Any]], dict[str, Any]]], ...]
 
 
 class ComplianceSnapshot:
-    op_type = "compliance_snapshot"
+    op_type = OperationType.COMPLIANCE_SNAPSHOT
 
     def run(self, context: CapabilityContext) -> CapabilityResult:
         blocked = blocked_contracts(context.connection, self.op_type)
@@ -72,7 +74,7 @@ class ComplianceSnapshot:
             counts.update(parse(entity))
             sources[name] = {"status": "succeeded", "request_id": context.graph.last_request_id}
         context.progress.checkpoint(current_source=None, sources=sources)
-        summary: dict[str, Any] = {"sources": sources, "counts": counts}
+        summary = ComplianceSnapshotSummary.model_validate({"sources": sources, "counts": counts})
         succeeded = [name for name, s in sources.items() if s["status"] == "succeeded"]
         if not succeeded:
             first = next(iter(sources.values()))

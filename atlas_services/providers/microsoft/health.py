@@ -20,13 +20,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from atlas_services.errors import ProviderError
+from atlas_services.errors import CapabilityFailed, ProviderError
 from atlas_services.graph import tokens
-from atlas_services.graph.client import GraphClient, GraphRequestError
+from atlas_services.graph.client import GraphClient
 from atlas_services.graph.clouds import get_cloud
 from atlas_services.graph.contracts import ContractSet
+from atlas_services.graph.errors import GraphRequestError
 from atlas_services.models import utcnow
-from atlas_services.providers.base import CapabilityContext, CapabilityFailed, CapabilityResult, ConnectionFacts
+from atlas_services.providers.base import CapabilityContext, CapabilityResult, ConnectionFacts
+from atlas_services.reasons import ReasonCode
+from atlas_services.runs.summaries import HealthCheckSummary
+from atlas_services.runs.types import GRAPH_CAPABILITIES, OperationType
 from atlas_services.secrets import AppCredential
 
 ORGANIZATION_CONTRACT = "organization.list"
@@ -36,7 +40,6 @@ GRAPH_APP_ROLES = "servicePrincipals.graphAppRoles"
 # Used only to read the granted permissions; without them the check falls back to the token, so they never make
 # a capability "blocked".
 PERMISSION_LOOKUPS = frozenset({OWN_SERVICE_PRINCIPAL, APP_ROLE_ASSIGNMENTS, GRAPH_APP_ROLES})
-CAPABILITIES = ("health_check", "inventory_sync", "compliance_snapshot")
 
 SOURCE_ASSIGNMENTS = "app_role_assignments"
 SOURCE_ROLES_CLAIM = "token_roles_claim"
@@ -86,9 +89,9 @@ class HealthResult:
     credential: dict[str, Any] | None = None
     checked_at: datetime = field(default_factory=utcnow)
 
-    def summary(self) -> dict[str, Any]:
-        """JSON-able, secret-free facts for the run record and the connection's health details."""
-        return {
+    def summary(self) -> HealthCheckSummary:
+        """Secret-free facts for the run record and the connection's health details."""
+        return HealthCheckSummary.model_validate({
             "organization_id": self.organization_id,
             "display_name": self.display_name,
             "default_domain": self.default_domain,
@@ -100,11 +103,11 @@ class HealthResult:
             "warnings": list(self.warnings),
             "credential": self.credential,
             "checked_at": self.checked_at.isoformat(),
-        }
+        })
 
 
 class HealthCheck:
-    op_type = "health_check"
+    op_type = OperationType.HEALTH_CHECK
 
     def run(self, context: CapabilityContext) -> CapabilityResult:
         facts = context.connection
@@ -120,7 +123,8 @@ def check_health(target: HealthTarget, credential: AppCredential) -> HealthResul
     try:
         cloud = get_cloud(str(target.cloud))
     except ValueError:
-        raise ProviderError("internal.unexpected", "The connection names an unknown Microsoft cloud.") from None
+        raise ProviderError(ReasonCode.INTERNAL_UNEXPECTED,
+                            "The connection names an unknown Microsoft cloud.") from None
     token = tokens.acquire_graph_token(cloud, target.entra_tenant_id, target.client_id, credential)
     with GraphClient(cloud, lambda: token, tenant_id=target.entra_tenant_id, client_id=target.client_id) as graph:
         return inspect_tenant(graph, target, lambda: token)
@@ -135,7 +139,7 @@ def inspect_tenant(graph: GraphClient, target: HealthTarget, access_token: Calla
     try:
         organization = _only_organization(graph.get(ORGANIZATION_CONTRACT))
     except GraphRequestError as exc:
-        if exc.code != "permission.missing":
+        if exc.code != ReasonCode.PERMISSION_MISSING:
             raise
         refused = exc
     request_id = graph.last_request_id
@@ -144,9 +148,9 @@ def inspect_tenant(graph: GraphClient, target: HealthTarget, access_token: Calla
         found = str(organization.get("id", "")).lower()
         if found != expected:
             raise CapabilityFailed(
-                "auth.wrong_tenant", f"The credential signed in to Entra tenant {found or '(none)'}, but the "
-                f"connection names {expected}.", summary={"signed_in_tenant_id": found, "expected_tenant_id": expected,
-                                                          "request_id": request_id})
+                ReasonCode.AUTH_WRONG_TENANT, f"The credential signed in to Entra tenant {found or '(none)'}, but the "
+                f"connection names {expected}.", summary=HealthCheckSummary(
+                    signed_in_tenant_id=found, expected_tenant_id=expected, request_id=request_id))
 
     permissions = granted_permissions(graph, target, access_token)
     granted = set(permissions.permissions) if permissions.permissions is not None else None
@@ -173,7 +177,7 @@ def inspect_tenant(graph: GraphClient, target: HealthTarget, access_token: Calla
         if granted is not None and not granted:
             # Entra issues app-only tokens without a roles claim when nothing is consented; Graph then says 403.
             raise CapabilityFailed(
-                "permission.missing",
+                ReasonCode.PERMISSION_MISSING,
                 "No Microsoft Graph application permission is consented for the app in this tenant (its access "
                 "token carries no roles), so Microsoft Graph refused to read the organization; it needs one of "
                 f"these: {', '.join(refused.missing_permissions)}"
@@ -235,7 +239,7 @@ def readiness(contracts: ContractSet, granted: set[str] | None) -> dict[str, Any
     """Per capability: "ready", or "blocked: missing X" naming the least-privileged permission of each contract the
     granted permissions do not cover; each contract's own status too (inventory skips just the blocked sections)."""
     result: dict[str, Any] = {}
-    for capability in CAPABILITIES:
+    for capability in GRAPH_CAPABILITIES:
         entries: dict[str, Any] = {}
         missing: list[str] = []
         for contract in contracts.for_capability(capability):
@@ -287,6 +291,6 @@ def credential_facts(facts: ConnectionFacts, now: datetime | None = None) -> dic
 def _only_organization(page: dict[str, Any]) -> dict[str, Any]:
     value = page.get("value")
     if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict):
-        raise ProviderError("graph.bad_response", "Microsoft Graph did not return exactly one organization.")
+        raise ProviderError(ReasonCode.GRAPH_BAD_RESPONSE, "Microsoft Graph did not return exactly one organization.")
     organization: dict[str, Any] = value[0]
     return organization

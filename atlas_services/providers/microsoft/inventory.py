@@ -10,20 +10,17 @@ reason instead of failing the run.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from atlas_services.errors import ProviderError
-from atlas_services.graph.client import GraphRequestError
+from atlas_services.errors import CapabilityFailed, ProviderError
+from atlas_services.graph.errors import GraphRequestError
 from atlas_services.models import InventoryKind
-from atlas_services.providers.base import (
-    CapabilityContext,
-    CapabilityFailed,
-    CapabilityResult,
-    ConnectionFacts,
-    InventoryRecord,
-)
+from atlas_services.providers.base import CapabilityContext, CapabilityResult, ConnectionFacts, InventoryRecord
+from atlas_services.reasons import ReasonCode
+from atlas_services.runs.summaries import InventorySyncSummary, parse_health
+from atlas_services.runs.types import OperationType
 
 Json = dict[str, Any]
 _GRAPH_TYPE_PREFIX = "#microsoft.graph."
@@ -83,33 +80,27 @@ SECTIONS = (
 
 def blocked_contracts(facts: ConnectionFacts, capability: str) -> dict[str, list[str]]:
     """Contract key -> missing permissions, per the last successful health check (empty when unknown)."""
-    readiness = facts.last_health.get("readiness")
-    entry = readiness.get(capability) if isinstance(readiness, Mapping) else None
-    contracts = entry.get("contracts") if isinstance(entry, Mapping) else None
-    if not isinstance(contracts, Mapping):
-        return {}
-    return {key: [str(p) for p in value.get("missing") or []] for key, value in contracts.items()
-            if isinstance(value, Mapping) and value.get("status") == "blocked"}
+    return parse_health(facts.last_health).blocked_contracts(capability)
 
 
 def skipped_for_readiness(missing: list[str], facts: ConnectionFacts) -> dict[str, Any]:
     checked = facts.last_health.get("checked_at")
     when = f" at {checked}" if isinstance(checked, str) else ""
-    return {"status": "skipped", "reason_code": "permission.missing", "missing_permissions": missing,
+    return {"status": "skipped", "reason_code": ReasonCode.PERMISSION_MISSING, "missing_permissions": missing,
             "message": f"Skipped: the health check{when} found the app lacks {', '.join(missing)}. Grant it "
                        "(with admin consent) and run a health check again."}
 
 
 def failure_entry(exc: ProviderError) -> dict[str, Any]:
     """A section's (or source's) failure as stored in the summary: skipped for a missing permission, else failed."""
-    if exc.code == "permission.missing":
+    if exc.code == ReasonCode.PERMISSION_MISSING:
         missing = list(exc.missing_permissions) if isinstance(exc, GraphRequestError) else []
         return {"status": "skipped", "reason_code": exc.code, "missing_permissions": missing, "message": exc.detail}
     return {"status": "failed", "reason_code": exc.code, "message": exc.detail, "remediation": exc.remediation}
 
 
 class InventorySync:
-    op_type = "inventory_sync"
+    op_type = OperationType.INVENTORY_SYNC
 
     def run(self, context: CapabilityContext) -> CapabilityResult:
         blocked = blocked_contracts(context.connection, self.op_type)
@@ -117,7 +108,7 @@ class InventorySync:
         started = time.monotonic()
         sections = {s.name: self._section(context, s, blocked, progress) for s in SECTIONS}
         stats = context.graph.stats
-        summary: dict[str, Any] = {
+        summary = InventorySyncSummary.model_validate({
             "sections": sections,
             "pages_fetched": progress["pages_fetched"],
             "items_stored": progress["items_stored"],
@@ -126,7 +117,7 @@ class InventorySync:
                        if sections[s.name]["status"] == "succeeded"},
             "graph": {"requests": stats.requests, "retries": stats.retries, "throttled": stats.throttled},
             "duration_seconds": round(time.monotonic() - started, 3),
-        }
+        })
         succeeded = [name for name, s in sections.items() if s["status"] == "succeeded"]
         if not succeeded:
             first = next(s for s in sections.values() if s["status"] != "succeeded")

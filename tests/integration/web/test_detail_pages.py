@@ -14,12 +14,13 @@ from sqlalchemy import text
 
 from atlas_app.pages.connection_detail import ConnectionDetailState
 from atlas_app.pages.operations import OperationsState
-from atlas_app.pages.runs import RunState
+from atlas_app.pages.runs.state import RunState
 from atlas_app.state.messages import NOT_FOUND
-from atlas_services import operations, sessions
+from atlas_services import sessions
 from atlas_services.authz import Actor
 from atlas_services.connections import get_connection
 from atlas_services.db import get_engine
+from atlas_services.runs import execute, queries, start
 from tests.support.factories import create_connection, make_actor, random_suffix
 from tests.support.reflex_harness import (
     form_fields,
@@ -32,9 +33,9 @@ from tests.support.web_world import GOOD_SECRET, World, new_connection, new_run
 
 def _run_now(actor: Actor, op_type: str, connection_id: str) -> str:
     """Start ``op_type`` and run it here, as the worker would; returns the run id."""
-    started = operations.start_operation(actor, op_type, connection_id, enqueue=lambda _run_id: None)
+    started = start.start_operation(actor, op_type, connection_id, enqueue=lambda _run_id: None)
     assert started.outcome == "started", started
-    operations.execute_run(started.run_id)
+    execute.execute_run(started.run_id)
     return str(started.run_id)
 
 
@@ -137,7 +138,7 @@ def test_the_run_page_shows_live_progress_while_a_run_works(world: World) -> Non
                      {"p": json.dumps(progress), "id": run_id})
     state = state_for(RunState, session_digest(world.owner_a), f"/runs/{run_id}")
     run(RunState.on_page_load.fn(state))
-    assert state.is_active
+    assert state.has_active
     assert state.progress == "3 pages fetched · 120 items stored · reading mobile apps"
     assert [(row.name, row.status, row.item_count) for row in state.progress_sections] == [
         ("managed_devices", "succeeded", 100), ("mobile_apps", "running", 20)]
@@ -172,12 +173,12 @@ def test_the_operations_history_pages_back_by_keyset_and_filters(world: World) -
     owner = make_actor("owner", f"ops-{random_suffix()}")
     first, second = new_connection(owner), new_connection(owner)
     for index in range(30):
-        run_id = operations.start_operation(owner, "health_check" if index % 3 else "inventory_sync",
+        run_id = start.start_operation(owner, "health_check" if index % 3 else "inventory_sync",
                                             first if index % 2 else second, enqueue=lambda _run_id: None).run_id
         with get_engine().begin() as conn:  # finished at once, so the next one can start
             conn.execute(text("UPDATE operation_runs SET status = :s WHERE id = :id"),
                          {"s": "failed" if index % 5 == 0 else "succeeded", "id": run_id})
-    expected = [str(view.id) for view in operations.list_runs(owner, 200)]
+    expected = [str(view.id) for view in queries.list_runs(owner, 200)]
     state = state_for(OperationsState, session_digest(owner))
     run(OperationsState.on_page_load.fn(state))
     assert len(state.connection_choices) == 2 and not state.has_active

@@ -20,9 +20,10 @@ from atlas_app.pages.members import MembersState
 from atlas_app.state import session as session_module
 from atlas_app.state.messages import NOT_FOUND
 from atlas_app.state.session import SessionState
-from atlas_services import operations, sessions
+from atlas_services import sessions
 from atlas_services.db import get_engine
 from atlas_services.members import add_member, remove_member
+from atlas_services.runs import queries
 from tests.support.factories import PASSWORD, make_actor, random_suffix
 from tests.support.reflex_harness import (
     form_fields,
@@ -44,7 +45,7 @@ def test_check_connection_only_writes_a_run_and_enqueues_its_id(world: World, hu
     assert huey_queue.pending_count() == 1
     (task,) = huey_queue.pending()
     assert task.args == (state.last_run_id,) and not task.kwargs
-    assert operations.get_run(world.owner_a, state.last_run_id).status == "queued"
+    assert queries.get_run(world.owner_a, state.last_run_id).status == "queued"
 
 
 def test_a_removed_member_loses_access_within_the_cache_window(world: World, monkeypatch: pytest.MonkeyPatch) -> None:

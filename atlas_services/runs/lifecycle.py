@@ -23,7 +23,7 @@ from sqlmodel import col
 from atlas_services.config import get_settings
 from atlas_services.db import session_scope
 from atlas_services.models import OperationRun, RunStatus, utcnow
-from atlas_services.reasons import reason
+from atlas_services.reasons import ReasonCode, reason
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def transition(run_id: uuid.UUID, to: RunStatus, *, lease: uuid.UUID | None = No
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def fail_with(run_id: uuid.UUID, code: str, *, lease: uuid.UUID | None = None, message: str | None = None,
+def fail_with(run_id: uuid.UUID, code: ReasonCode, *, lease: uuid.UUID | None = None, message: str | None = None,
               remediation: str | None = None, summary: dict[str, Any] | None = None) -> bool:
     entry = reason(code)
     return transition(run_id, RunStatus.FAILED, lease=lease, reason_code=entry.code,
@@ -155,7 +155,7 @@ def reap(now: datetime | None = None) -> ReapReport:
     """Fail running runs whose heartbeat is stale and queued runs no worker picked up, freeing their scopes."""
     settings = get_settings()
     now = now or utcnow()
-    lost, timed_out = reason("run.worker_lost"), reason("run.start_timeout")
+    lost, timed_out = reason(ReasonCode.RUN_WORKER_LOST), reason(ReasonCode.RUN_START_TIMEOUT)
     with session_scope() as session:
         stale = session.execute(
             update(OperationRun)
@@ -200,7 +200,7 @@ class HeartbeatThread:
         while not self._stop.wait(self.interval):
             try:
                 beat = heartbeat(self.claim.run_id, self.claim.lease)
-            except Exception as exc:  # a database blip: the next beat tries again
+            except Exception as exc:  # noqa: BLE001 - a database blip: the next beat tries again
                 log.warning("heartbeat for run %s failed: %s", self.claim.run_id, type(exc).__name__)
                 continue
             self.lost = not beat.alive

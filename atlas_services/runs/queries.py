@@ -1,0 +1,122 @@
+"""The run read models the pages and the CLI poll (PostgreSQL only), and cancelling a run."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import tuple_
+from sqlmodel import col, select
+
+from atlas_services import audit
+from atlas_services.authz import Actor, Capability, load_for_actor, requires
+from atlas_services.db import session_scope
+from atlas_services.errors import InvalidInput
+from atlas_services.models import ACTIVE_RUN_STATUSES, OperationRun, ProviderConnection, RunStatus
+from atlas_services.runs import lifecycle
+from atlas_services.runs.summaries import RunSummary, parse_summary
+from atlas_services.runs.types import OperationType
+
+
+@dataclass(frozen=True)
+class RunView:
+    id: uuid.UUID
+    op_type: str
+    status: str
+    connection_id: uuid.UUID
+    connection_name: str
+    reason_code: str | None
+    message: str | None
+    remediation: str | None
+    summary: RunSummary
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    # Written at every page boundary while the run works: pages_fetched, items_stored, per-section counts.
+    progress: dict[str, Any] = field(default_factory=dict)
+
+
+def _run_view(run: OperationRun, connection_name: str) -> RunView:
+    return RunView(id=run.id, op_type=run.op_type, status=run.status, connection_id=run.connection_id,
+                   connection_name=connection_name, reason_code=run.reason_code, message=run.message,
+                   remediation=run.remediation, summary=parse_summary(run.op_type, run.summary),
+                   created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at,
+                   progress=dict(run.progress))
+
+
+@requires(Capability.PROVIDER_VIEW)
+def get_run(actor: Actor, run_id: object) -> RunView:
+    with session_scope() as session:
+        run = load_for_actor(session, OperationRun, run_id, actor, Capability.PROVIDER_VIEW, what="run")
+        connection = session.get(ProviderConnection, run.connection_id)
+        return _run_view(run, connection.display_name if connection else "")
+
+
+@requires(Capability.PROVIDER_VIEW)
+def list_runs(actor: Actor, limit: int = 20, *, before: str | None = None, connection_id: object | None = None,
+              status: str | None = None, op_type: str | None = None) -> list[RunView]:
+    """The tenant's runs, newest first, optionally filtered; pass ``run_cursor(last)`` as ``before`` for the
+    next page (keyset paging: stable while new runs arrive, served by the tenant-history index)."""
+    limit = max(1, min(int(limit), 200))
+    query = (select(OperationRun, ProviderConnection.display_name)
+             .join(ProviderConnection, col(ProviderConnection.id) == col(OperationRun.connection_id))
+             .where(OperationRun.tenant_id == actor.tenant_id))
+    if before is not None:
+        created_at, run_id = _parse_cursor(before)
+        query = query.where(tuple_(col(OperationRun.created_at), col(OperationRun.id)) < tuple_(created_at, run_id))
+    if connection_id is not None:
+        try:
+            query = query.where(OperationRun.connection_id == uuid.UUID(str(connection_id)))
+        except ValueError:
+            raise InvalidInput("connection_id", "Not a connection id") from None
+    if status is not None:
+        if status not in {s.value for s in RunStatus}:
+            raise InvalidInput("status", f"status must be one of: {', '.join(s.value for s in RunStatus)}")
+        query = query.where(OperationRun.status == status)
+    if op_type is not None:
+        if op_type not in set(OperationType):
+            raise InvalidInput("op_type", f"operation must be one of: {', '.join(OperationType)}")
+        query = query.where(OperationRun.op_type == op_type)
+    with session_scope() as session:
+        rows = session.exec(
+            query.order_by(col(OperationRun.created_at).desc(), col(OperationRun.id).desc()).limit(limit)).all()
+        return [_run_view(run, name) for run, name in rows]
+
+
+def run_cursor(run: RunView) -> str:
+    """An opaque position after ``run`` in list_runs' order."""
+    return f"{run.created_at.isoformat()}|{run.id}"
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        moment, _, run_id = str(cursor).partition("|")
+        parsed = datetime.fromisoformat(moment)
+        if parsed.tzinfo is None:
+            raise ValueError("naive")
+        return parsed, uuid.UUID(run_id)
+    except ValueError:
+        raise InvalidInput("before", "Not a valid page position") from None
+
+
+@requires(Capability.PROVIDER_VIEW)
+def has_active_runs(actor: Actor) -> bool:
+    with session_scope() as session:
+        return session.exec(select(OperationRun.id).where(
+            OperationRun.tenant_id == actor.tenant_id,
+            col(OperationRun.status).in_(ACTIVE_RUN_STATUSES)).limit(1)).first() is not None
+
+
+@requires(Capability.PROVIDER_RUN)
+def cancel_run(actor: Actor, run_id: object) -> str:
+    """Cancel a queued run, or ask a running one to stop at its next page boundary."""
+    with session_scope() as session:
+        run = load_for_actor(session, OperationRun, run_id, actor, Capability.PROVIDER_RUN, what="run")
+        key = run.id
+    outcome = lifecycle.request_cancel(key)
+    with session_scope() as session:
+        audit.record(session, tenant_id=actor.tenant_id, actor_user_id=actor.user_id, action="run.cancel",
+                     target_type="operation_run", target_id=key, details={"outcome": outcome})
+    return outcome

@@ -1,0 +1,125 @@
+"""The start gate: one active run per scope, written in one transaction and enqueued after the commit."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, col, select
+
+from atlas_services import audit
+from atlas_services.authz import Actor, Capability, load_for_actor, requires
+from atlas_services.db import session_scope
+from atlas_services.errors import InvalidInput, ProviderError
+from atlas_services.models import (
+    ACTIVE_RUN_PREDICATE,
+    ACTIVE_RUN_STATUSES,
+    OperationRun,
+    ProviderConnection,
+    RunStatus,
+    utcnow,
+)
+from atlas_services.reasons import ReasonCode
+from atlas_services.runs import lifecycle
+from atlas_services.runs.types import OPERATIONS, OperationType
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["started", "deduplicated", "scope_busy"]
+
+
+@dataclass(frozen=True)
+class StartResult:
+    outcome: Outcome
+    run_id: uuid.UUID
+    active_run_id: uuid.UUID | None = None
+
+
+def scope_key(tenant_id: uuid.UUID, entra_tenant_id: uuid.UUID) -> str:
+    return f"{tenant_id}:microsoft:{entra_tenant_id}"
+
+
+def _resolve_connection(session: Session, actor: Actor, connection_id: object | None) -> ProviderConnection:
+    if connection_id is None:
+        connection = session.exec(select(ProviderConnection).where(
+            ProviderConnection.tenant_id == actor.tenant_id, col(ProviderConnection.is_default))).first()
+        if connection is None:
+            raise ProviderError(ReasonCode.CONNECTION_NO_DEFAULT)
+    else:
+        connection = load_for_actor(session, ProviderConnection, connection_id, actor, Capability.PROVIDER_RUN,
+                                    what="connection")
+    if not connection.enabled:
+        raise ProviderError(ReasonCode.CONNECTION_DISABLED)
+    return connection
+
+
+@requires(Capability.PROVIDER_RUN)
+def start_operation(actor: Actor, op_type: str, connection_id: object | None = None, *,
+                    enqueue: Callable[[uuid.UUID], None]) -> StartResult:
+    """Start ``op_type`` on a connection (the tenant's default when None): one run per scope at a time.
+
+    Returns ``started``, ``deduplicated`` (the same operation is already active on the connection) or
+    ``scope_busy`` (another operation holds the scope; ``active_run_id`` names it). The job is enqueued
+    after the commit, carrying only the run id; if that fails the run fails with ``queue.unavailable``.
+    """
+    if not isinstance(op_type, str) or op_type not in set(OperationType):
+        raise InvalidInput("op_type", f"unknown operation type; choose one of: {', '.join(OperationType)}")
+    if not OPERATIONS[OperationType(op_type)].available:
+        raise ProviderError(ReasonCode.CAPABILITY_NOT_AVAILABLE, f"'{op_type}' is not available yet.")
+    return _start(actor, op_type, connection_id, None, enqueue)
+
+
+def start_verification(actor: Actor, connection_id: uuid.UUID, credential_id: uuid.UUID, *,
+                       enqueue: Callable[[uuid.UUID], None]) -> uuid.UUID:
+    """Start the health check that verifies a rotated credential (the rotation use case authorizes)."""
+    result = _start(actor, OperationType.HEALTH_CHECK, connection_id, credential_id, enqueue)
+    if result.outcome != "started":
+        raise ProviderError(ReasonCode.RUN_SCOPE_BUSY, f"Another operation is active (run {result.active_run_id}).")
+    return result.run_id
+
+
+def _start(actor: Actor, op_type: str, connection_id: object | None, credential_id: uuid.UUID | None,
+           enqueue: Callable[[uuid.UUID], None]) -> StartResult:
+    for _ in range(3):
+        with session_scope() as session:
+            connection = _resolve_connection(session, actor, connection_id)
+            scope = scope_key(actor.tenant_id, connection.entra_tenant_id)
+            inserted = session.execute(
+                insert(OperationRun)
+                .values(id=uuid.uuid4(), tenant_id=actor.tenant_id, connection_id=connection.id, scope_key=scope,
+                        op_type=op_type, status=RunStatus.QUEUED, started_by=actor.user_id, created_at=utcnow(),
+                        summary={}, progress={}, attempt=0, credential_id=credential_id)
+                .on_conflict_do_nothing(index_elements=["tenant_id", "scope_key"],
+                                        index_where=text(ACTIVE_RUN_PREDICATE))
+                .returning(col(OperationRun.id))
+            ).scalar_one_or_none()
+            if inserted is None:
+                active = session.exec(select(OperationRun).where(
+                    OperationRun.tenant_id == actor.tenant_id, OperationRun.scope_key == scope,
+                    col(OperationRun.status).in_(ACTIVE_RUN_STATUSES))).first()
+                if active is None:
+                    continue  # the active run finished between our insert and select: try again
+                same = (active.op_type, active.connection_id, active.credential_id) == (
+                    op_type, connection.id, credential_id)
+                return StartResult("deduplicated" if same else "scope_busy", active.id, active.id)
+            audit.record(session, tenant_id=actor.tenant_id, actor_user_id=actor.user_id, action="run.start",
+                         target_type="operation_run", target_id=inserted,
+                         details={"op_type": op_type, "connection": connection.display_name,
+                                  "verifies_credential": str(credential_id) if credential_id else None})
+        _enqueue_or_fail(inserted, enqueue)
+        return StartResult("started", inserted)
+    raise ProviderError(ReasonCode.INTERNAL_UNEXPECTED, "The scope kept changing; try again.")
+
+
+def _enqueue_or_fail(run_id: uuid.UUID, enqueue: Callable[[uuid.UUID], None]) -> None:
+    try:
+        enqueue(run_id)
+    except Exception as exc:  # noqa: BLE001 - whatever the queue raised, the run must not stay queued
+        log.warning("enqueue of run %s failed: %s", run_id, type(exc).__name__)
+        lifecycle.fail_with(run_id, ReasonCode.QUEUE_UNAVAILABLE)
+        raise ProviderError(ReasonCode.QUEUE_UNAVAILABLE) from None
