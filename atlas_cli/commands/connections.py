@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 import typer
@@ -11,7 +10,7 @@ from atlas_cli.commands.base import AsEmail, Json, TenantName, acting_as, declar
 from atlas_cli.output import emit, guarded, read_secret
 from atlas_services.authz import Capability
 from atlas_services.connections import create_connection, delete_connection, list_connections, set_default, set_enabled
-from atlas_services.credential_input import CertificateInput, ClientSecretInput, CredentialInput
+from atlas_services.credential_input import CredentialInput, CredentialSource, from_fields
 from atlas_services.errors import InvalidInput
 from atlas_services.secrets import SecretValue
 
@@ -29,24 +28,19 @@ ConnectionId = Annotated[str, typer.Argument(help="Connection id (see `atlas con
 def _credential_from_options(secret_file: str | None, certificate_file: str | None, pfx_file: str | None,
                              passphrase_file: str | None, secret_expires: str | None,
                              allow_guid_secret: bool) -> CredentialInput:
-    """A credential from files or stdin: secrets and keys never travel on the command line."""
+    """A credential from files or stdin (secrets and keys never travel on the command line), shaped by the same
+    ``from_fields`` as the web form."""
     if certificate_file and pfx_file:
         raise InvalidInput("certificate", "give either --certificate-file or --pfx-file, not both")
     if certificate_file:
-        return CertificateInput(pem=SecretValue(read_secret(certificate_file, "PEM bundle")))
+        return from_fields(CredentialSource.PEM, pem=SecretValue(read_secret(certificate_file, "PEM bundle")))
     if pfx_file:
         with open(pfx_file, "rb") as handle:
             pfx = handle.read()
         passphrase = read_secret(passphrase_file, "PFX passphrase").rstrip("\r\n") if passphrase_file else ""
-        return CertificateInput(pfx=pfx, passphrase=SecretValue(passphrase))
-    expires = None
-    if secret_expires:
-        try:
-            expires = date.fromisoformat(secret_expires)
-        except ValueError:
-            raise InvalidInput("expires_on", "--secret-expires must be a date like 2027-06-30") from None
-    return ClientSecretInput(SecretValue(read_secret(secret_file, "Client secret")), expires_on=expires,
-                             allow_guid_shaped=allow_guid_secret)
+        return from_fields(CredentialSource.PFX, pfx=pfx, passphrase=SecretValue(passphrase))
+    return from_fields(CredentialSource.CLIENT_SECRET, secret=SecretValue(read_secret(secret_file, "Client secret")),
+                       expires_on=secret_expires or "", allow_guid_shaped=allow_guid_secret)
 
 
 @connection_app.command("create")

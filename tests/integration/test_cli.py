@@ -56,6 +56,8 @@ def test_create_and_list_connections_with_json_output(db: None) -> None:
     ({"--client-id": "12345"}, "secret", "Client id must be a GUID"),
     ({}, "   \n", "client secret is required"),
     ({}, "", "client secret is required"),
+    # The same words as the web form: both go through credential_input.from_fields.
+    ({"--secret-expires": "next tuesday"}, "secret", "Enter the expiry as a date (YYYY-MM-DD)"),
 ])
 def test_bad_connection_input_gives_one_line_and_writes_nothing(
         db: None, overrides: dict[str, str], stdin: str, message: str) -> None:
