@@ -7,8 +7,10 @@ import logging
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from atlas_services.client_address import IPNetwork, parse_networks
 
 # Development defaults: usable out of the box, refused in production.
 DEV_ENCRYPTION_KEYS = "dev1:" + base64.b64encode(b"atlas-development-key-not-secret").decode()
@@ -39,6 +41,9 @@ class Settings(BaseSettings):
     heartbeat_timeout_seconds: int = Field(default=60, ge=5)
     start_timeout_seconds: int = Field(default=600, ge=10)
     http_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Comma-separated CIDRs of the reverse proxies in front of the web tier; only a request whose direct peer is
+    # inside one has its client address read from X-Forwarded-For. Default: none (the peer is the client).
+    trusted_proxies: str = ""
 
     @model_validator(mode="after")
     def _refuse_defaults_in_production(self) -> Settings:
@@ -54,6 +59,16 @@ class Settings(BaseSettings):
             if self.env == "development":
                 logging.getLogger("atlas").warning("warning: %s (fine for development only)", message)
         return self
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_parse(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def sqlalchemy_url(self) -> str:
