@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import logging
 from functools import lru_cache
 from typing import Literal
@@ -80,6 +81,33 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix):]
         return url
+
+
+class DevelopmentKeyRefused(RuntimeError):
+    """The development encryption key where it could protect real credentials (its bytes are in the source)."""
+
+
+def refuse_development_key(settings: Settings) -> None:
+    """Raise DevelopmentKeyRefused unless the sealing key is real, or this is development on loopback only.
+
+    The web tier and the worker call this at start; tests run with a key of their own (tests/plugins/backing.py).
+    """
+    primary = settings.encryption_keys.split(",")[0].strip()
+    if primary != DEV_ENCRYPTION_KEYS or (settings.env == "development" and _loopback(settings.web_host)):
+        return
+    raise DevelopmentKeyRefused(
+        f"ATLAS_ENCRYPTION_KEYS holds the development key, which only ATLAS_ENV=development on a loopback "
+        f"ATLAS_WEB_HOST may use (here ATLAS_ENV={settings.env}, ATLAS_WEB_HOST={settings.web_host}); "
+        "set ATLAS_ENCRYPTION_KEYS to id:<base64 of 32 random bytes>")
+
+
+def _loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)
