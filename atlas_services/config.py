@@ -92,8 +92,10 @@ def refuse_development_key(settings: Settings) -> None:
 
     The web tier and the worker call this at start; tests run with a key of their own (tests/plugins/backing.py).
     """
-    primary = settings.encryption_keys.split(",")[0].strip()
-    if primary != DEV_ENCRYPTION_KEYS or (settings.env == "development" and _loopback(settings.web_host)):
+    # Compared by the key itself, not its id: renaming "dev1" does not make the key secret.
+    primary = settings.encryption_keys.split(",")[0].strip().partition(":")[2]
+    if primary != DEV_ENCRYPTION_KEYS.partition(":")[2] or (
+            settings.env == "development" and _loopback(settings.web_host)):
         return
     raise DevelopmentKeyRefused(
         f"ATLAS_ENCRYPTION_KEYS holds the development key, which only ATLAS_ENV=development on a loopback "

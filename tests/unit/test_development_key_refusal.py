@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 
 from atlas_cli import supervisor
 from atlas_cli.main import app
-from atlas_services.config import DevelopmentKeyRefused, get_settings
+from atlas_services.config import DEV_ENCRYPTION_KEYS, DevelopmentKeyRefused, get_settings
 
+DEV_KEY = DEV_ENCRYPTION_KEYS.partition(":")[2]
 REAL_KEYS = "k1:" + base64.b64encode(b"k" * 32).decode()
 
 
@@ -48,7 +49,8 @@ STARTS = {"worker": lambda: supervisor.run_worker(1), "web": supervisor.run_web,
 @pytest.mark.parametrize("process", sorted(STARTS))
 @pytest.mark.parametrize("env", [{"ATLAS_ENV": "test"},
                                  {"ATLAS_ENV": "development", "ATLAS_WEB_HOST": "0.0.0.0"},
-                                 {"ATLAS_ENV": "development", "ATLAS_WEB_HOST": "192.0.2.10"}])
+                                 {"ATLAS_ENV": "development", "ATLAS_WEB_HOST": "192.0.2.10"},
+                                 {"ATLAS_ENV": "test", "ATLAS_ENCRYPTION_KEYS": f"renamed:{DEV_KEY},{REAL_KEYS}"}])
 def test_nothing_starts_with_the_development_key_outside_development_on_loopback(
         environment: pytest.MonkeyPatch, process: str, env: dict[str, str]) -> None:
     _use(environment, **env)
@@ -61,6 +63,7 @@ def test_nothing_starts_with_the_development_key_outside_development_on_loopback
                                  {"ATLAS_ENV": "development", "ATLAS_WEB_HOST": "localhost"},
                                  {"ATLAS_ENV": "development", "ATLAS_WEB_HOST": "::1"},
                                  {"ATLAS_ENV": "test", "ATLAS_ENCRYPTION_KEYS": REAL_KEYS},
+                                 {"ATLAS_ENV": "test", "ATLAS_ENCRYPTION_KEYS": f"{REAL_KEYS},{DEV_ENCRYPTION_KEYS}"},
                                  {"ATLAS_ENV": "development", "ATLAS_WEB_HOST": "0.0.0.0",
                                   "ATLAS_ENCRYPTION_KEYS": REAL_KEYS}])
 def test_development_on_loopback_or_a_real_key_still_starts(
