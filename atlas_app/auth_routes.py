@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from atlas_services import sessions
+from atlas_services.client_address import client_address
 from atlas_services.config import get_settings
 from atlas_services.errors import InvalidInput, Throttled
 
@@ -75,7 +76,9 @@ async def login(request: Request) -> Response:
     try:
         # argon2 verification is deliberately slow: keep it off the event loop.
         token = await run_in_threadpool(sessions.authenticate, form.get("email", ""), form.get("password", ""),
-                                        request.client.host if request.client else "")
+                                        client_address(request.client.host if request.client else "",
+                                                       request.headers.getlist("x-forwarded-for"),
+                                                       get_settings().trusted_proxy_networks))
     except InvalidInput:
         return _redirect(f"{LOGIN_PAGE}?error=1")
     except Throttled:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from atlas_cli.demo import seed_demo
 from atlas_cli.embedded import embedded_database
-from atlas_services.config import get_settings
+from atlas_services.config import get_settings, refuse_development_key
 from atlas_services.db import check_database
 from atlas_services.graph.contracts import load_contracts
 
@@ -39,6 +39,7 @@ def _check_contracts() -> None:
 def run_worker(workers: int) -> None:
     """Consume jobs until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    refuse_development_key(get_settings())
     _check_backing_services()
     _check_contracts()
     import atlas_jobs.tasks  # noqa: F401  (registers the tasks)
@@ -86,6 +87,7 @@ def web_command(port: int, host: str | None = None) -> list[str]:
 
 def run_web() -> int:
     """Serve the UI in the foreground; returns reflex's exit code."""
+    refuse_development_key(get_settings())
     _check_backing_services()
     return subprocess.call(web_command(get_settings().web_port), cwd=ROOT, env=web_environment())
 
@@ -140,6 +142,7 @@ def run_all() -> int:
     """`atlas run`: the embedded default of DESIGN.md §11."""
     signal.signal(signal.SIGTERM, _interrupt)
     settings = get_settings()
+    refuse_development_key(settings)  # the worker and web children would refuse it too, after a database start
     data_dir = Path(settings.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     env = web_environment()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import logging
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from atlas_services.client_address import IPNetwork, parse_networks
 
 # Development defaults: usable out of the box, refused in production.
 DEV_ENCRYPTION_KEYS = "dev1:" + base64.b64encode(b"atlas-development-key-not-secret").decode()
@@ -39,6 +42,9 @@ class Settings(BaseSettings):
     heartbeat_timeout_seconds: int = Field(default=60, ge=5)
     start_timeout_seconds: int = Field(default=600, ge=10)
     http_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Comma-separated CIDRs of the reverse proxies in front of the web tier; only a request whose direct peer is
+    # inside one has its client address read from X-Forwarded-For. Default: none (the peer is the client).
+    trusted_proxies: str = ""
 
     @model_validator(mode="after")
     def _refuse_defaults_in_production(self) -> Settings:
@@ -55,6 +61,16 @@ class Settings(BaseSettings):
                 logging.getLogger("atlas").warning("warning: %s (fine for development only)", message)
         return self
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_parse(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
+
     @property
     def sqlalchemy_url(self) -> str:
         """The database URL with psycopg 3 as the driver."""
@@ -65,6 +81,35 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix):]
         return url
+
+
+class DevelopmentKeyRefused(RuntimeError):
+    """The development encryption key where it could protect real credentials (its bytes are in the source)."""
+
+
+def refuse_development_key(settings: Settings) -> None:
+    """Raise DevelopmentKeyRefused unless the sealing key is real, or this is development on loopback only.
+
+    The web tier and the worker call this at start; tests run with a key of their own (tests/plugins/backing.py).
+    """
+    # Compared by the key itself, not its id: renaming "dev1" does not make the key secret.
+    primary = settings.encryption_keys.split(",")[0].strip().partition(":")[2]
+    if primary != DEV_ENCRYPTION_KEYS.partition(":")[2] or (
+            settings.env == "development" and _loopback(settings.web_host)):
+        return
+    raise DevelopmentKeyRefused(
+        f"ATLAS_ENCRYPTION_KEYS holds the development key, which only ATLAS_ENV=development on a loopback "
+        f"ATLAS_WEB_HOST may use (here ATLAS_ENV={settings.env}, ATLAS_WEB_HOST={settings.web_host}); "
+        "set ATLAS_ENCRYPTION_KEYS to id:<base64 of 32 random bytes>")
+
+
+def _loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

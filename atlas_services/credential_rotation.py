@@ -64,22 +64,28 @@ def _retire(credential_id: uuid.UUID) -> None:
             row.retired_at = utcnow()
 
 
-def finish_verification(credential_id: uuid.UUID, *, succeeded: bool, actor_user_id: uuid.UUID | None) -> None:
-    """A rotated credential passed its health check (it becomes the active one) or failed it (it is retired)."""
+def finish_verification(credential_id: uuid.UUID, *, succeeded: bool,
+                        actor_user_id: uuid.UUID | None) -> list[uuid.UUID]:
+    """A rotated credential passed its health check (it becomes the active one) or failed it (it is retired).
+
+    Returns the credentials this retired, so the worker can drop what it still holds of them (their MSAL apps).
+    """
     with session_scope() as session:
         new = session.get(ProviderCredential, credential_id)
         if new is None or new.retired_at is not None or new.active:
-            return
+            return []
         now = utcnow()
         if succeeded:
-            session.execute(update(ProviderCredential).where(
+            retired = list(session.execute(update(ProviderCredential).where(
                 col(ProviderCredential.connection_id) == new.connection_id, col(ProviderCredential.active)).values(
-                active=False, retired_at=now))
+                active=False, retired_at=now).returning(col(ProviderCredential.id))).scalars())
             session.flush()  # the one-active index must see the old credential retired first
             new.active = True
         else:
             new.retired_at = now
+            retired = [new.id]
         audit.record(session, tenant_id=new.tenant_id, actor_user_id=actor_user_id,
                      action="credential.activate" if succeeded else "credential.verification_failed",
                      target_type="provider_connection", target_id=new.connection_id,
                      details={"credential_id": str(new.id), "credential_hint": new.hint})
+    return retired

@@ -32,6 +32,8 @@ from atlas_services.secrets import AppCredential, CertificateCredential, SecretV
 
 @dataclass(frozen=True)
 class ResolvedConnection:
+    connection_id: uuid.UUID
+    credential_id: uuid.UUID
     provider: str
     cloud: str
     entra_tenant_id: str
@@ -66,12 +68,17 @@ def _resolve(connection_id: uuid.UUID, credential_id: uuid.UUID | None) -> Resol
     with session_scope() as session:
         connection = session.get(ProviderConnection, connection_id)
         if connection is None or connection.deleted_at is not None:
+            tokens.forget_connection(connection_id)  # deleted in the web tier: what this worker held of it goes
             raise ProviderError(ReasonCode.CREDENTIAL_UNAVAILABLE, "The connection no longer exists.")
         if not connection.enabled:
             raise ProviderError(ReasonCode.CONNECTION_DISABLED)
         row = _credential_row(session, connection_id, credential_id)
         if row is None:
             raise ProviderError(ReasonCode.CREDENTIAL_UNAVAILABLE, "The connection has no usable credential.")
+        if credential_id is None:
+            # Only the active credential serves ordinary runs: apps of ones retired since (or of a verification,
+            # which would rebuild its own) are dead weight holding a secret.
+            tokens.forget_connection(connection_id, keep=row.id)
         facts = {
             "connection_id": connection.id, "tenant_id": connection.tenant_id, "provider": connection.provider,
             "cloud": connection.cloud, "entra_tenant_id": str(connection.entra_tenant_id),
@@ -80,8 +87,8 @@ def _resolve(connection_id: uuid.UUID, credential_id: uuid.UUID | None) -> Resol
             "last_health": dict(connection.health_details) if connection.health_status == HealthStatus.HEALTHY
             else {},
         }
-        return ResolvedConnection(provider=connection.provider, cloud=connection.cloud,
-                                  entra_tenant_id=str(connection.entra_tenant_id),
+        return ResolvedConnection(connection_id=connection.id, credential_id=row.id, provider=connection.provider,
+                                  cloud=connection.cloud, entra_tenant_id=str(connection.entra_tenant_id),
                                   client_id=str(connection.client_id), credential=_opened(row, connection),
                                   facts=facts)
 
@@ -106,10 +113,12 @@ def _graph_session(resolved: ResolvedConnection) -> Iterator[tuple[GraphClient, 
         raise ProviderError(ReasonCode.INTERNAL_UNEXPECTED,
                             "The connection names an unknown Microsoft cloud.") from None
     credential = resolved.credential
+    stored = tokens.StoredCredential(resolved.connection_id, resolved.credential_id)
 
     def token() -> str:
         # Looked up on the module at each call (MSAL answers from its cache until the token nears expiry).
-        return tokens.acquire_graph_token(cloud, resolved.entra_tenant_id, resolved.client_id, credential)
+        return tokens.acquire_graph_token(cloud, resolved.entra_tenant_id, resolved.client_id, credential,
+                                          stored=stored)
 
     graph = GraphClient(cloud, token, tenant_id=resolved.entra_tenant_id, client_id=resolved.client_id)
     try:
@@ -146,14 +155,14 @@ def _health_check(connection_id: uuid.UUID, context: RunContext, credential_id: 
     except ProviderError as exc:
         if credential_id is not None:
             # The active credential is untouched, so the connection's health says nothing new.
-            finish_verification(credential_id, succeeded=False, actor_user_id=actor_user_id)
+            tokens.forget_credentials(finish_verification(credential_id, succeeded=False, actor_user_id=actor_user_id))
         else:
             found = exc.summary.stored() if isinstance(exc, CapabilityFailed) else {}
             _record_health(connection_id, HealthStatus.UNHEALTHY, exc.code, {**found, "reason_code": exc.code})
         raise
     summary = outcome.summary
     if credential_id is not None:
-        finish_verification(credential_id, succeeded=True, actor_user_id=actor_user_id)
+        tokens.forget_credentials(finish_verification(credential_id, succeeded=True, actor_user_id=actor_user_id))
         summary = HealthCheckSummary.model_validate({**summary.stored(), "verified_credential_id": str(credential_id)})
     _record_health(connection_id, HealthStatus.HEALTHY, None, summary.stored())
     return CapabilityOutcome(summary, outcome.partial)

@@ -7,15 +7,16 @@ import secrets
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import and_, func
-from sqlmodel import col, delete, select
+from sqlalchemy import and_
+from sqlmodel import col, select
 
 from atlas_services.authz import Actor
 from atlas_services.config import get_settings
 from atlas_services.db import session_scope
-from atlas_services.errors import InvalidInput, NotFound, Throttled
-from atlas_services.models import LoginAttempt, Membership, Tenant, User, UserSession, utcnow
+from atlas_services.errors import InvalidInput, NotFound
+from atlas_services.models import Membership, Tenant, User, UserSession, utcnow
 from atlas_services.passwords import dummy_hash, verify_password
+from atlas_services.sign_in_throttle import attempt_succeeded, reserve_attempt
 
 SESSION_COOKIE = "atlas_session"
 _GENERIC_FAILURE = "Wrong email or password"
@@ -24,13 +25,6 @@ _GENERIC_FAILURE = "Wrong email or password"
 def token_digest(token: str) -> str:
     """What user_sessions stores for a token (and all the web tier's state ever holds of it)."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-# Failures within the window that lock further tries: per account, and per client address.
-THROTTLE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_ACCOUNT = 5
-MAX_FAILURES_PER_CLIENT = 20
-_THROTTLED = "Too many sign-in attempts. Wait a few minutes and try again."
 
 
 def authenticate(email: str, password: str, client: str = "") -> str:
@@ -43,9 +37,8 @@ def authenticate(email: str, password: str, client: str = "") -> str:
         raise InvalidInput("credentials", "Enter your email and password")
     account = email.strip().lower()[:254]
     client = (client if isinstance(client, str) else "")[:64]
-    _check_throttle(account, client)
+    attempt = reserve_attempt(account, client)  # recorded as a failure until the password proves right
     if len(password) > 1024 or len(email) > 254:
-        _record_failure(account, client)
         raise InvalidInput("credentials", _GENERIC_FAILURE)
     with session_scope() as session:
         user = session.exec(select(User).where(User.email == account)).first()
@@ -65,27 +58,9 @@ def authenticate(email: str, password: str, client: str = "") -> str:
             session.add(UserSession(user_id=user.id, tenant_id=membership.tenant_id, token_hash=token_digest(token),
                                     created_at=now, expires_at=now + timedelta(hours=get_settings().session_hours)))
     if failed:
-        _record_failure(account, client)
         raise InvalidInput("credentials", _GENERIC_FAILURE)
+    attempt_succeeded(attempt)
     return token
-
-
-def _check_throttle(account: str, client: str) -> None:
-    since = utcnow() - THROTTLE_WINDOW
-    with session_scope() as session:
-        by_account = session.exec(select(func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.account == account, col(LoginAttempt.at) > since)).one()
-        by_client = session.exec(select(func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.client == client, col(LoginAttempt.at) > since)).one() if client else 0
-    if by_account >= MAX_FAILURES_PER_ACCOUNT or by_client >= MAX_FAILURES_PER_CLIENT:
-        raise Throttled(_THROTTLED)
-
-
-def _record_failure(account: str, client: str) -> None:
-    with session_scope() as session:
-        # Attempts older than the window no longer count: dropping them keeps the table small.
-        session.execute(delete(LoginAttempt).where(col(LoginAttempt.at) < utcnow() - THROTTLE_WINDOW))
-        session.add(LoginAttempt(account=account, client=client))
 
 
 def tenants_for(actor: Actor) -> list[tuple[uuid.UUID, str, str]]:

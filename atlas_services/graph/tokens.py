@@ -11,7 +11,10 @@ import logging
 import os
 import re
 import threading
+import uuid
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -43,17 +46,37 @@ PASTE_VALUE_REMEDIATION = (
 _MAX_APPS = 256
 # Salted so the cache keys held in memory are not plain hashes of secrets.
 _FINGERPRINT_SALT = os.urandom(16)
-_apps: OrderedDict[tuple[str, ...], Any] = OrderedDict()
+
+
+@dataclass(frozen=True)
+class StoredCredential:
+    """The credential row a secret came from: its cached app is kept under it, and evicted by it."""
+
+    connection_id: uuid.UUID
+    credential_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class _Key:
+    owner: StoredCredential | None  # None: a secret checked once, never stored (``check_health``)
+    material: tuple[str, ...]
+
+
+_apps: OrderedDict[_Key, Any] = OrderedDict()
 _apps_lock = threading.Lock()
 
 
-def acquire_graph_token(cloud: CloudEndpoints, entra_tenant_id: str, client_id: str, secret: AppCredential) -> str:
+def acquire_graph_token(cloud: CloudEndpoints, entra_tenant_id: str, client_id: str, secret: AppCredential, *,
+                        stored: StoredCredential | None = None) -> str:
     """An app-only access token for ``cloud``'s Graph, from MSAL's cache when still valid.
+
+    ``stored`` names the credential row the secret came from: its app is cached under that credential alone, so
+    a token one credential obtained is never handed out for another, and ``forget_credentials`` drops it.
 
     Raises ProviderError with an ``auth.*``, ``network.unreachable``, ``graph.timeout`` or ``graph.unavailable``
     code.
     """
-    key = _cache_key(cloud, entra_tenant_id, client_id, secret)
+    key = _Key(stored, _cache_key(cloud, entra_tenant_id, client_id, secret))
     app = _cached_app(key)
     try:
         if app is None:
@@ -79,6 +102,29 @@ def clear_token_cache() -> None:
     """Forget every MSAL app (and with it every cached token) in this process."""
     with _apps_lock:
         _apps.clear()
+
+
+def forget_credentials(credential_ids: Iterable[uuid.UUID]) -> None:
+    """Drop the apps (the secret they hold, the tokens they cached) of credentials that were retired or deleted."""
+    gone = set(credential_ids)
+    _forget_where(lambda owner: owner.credential_id in gone)
+
+
+def forget_connection(connection_id: uuid.UUID, *, keep: uuid.UUID | None = None) -> None:
+    """Drop the apps of a connection's credentials, all but ``keep``'s (its active one)."""
+    _forget_where(lambda owner: owner.connection_id == connection_id and owner.credential_id != keep)
+
+
+def cached_credentials() -> set[uuid.UUID]:
+    """The stored credentials this process holds an app for."""
+    with _apps_lock:
+        return {key.owner.credential_id for key in _apps if key.owner is not None}
+
+
+def _forget_where(matches: Callable[[StoredCredential], bool]) -> None:
+    with _apps_lock:
+        for key in [k for k in _apps if k.owner is not None and matches(k.owner)]:
+            del _apps[key]
 
 
 def _msal_credential(credential: AppCredential) -> str | dict[str, str]:
@@ -120,7 +166,7 @@ def _cache_key(cloud: CloudEndpoints, entra_tenant_id: str, client_id: str, secr
     return (cloud.name, where, entra_tenant_id.lower(), client_id.lower(), fingerprint)
 
 
-def _cached_app(key: tuple[str, ...]) -> Any:
+def _cached_app(key: _Key) -> Any:
     with _apps_lock:
         app = _apps.get(key)
         if app is not None:
@@ -128,7 +174,7 @@ def _cached_app(key: tuple[str, ...]) -> Any:
         return app
 
 
-def _remember(key: tuple[str, ...], app: Any) -> None:
+def _remember(key: _Key, app: Any) -> None:
     with _apps_lock:
         _apps[key] = app
         _apps.move_to_end(key)
@@ -137,7 +183,7 @@ def _remember(key: tuple[str, ...], app: Any) -> None:
             _apps.popitem(last=False)
 
 
-def _forget(key: tuple[str, ...]) -> None:
+def _forget(key: _Key) -> None:
     with _apps_lock:
         _apps.pop(key, None)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import uuid
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from atlas_services import gateway
 from atlas_services.authz import Capability, role_capabilities
+from atlas_services.credential_rotation import finish_verification
 from atlas_services.db import session_scope
 from atlas_services.errors import CapabilityFailed, ProviderError
-from atlas_services.models import Membership, RunStatus
+from atlas_services.models import Membership, RunStatus, User
 from atlas_services.reasons import ReasonCode, reason
 from atlas_services.runs import lifecycle
 from atlas_services.runs.summaries import StoredModel
@@ -26,6 +27,9 @@ def execute_run(run_id: uuid.UUID) -> None:
         log.info("run %s is no longer queued; nothing to do", run_id)
         return
     if not _starter_may_still_run(claim):
+        if claim.credential_id is not None:
+            # Never verified, so never to be activated: retired unused, as a failed verification would be.
+            finish_verification(claim.credential_id, succeeded=False, actor_user_id=claim.started_by)
         _finish(claim, RunStatus.FAILED, summary=None, code=ReasonCode.RUN_NOT_AUTHORIZED)
         return
     context = lifecycle.RunContext(claim)
@@ -56,13 +60,18 @@ def execute_run(run_id: uuid.UUID) -> None:
 
 
 def _starter_may_still_run(claim: lifecycle.Claim) -> bool:
-    """Tasks re-authorize: the user who started the run must still hold provider.run in its tenant."""
+    """Tasks re-authorize: the user who started the run must still be enabled and hold, in its tenant, what the
+    run does: provider.run, and provider.manage for a credential's verification (passing it activates it)."""
     if claim.started_by is None:  # started by Atlas itself (schedules)
         return True
+    needed = {Capability.PROVIDER_RUN}
+    if claim.credential_id is not None:
+        needed.add(Capability.PROVIDER_MANAGE)
     with session_scope() as session:
-        role = session.exec(select(Membership.role).where(
-            Membership.user_id == claim.started_by, Membership.tenant_id == claim.tenant_id)).first()
-    return role is not None and Capability.PROVIDER_RUN in role_capabilities(role)
+        role = session.exec(select(Membership.role).join(User, col(User.id) == col(Membership.user_id)).where(
+            Membership.user_id == claim.started_by, Membership.tenant_id == claim.tenant_id,
+            col(User.disabled).is_(False))).first()
+    return role is not None and needed <= role_capabilities(role)
 
 
 def _finish(claim: lifecycle.Claim, status: RunStatus, *, summary: StoredModel | None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from atlas_services import sessions
+from atlas_services import sessions, sign_in_throttle
 from atlas_services.audit import list_events
 from atlas_services.db import session_scope
 from atlas_services.directory import create_tenant
@@ -54,13 +54,13 @@ def test_bad_sign_ins_all_get_the_same_generic_answer(db: None, email: str, pass
 
 def test_throttling_per_account(db: None) -> None:
     owner = make_actor("owner")
-    for _ in range(sessions.MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(sign_in_throttle.MAX_FAILURES_PER_ACCOUNT):
         with pytest.raises(InvalidInput):
             sessions.authenticate(owner.email, "wrong password!", "10.1.1.1")
     with pytest.raises(Throttled):  # even the right password waits now, from any address
         sessions.authenticate(owner.email, PASSWORD, "10.1.1.2")
     # Unknown accounts are throttled the same way: no hint about which accounts exist.
-    for _ in range(sessions.MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(sign_in_throttle.MAX_FAILURES_PER_ACCOUNT):
         with pytest.raises(InvalidInput):
             sessions.authenticate("ghost@example.test", "wrong password!", "10.1.1.3")
     with pytest.raises(Throttled):
@@ -69,7 +69,7 @@ def test_throttling_per_account(db: None) -> None:
 
 def test_throttling_per_client_address(db: None) -> None:
     owner = make_actor("owner")
-    for index in range(sessions.MAX_FAILURES_PER_CLIENT):  # many accounts, each below its own limit
+    for index in range(sign_in_throttle.MAX_FAILURES_PER_CLIENT):  # many accounts, each below its own limit
         with pytest.raises(InvalidInput):
             sessions.authenticate(f"probe{index}@example.test", "wrong password!", "10.9.9.9")
     with pytest.raises(Throttled):
@@ -147,12 +147,12 @@ def test_failures_older_than_the_window_stop_counting_and_are_dropped(db: None) 
     from atlas_services.models import LoginAttempt
 
     owner = make_actor("owner")
-    for _ in range(sessions.MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(sign_in_throttle.MAX_FAILURES_PER_ACCOUNT):
         with pytest.raises(InvalidInput):
             sessions.authenticate(owner.email, "wrong password!", "10.2.2.2")
     with session_scope() as session:
         for row in session.exec(select(LoginAttempt)).all():
-            row.at = utcnow() - sessions.THROTTLE_WINDOW - sessions.THROTTLE_WINDOW
+            row.at = utcnow() - sign_in_throttle.THROTTLE_WINDOW - sign_in_throttle.THROTTLE_WINDOW
     with pytest.raises(InvalidInput):  # counted again from zero, not throttled
         sessions.authenticate(owner.email, "wrong password!", "10.2.2.2")
     with session_scope() as session:

@@ -11,6 +11,7 @@ a test module imports it, which is before any fixture runs.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
@@ -81,6 +82,8 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["ATLAS_REDIS_URL"] = _redis_url()
     os.environ["ATLAS_QUEUE_NAME"] = f"atlas-test-{name}"
     os.environ["ATLAS_ENV"] = "test"
+    # Outside development the worker and web tier refuse the development key: each run seals under its own.
+    os.environ["ATLAS_ENCRYPTION_KEYS"] = "test1:" + base64.b64encode(os.urandom(32)).decode()
     os.environ["ATLAS_DEFAULT_CLOUD"] = "simulator"  # no test may aim a connection at Microsoft's cloud
     os.environ["ATLAS_DATA_DIR"] = tempfile.mkdtemp(prefix="atlas-test-data-")
     _state.update(name=name)

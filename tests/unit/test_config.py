@@ -12,7 +12,8 @@ from atlas_services.config import Settings
 REAL_KEYS = "k1:" + base64.b64encode(b"k" * 32).decode()
 
 
-def test_production_refuses_the_default_encryption_key_and_secret() -> None:
+def test_production_refuses_the_default_encryption_key_and_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ATLAS_ENCRYPTION_KEYS", raising=False)  # the test run's own key (tests/plugins/backing.py)
     with pytest.raises(ValidationError) as caught:
         Settings(env="production", _env_file=None)  # type: ignore[call-arg]
     assert "ATLAS_ENCRYPTION_KEYS" in str(caught.value) and "ATLAS_SECRET_KEY" in str(caught.value)
