@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import and_, func
 from sqlmodel import col, delete, select
 
+from atlas_services import invitations, validation
 from atlas_services.authz import Actor
 from atlas_services.config import get_settings
 from atlas_services.db import session_scope
@@ -41,7 +42,7 @@ def authenticate(email: str, password: str, client: str = "") -> str:
     """
     if not isinstance(email, str) or not isinstance(password, str) or not email.strip() or not password:
         raise InvalidInput("credentials", "Enter your email and password")
-    account = email.strip().lower()[:254]
+    account = validation.email_key(email)[:254]
     client = (client if isinstance(client, str) else "")[:64]
     _check_throttle(account, client)
     if len(password) > 1024 or len(email) > 254:
@@ -53,6 +54,7 @@ def authenticate(email: str, password: str, client: str = "") -> str:
         # Unknown accounts verify against a dummy hash: as slow as a wrong password, so no timing hint.
         if verify_password(user.password_hash if user else dummy_hash(get_settings().env), password) and (
                 user is not None and not user.disabled):
+            invitations.accept_on_first_sign_in(session, user.id)
             membership = session.exec(
                 select(Membership).where(Membership.user_id == user.id).order_by(col(Membership.created_at))
             ).first()

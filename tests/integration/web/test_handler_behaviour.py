@@ -22,9 +22,9 @@ from atlas_app.state.messages import NOT_FOUND
 from atlas_app.state.session import SessionState
 from atlas_services import sessions
 from atlas_services.db import get_engine
-from atlas_services.members import add_member, remove_member
+from atlas_services.members import remove_member
 from atlas_services.runs import queries
-from tests.support.factories import PASSWORD, make_actor, random_suffix
+from tests.support.factories import PASSWORD, join_tenant, make_actor, random_suffix
 from tests.support.reflex_harness import (
     form_fields,
     redirect_target,
@@ -49,7 +49,7 @@ def test_check_connection_only_writes_a_run_and_enqueues_its_id(world: World, hu
 
 
 def test_a_removed_member_loses_access_within_the_cache_window(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    member = add_member(world.owner_a, email=f"leaving-{random_suffix()}@example.test", role="operator",
+    member = join_tenant(world.owner_a, email=f"leaving-{random_suffix()}@example.test", role="operator",
                         password=PASSWORD)
     state = state_for(ConnectionsState, sessions.token_digest(sessions.authenticate(member.email, PASSWORD)))
     run(ConnectionsState.on_page_load.fn(state))
