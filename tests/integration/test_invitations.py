@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from atlas_app.invite_routes import ACCEPT_PATH, INVITE_PATH, build_invite_api
 from atlas_services import invitations, members, passwords, sessions
 from atlas_services.audit import list_events
+from atlas_services.authz import Actor
 from atlas_services.db import session_scope
 from atlas_services.directory import actor_for, create_tenant
 from atlas_services.errors import Forbidden, InvalidInput, NotFound
@@ -65,7 +66,8 @@ def test_inviting_answers_the_same_way_whether_or_not_the_account_exists(
     hashed: list[str] = []
     real_hash = passwords.hash_password
     monkeypatch.setattr(invitations, "hash_password", lambda pw: hashed.append("x") or real_hash(pw))
-    fresh = invite_member(owner, email=f"new-{random_suffix()}@example.test", role="operator", password="long enough pw")
+    fresh = invite_member(owner, email=f"new-{random_suffix()}@example.test", role="operator",
+                          password="long enough pw")
     known = invite_member(owner, email=existing.email, role="operator", password="long enough pw")
     assert len(hashed) == 2  # argon2 runs once for each: no timing class tells them apart
     assert (type(fresh), fresh.role) == (type(known), known.role)
@@ -162,29 +164,33 @@ def test_an_invitation_for_a_unicode_look_alike_is_refused_and_writes_nothing(db
     assert (_count(User), _count(AuditEvent), _count(Invitation)) == (users, audits, 0)
 
 
+def _demote_or_remove_at_once(owners: list[Actor], attempts: int) -> None:
+    barrier = threading.Barrier(attempts)
+
+    def attack(index: int) -> None:
+        actor, target = owners[index % len(owners)], owners[(index + 1) % len(owners)]
+        barrier.wait()
+        try:
+            if index % 2:
+                members.remove_member(actor, target.user_id)
+            else:
+                members.change_role(actor, target.user_id, "operator")
+        except (InvalidInput, NotFound, Forbidden):
+            pass
+
+    threads = [threading.Thread(target=attack, args=(index,)) for index in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def test_two_owners_demoting_each_other_at_once_leave_an_owner(db: None) -> None:
     """20 threads: owners demote and remove each other at the same moment; an owner always remains."""
     for _ in range(3):
         first = make_actor("owner")
         owners = [first] + [make_actor("owner", tenant_name=first.tenant_name) for _ in range(3)]
-        barrier = threading.Barrier(20)
-
-        def attack(index: int) -> None:
-            actor, target = owners[index % 4], owners[(index + 1) % 4]
-            barrier.wait()
-            try:
-                if index % 2:
-                    members.remove_member(actor, target.user_id)
-                else:
-                    members.change_role(actor, target.user_id, "operator")
-            except (InvalidInput, NotFound, Forbidden):
-                pass
-
-        threads = [threading.Thread(target=attack, args=(index,)) for index in range(20)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        _demote_or_remove_at_once(owners, 20)
         with session_scope() as session:
             left = session.exec(select(func.count()).select_from(Membership).where(
                 Membership.tenant_id == first.tenant_id, Membership.role == "owner")).one()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from atlas_services.authz import Actor
+from atlas_services.invitations import invite_member
 from atlas_services.models import Role
 from atlas_services.runs import start
 from tests.support.database import empty_tables
@@ -41,6 +42,12 @@ def new_run(owner: Actor, marker: str = "") -> str:
 def new_member(owner: Actor, marker: str = "") -> str:
     return str(join_tenant(owner, email=f"{marker}member-{random_suffix()}@example.test", role="readonly",
                           password=PASSWORD).user_id)
+
+
+def new_invitation(owner: Actor, marker: str = "", email: str | None = None) -> str:
+    """A pending invitation to ``email`` (a new account when not given)."""
+    email = email or f"{marker}invitee-{random_suffix()}@example.test"
+    return str(invite_member(owner, email=email, role="readonly", password=PASSWORD).id)
 
 
 def build_world() -> World:
