@@ -34,8 +34,8 @@ def test_invitation_passwords_are_found_nowhere(db: None, caplog: pytest.LogCapt
     caplog.set_level(logging.DEBUG)
     owner_args = ["--tenant", "Canary Invites", "--as", "owner@canary-invites.test"]
     assert run_cli("tenant", "create", "Canary Invites").returncode == 0
-    assert run_cli("user", "create", "--email", "owner@canary-invites.test", "--tenant", "Canary Invites", "--role", "owner",
-                   stdin=PASSWORD).returncode == 0
+    assert run_cli("user", "create", "--email", "owner@canary-invites.test", "--tenant", "Canary Invites",
+                   "--role", "owner", stdin=PASSWORD).returncode == 0
     outputs = []
     cli = run_cli("member", "add", *owner_args, "--email", "cli@canary-invites.test", "--role", "operator",
                   "--json", stdin=CANARIES["cli"] + "\n")
