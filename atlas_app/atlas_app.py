@@ -10,7 +10,8 @@ from reflex_base.event import EventSpec
 
 from atlas_app.auth_routes import build_auth_api
 from atlas_app.cookie_shield import CookieShield
-from atlas_app.pages import audit, connection_detail, connections, login, members, operations
+from atlas_app.invite_routes import build_invite_api
+from atlas_app.pages import audit, connection_detail, connections, invitations, login, members, operations
 from atlas_app.pages.runs import state as run_state
 from atlas_app.pages.runs import view as run_view
 from atlas_app.state.guard import public_handler
@@ -34,7 +35,8 @@ def _on_backend_exception(exception: Exception) -> EventSpec:
 
 # The sign-in routes go in front of Reflex's; CookieShield wraps everything, so the event socket's
 # Cookie header carries only the session digest by the time Reflex stores it.
-app = rx.App(api_transformer=[build_auth_api(), CookieShield], backend_exception_handler=_on_backend_exception)
+app = rx.App(api_transformer=[build_auth_api(), build_invite_api(), CookieShield],
+             backend_exception_handler=_on_backend_exception)
 # In the serving process only (not while `reflex run` compiles): HTTP may reach loopback and nothing else.
 app.register_lifespan_task(install_outbound_guard)
 
@@ -62,5 +64,7 @@ app.add_page(operations.operations_page, route=operations.ROUTE, title="Operatio
              on_load=operations.OperationsState.on_page_load)
 app.add_page(members.members_page, route=members.ROUTE, title="Members · Atlas",
              on_load=members.MembersState.on_page_load)
+app.add_page(invitations.invitations_page, route=invitations.ROUTE, title="Invitations · Atlas",
+             on_load=invitations.InvitationsState.on_page_load)
 app.add_page(audit.audit_page, route=audit.ROUTE, title="Audit log · Atlas", on_load=audit.AuditState.on_page_load)
 app.add_page(run_view.run_page, route=run_state.ROUTE, title="Run · Atlas", on_load=run_state.RunState.on_page_load)

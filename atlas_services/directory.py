@@ -68,7 +68,7 @@ def actor_for(session: Session, *, email: str, tenant_name: str) -> Actor:
     row = session.exec(
         select(User, Membership)
         .join(Membership, Membership.user_id == User.id)  # type: ignore[arg-type]
-        .where(User.email == email.strip().lower(), Membership.tenant_id == tenant.id, User.disabled == False)  # noqa: E712
+        .where(User.email == validation.email_key(email), Membership.tenant_id == tenant.id, User.disabled == False)  # noqa: E712
     ).first()
     if row is None:
         raise NotFound(f"user '{email.strip()}' in tenant '{tenant.name}'")

@@ -1,4 +1,8 @@
-"""Membership management for `tenant.manage`: invite, change role, remove (which ends the member's sessions)."""
+"""Membership management for `tenant.manage`: change role, remove (which ends the member's sessions).
+
+Joining goes through ``atlas_services.invitations``. Every change to who manages a tenant first takes the
+tenant's membership lock, so two owners demoting or removing each other at once cannot leave it ownerless.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
-from atlas_services import audit, validation
+from atlas_services import audit
 from atlas_services.authz import Actor, Capability, requires, role_capabilities
 from atlas_services.db import session_scope
-from atlas_services.errors import InvalidInput, NotFound
+from atlas_services.errors import Forbidden, InvalidInput, NotFound
 from atlas_services.models import Membership, Role, User, UserSession, utcnow
-from atlas_services.passwords import hash_password
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,21 @@ def _membership(session: Session, actor: Actor, user_id: object) -> Membership:
     return row
 
 
+def _lock_members(session: Session, tenant_id: uuid.UUID) -> None:
+    """Serialize membership changes per tenant until the transaction ends (READ COMMITTED reads after it
+    see every change committed before it, so the owner count below is the true one)."""
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                    {"key": f"atlas.memberships:{tenant_id}"})
+
+
+def _still_manages(session: Session, actor: Actor) -> None:
+    """The actor may have been demoted or removed by a change that held the lock just before this one."""
+    role = session.exec(select(Membership.role).where(Membership.tenant_id == actor.tenant_id,
+                                                      Membership.user_id == actor.user_id)).first()
+    if role is None or not _manages(role):
+        raise Forbidden(Capability.TENANT_MANAGE.value)
+
+
 def _manages(role: str) -> bool:
     return Capability.TENANT_MANAGE in role_capabilities(role)
 
@@ -52,6 +70,12 @@ def _managers(session: Session, tenant_id: uuid.UUID) -> int:
     """Members who can manage the tenant: it must never be left without one."""
     roles = session.exec(select(Membership.role).where(Membership.tenant_id == tenant_id)).all()
     return sum(1 for role in roles if _manages(role))
+
+
+def _locked_membership(session: Session, actor: Actor, user_id: object) -> Membership:
+    _lock_members(session, actor.tenant_id)
+    _still_manages(session, actor)
+    return _membership(session, actor, user_id)
 
 
 @requires(Capability.TENANT_MANAGE)
@@ -63,34 +87,10 @@ def list_members(actor: Actor) -> list[MemberView]:
 
 
 @requires(Capability.TENANT_MANAGE)
-def add_member(actor: Actor, *, email: str, role: str, password: str | None = None) -> MemberView:
-    """Add an existing user to the tenant, or create the user with an initial password."""
-    clean_email = validation.email(email)
-    clean_role = _role(role)
-    with session_scope() as session:
-        user = session.exec(select(User).where(User.email == clean_email)).first()
-        if user is None:
-            if not password:
-                raise InvalidInput("password", "A new user needs an initial password")
-            user = User(email=clean_email, password_hash=hash_password(validation.password(password)))
-            session.add(user)
-            session.flush()
-        elif session.exec(select(Membership).where(Membership.user_id == user.id,
-                                                   Membership.tenant_id == actor.tenant_id)).first():
-            raise InvalidInput("email", f"{clean_email} is already a member")
-        membership = Membership(user_id=user.id, tenant_id=actor.tenant_id, role=clean_role)
-        session.add(membership)
-        audit.record(session, tenant_id=actor.tenant_id, actor_user_id=actor.user_id, action="member.add",
-                     target_type="user", target_id=user.id, details={"email": clean_email, "role": clean_role.value})
-        session.flush()
-        return MemberView(user.id, user.email, membership.role, membership.created_at)
-
-
-@requires(Capability.TENANT_MANAGE)
 def change_role(actor: Actor, user_id: object, role: str) -> MemberView:
     clean_role = _role(role)
     with session_scope() as session:
-        membership = _membership(session, actor, user_id)
+        membership = _locked_membership(session, actor, user_id)
         if _manages(membership.role) and not _manages(clean_role) and _managers(session, actor.tenant_id) == 1:
             raise InvalidInput("role", "The tenant needs at least one owner")
         previous, membership.role = membership.role, clean_role
@@ -105,7 +105,7 @@ def change_role(actor: Actor, user_id: object, role: str) -> MemberView:
 def remove_member(actor: Actor, user_id: object) -> None:
     """Remove a member; their sessions in this tenant end at once."""
     with session_scope() as session:
-        membership = _membership(session, actor, user_id)
+        membership = _locked_membership(session, actor, user_id)
         if _manages(membership.role) and _managers(session, actor.tenant_id) == 1:
             raise InvalidInput("user_id", "The tenant needs at least one owner")
         session.delete(membership)

@@ -95,6 +95,27 @@ class Membership(SQLModel, table=True):
     created_at: datetime = _when()
 
 
+class Invitation(SQLModel, table=True):
+    """A pending membership: it grants nothing until the invitee accepts it.
+
+    Kept apart from ``memberships`` on purpose, so no query that reads memberships can count one by mistake.
+    ``password_hash`` is the inviter's initial password (argon2): proof that whoever accepts was told it.
+    ``new_account`` marks the invitation that created the user: its first sign-in accepts it.
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (UniqueConstraint("user_id", "tenant_id", name="uq_invitations_user_tenant"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE", index=True)
+    role: str = Field(max_length=20)
+    password_hash: str = Field(max_length=255)
+    new_account: bool = False
+    failed_attempts: int = 0
+    invited_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = _when()
+
+
 class UserSession(SQLModel, table=True):
     __tablename__ = "user_sessions"
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import and_
 from sqlmodel import col, select
 
+from atlas_services import invitations, validation
 from atlas_services.authz import Actor
 from atlas_services.config import get_settings
 from atlas_services.db import session_scope
@@ -35,7 +36,7 @@ def authenticate(email: str, password: str, client: str = "") -> str:
     """
     if not isinstance(email, str) or not isinstance(password, str) or not email.strip() or not password:
         raise InvalidInput("credentials", "Enter your email and password")
-    account = email.strip().lower()[:254]
+    account = validation.email_key(email)[:254]
     client = (client if isinstance(client, str) else "")[:64]
     attempt = reserve_attempt(account, client)  # recorded as a failure until the password proves right
     if len(password) > 1024 or len(email) > 254:
@@ -46,6 +47,7 @@ def authenticate(email: str, password: str, client: str = "") -> str:
         # Unknown accounts verify against a dummy hash: as slow as a wrong password, so no timing hint.
         if verify_password(user.password_hash if user else dummy_hash(get_settings().env), password) and (
                 user is not None and not user.disabled):
+            invitations.accept_on_first_sign_in(session, user.id)
             membership = session.exec(
                 select(Membership).where(Membership.user_id == user.id).order_by(col(Membership.created_at))
             ).first()

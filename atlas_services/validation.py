@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 
 from atlas_services.errors import InvalidInput
@@ -30,8 +31,20 @@ def name(field: str, value: object, label: str, max_length: int = 100) -> str:
     return text
 
 
+def email_key(value: str) -> str:
+    """The one form an email is stored and looked up in: NFKC, then casefold (``ＣＥＯ@x`` is ``ceo@x``)."""
+    return unicodedata.normalize("NFKC", value.strip()).casefold()
+
+
 def email(value: object) -> str:
-    text = value.strip().lower() if isinstance(value, str) else ""
+    """A new address, normalized by ``email_key``.
+
+    Anything left outside printable ASCII (Cyrillic look-alikes, say) is refused: Entra sign-in names are ASCII,
+    and a look-alike would be a second account that reads like the first.
+    """
+    text = email_key(value) if isinstance(value, str) else ""
+    if not text.isascii() or not text.isprintable():
+        raise InvalidInput("email", "Use the plain ASCII form of the email address")
     if not _EMAIL.match(text) or len(text) > 254:
         raise InvalidInput("email", "Enter a valid email address")
     return text

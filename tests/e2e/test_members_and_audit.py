@@ -1,4 +1,5 @@
-"""In a real browser: the owner invites a member, the member signs in (seeing only what their role may use),
+"""In a real browser: the owner invites a member, the member's first sign-in accepts the invitation (and they
+see only what their role may use),
 the owner removes them, and the member's open page loses access without anyone touching it; the audit
 log shows all of it.
 """
@@ -49,12 +50,18 @@ def test_a_removed_member_loses_their_open_page_and_the_audit_log_shows_it(
     page.get_by_test_id("invite-email").fill(email)
     page.get_by_test_id("invite-password").fill(password)
     page.get_by_test_id("invite-submit").click()
-    member_row = page.locator(f'[data-testid="member-row"][data-email="{email}"]')
-    expect(member_row).to_have_attribute("data-role", "readonly")
+    pending_row = page.locator(f'[data-testid="invitation-row"][data-email="{email}"]')
+    expect(pending_row).to_have_attribute("data-role", "readonly")
+    expect(page.get_by_test_id("notice")).to_contain_text("Invitation created")
     expect(page.get_by_test_id("invite-password")).to_have_value("")
+    member_row = page.locator(f'[data-testid="member-row"][data-email="{email}"]')
+    expect(member_row).to_have_count(0)  # pending: nothing granted yet
 
-    member = open_signed_in_page(browser, web_app, email, password)
+    member = open_signed_in_page(browser, web_app, email, password)  # the first sign-in accepts
     try:
+        page.goto("/members")
+        expect(member_row).to_have_attribute("data-role", "readonly")
+        expect(pending_row).to_have_count(0)
         expect(member.get_by_test_id("user-email")).to_have_text(email)
         expect(member.get_by_test_id("nav-connections")).to_be_visible()
         expect(member.get_by_test_id("nav-audit")).to_be_visible()  # readonly holds audit.view
@@ -77,6 +84,6 @@ def test_a_removed_member_loses_their_open_page_and_the_audit_log_shows_it(
     rows = page.get_by_test_id("audit-row")
     expect(rows.first).to_have_attribute("data-action", "member.remove")
     actions = [row.get_attribute("data-action") for row in rows.all()]
-    assert {"member.add", "member.remove", "connection.create"} <= set(actions)
-    expect(page.locator('[data-testid="audit-row"][data-action="member.add"]')).to_contain_text(email)
+    assert {"member.invite", "member.accept", "member.remove", "connection.create"} <= set(actions)
+    expect(page.locator('[data-testid="audit-row"][data-action="member.invite"]')).to_contain_text(email)
     expect(page.get_by_test_id("audit-older")).to_be_disabled()  # one page of events so far

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
+from atlas_services import sessions
 from atlas_services.db import session_scope
 from atlas_services.models import ProviderConnection, Tenant, User
 from tests.support.processes import run_cli
@@ -159,12 +160,19 @@ def test_member_and_audit_commands(db: None) -> None:
     added = run_cli("member", "add", *owner, "--email", "op@acme.test", "--role", "operator", "--json",
                     stdin="long enough password\n")
     assert added.returncode == 0, added.stderr
-    user_id = json.loads(added.stdout)["member"]["user_id"]
+    assert json.loads(added.stdout)["invitation"]["email"] == "op@acme.test"
+    pending = json.loads(run_cli("member", "list", *owner, "--json").stdout)
+    assert [(i["email"], i["role"]) for i in pending["invitations"]] == [("op@acme.test", "operator")]
+    assert "op@acme.test" not in {m["email"] for m in pending["members"]}  # nothing granted before acceptance
+    sessions.authenticate("op@acme.test", "long enough password")  # a new account's first sign-in accepts
+    members = json.loads(run_cli("member", "list", *owner, "--json").stdout)
+    assert members["invitations"] == []
+    user_id = next(m["user_id"] for m in members["members"] if m["email"] == "op@acme.test")
     assert run_cli("member", "set-role", user_id, *owner, "--role", "readonly").returncode == 0
     members = json.loads(run_cli("member", "list", *owner, "--json").stdout)["members"]
     assert {(m["email"], m["role"]) for m in members} == {("owner@acme.test", "owner"), ("op@acme.test", "readonly")}
     denied = run_cli("member", "list", "--tenant", "Acme", "--as", "op@acme.test")
     assert denied.returncode == 1 and "tenant.manage" in denied.stderr
     events = json.loads(run_cli("audit", "list", *owner, "--json").stdout)["events"]
-    assert [e["action"] for e in events] == ["member.role_change", "member.add"]
+    assert [e["action"] for e in events] == ["member.role_change", "member.accept", "member.invite"]
     assert run_cli("member", "remove", user_id, *owner).returncode == 0

@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 from atlas_cli.commands.base import SYSTEM
 from atlas_cli.main import app
 from atlas_services.authz import ROLE_CAPABILITIES, Capability
-from atlas_services.members import add_member
+from atlas_services.invitations import invite_member
 from atlas_services.models import Role
 from atlas_services.runs.start import start_operation
-from tests.support.factories import create_connection, make_actor
+from tests.support.factories import create_connection, join_tenant, make_actor
 
 runner = CliRunner()
 
@@ -49,13 +49,15 @@ def world(db: None, huey_queue: Any) -> dict[str, Any]:
     connection = create_connection(owner, name="Contoso", secret="secret-value-1")
     spare = create_connection(owner, name="Spare", secret="secret-value-2")
     run = start_operation(owner, "health_check", connection.id, enqueue=lambda run_id: None)
-    member = add_member(owner, email=f"m-{uuid.uuid4().hex[:6]}@example.test", role="readonly",
+    member = join_tenant(owner, email=f"m-{uuid.uuid4().hex[:6]}@example.test", role="readonly",
                         password="long enough pw")
     foreign_owner = make_actor("owner")
     foreign = create_connection(foreign_owner, name="Foreign", secret="secret-value-3")
     return {"actors": actors, "tenant": owner.tenant_name, "connection": str(connection.id),
             "spare": str(spare.id), "run": str(run.run_id), "member": str(member.user_id),
-            "foreign_connection": str(foreign.id)}
+            "foreign_connection": str(foreign.id),
+            "invitation": str(invite_member(owner, email=f"i-{uuid.uuid4().hex[:6]}@example.test", role="readonly",
+                                            password="long enough pw").id)}
 
 
 # command path -> (arguments after the path, stdin) built from the world
@@ -75,6 +77,7 @@ CASES: dict[tuple[str, ...], Callable[[dict[str, Any]], tuple[list[str], str | N
                                   "long enough pw"),
     ("member", "set-role"): lambda w: ([w["member"], "--role", "operator"], None),
     ("member", "remove"): lambda w: ([w["member"]], None),
+    ("member", "revoke"): lambda w: ([w["invitation"]], None),
     ("audit", "list"): lambda w: ([], None),
 }
 

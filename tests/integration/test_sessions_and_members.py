@@ -10,9 +10,10 @@ from atlas_services.audit import list_events
 from atlas_services.db import session_scope
 from atlas_services.directory import create_tenant
 from atlas_services.errors import Forbidden, InvalidInput, NotFound, Throttled
-from atlas_services.members import add_member, change_role, list_members, remove_member
+from atlas_services.invitations import invite_member
+from atlas_services.members import change_role, list_members, remove_member
 from atlas_services.models import UserSession, utcnow
-from tests.support.factories import make_actor
+from tests.support.factories import join_tenant, make_actor
 
 PASSWORD = "correct horse battery"  # what make_actor gives every user
 
@@ -82,7 +83,7 @@ def test_switching_tenants_only_to_ones_the_user_belongs_to(db: None) -> None:
     with session_scope() as session:
         second = create_tenant(session, "Second MSP")
         third = create_tenant(session, "Third MSP")
-    add_member(owner, email="someone@example.test", role="operator", password="long enough pw")
+    join_tenant(owner, email="someone@example.test", role="operator", password="long enough pw")
     token = sessions.authenticate(owner.email, PASSWORD)
     token_hash = sessions.token_digest(token)
     with pytest.raises(NotFound):
@@ -104,7 +105,7 @@ def test_switching_tenants_only_to_ones_the_user_belongs_to(db: None) -> None:
 
 def test_member_management_keeps_an_owner_and_removal_ends_sessions(db: None) -> None:
     owner = make_actor("owner")
-    member = add_member(owner, email="op@example.test", role="operator", password="long enough pw")
+    member = join_tenant(owner, email="op@example.test", role="operator", password="long enough pw")
     token = sessions.authenticate("op@example.test", "long enough pw")
     assert sessions.actor_for_session(token) is not None
     assert change_role(owner, member.user_id, "manager").role == "manager"
@@ -113,24 +114,24 @@ def test_member_management_keeps_an_owner_and_removal_ends_sessions(db: None) ->
     with pytest.raises(InvalidInput, match="at least one owner"):
         remove_member(owner, owner.user_id)
     with pytest.raises(InvalidInput, match="already a member"):
-        add_member(owner, email="OP@example.test", role="readonly")
+        invite_member(owner, email="OP@example.test", role="readonly", password="long enough pw")
     remove_member(owner, member.user_id)
     assert sessions.actor_for_session(token) is None
     assert [m.email for m in list_members(owner)] == [owner.email]
     manager = make_actor("manager", tenant_name=owner.tenant_name)
     with pytest.raises(Forbidden):
-        add_member(manager, email="x@example.test", role="owner", password="long enough pw")
+        join_tenant(manager, email="x@example.test", role="owner", password="long enough pw")
     foreign = make_actor("owner")
     with pytest.raises(NotFound):
         remove_member(owner, foreign.user_id)
     actions = [event.action for event in list_events(owner)]
-    assert actions == ["member.remove", "member.role_change", "member.add"]
+    assert actions == ["member.remove", "member.role_change", "member.accept", "member.invite"]
 
 
 def test_audit_log_is_tenant_scoped_paged_and_needs_audit_view(db: None) -> None:
     owner = make_actor("owner")
     for index in range(7):
-        add_member(owner, email=f"user{index}@example.test", role="readonly", password="long enough pw")
+        invite_member(owner, email=f"user{index}@example.test", role="readonly", password="long enough pw")
     first = list_events(owner, limit=5)
     rest = list_events(owner, limit=5, before=(first[-1].at, first[-1].id))
     assert len(first) == 5 and len(rest) == 2

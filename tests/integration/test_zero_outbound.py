@@ -50,9 +50,9 @@ from atlas_services.config import get_settings
 from atlas_services.connections import create_connection
 from atlas_services.db import session_scope
 from atlas_services.directory import actor_for, create_tenant, create_user
-from atlas_services.members import add_member
 from atlas_services.models import OperationRun, Role, RunStatus, User
 from atlas_services.secrets import SecretValue
+from tests.support.factories import join_tenant
 from tests.support.outbound_recorder import Attempt, backing_from_environment, describe, recording
 
 T = TypeVar("T")
@@ -312,7 +312,7 @@ def world() -> World:
                                      cloud="simulator").id for n in range(2)]
     queued = _seed_run(owner, connections[0], RunStatus.QUEUED, "health_check")
     _seed_run(owner, connections[1], RunStatus.RUNNING, "inventory_sync")
-    add_member(owner, email=f"member-{uuid.uuid4().hex[:8]}@example.test", role=Role.READONLY.value,
+    join_tenant(owner, email=f"member-{uuid.uuid4().hex[:8]}@example.test", role=Role.READONLY.value,
                password=PASSWORD)
     digests: dict[str, str | None] = {role: sessions.token_digest(sessions.authenticate(actor.email, PASSWORD))
                                       for role, actor in actors.items()}

@@ -6,13 +6,14 @@ import uuid
 
 from sqlmodel import select
 
-from atlas_services import connections
+from atlas_services import connections, invitations
 from atlas_services.authz import Actor
 from atlas_services.connections import ConnectionView
 from atlas_services.credential_input import CredentialInput
 from atlas_services.db import session_scope
 from atlas_services.directory import actor_for, create_tenant, create_user
-from atlas_services.models import Tenant
+from atlas_services.members import MemberView
+from atlas_services.models import Tenant, User
 from atlas_services.secrets import SecretValue
 
 PASSWORD = "correct horse battery"  # what make_actor gives every user
@@ -46,3 +47,12 @@ def create_connection(actor: Actor, *, name: str | None = None, entra_tenant_id:
         client_id=client_id or str(uuid.uuid4()),
         client_secret=None if credential is not None else SecretValue(secret), credential=credential,
         cloud="simulator", make_default=make_default)
+
+
+def join_tenant(owner: Actor, *, email: str, role: str, password: str = PASSWORD) -> MemberView:
+    """``owner`` invites ``email`` and the invitee accepts with ``password`` (a new account gets it as its own)."""
+    invitation = invitations.invite_member(owner, email=email, role=role, password=password)
+    with session_scope() as session:
+        user_id = session.exec(select(User.id).where(User.email == invitation.email)).one()
+    invitations.accept_invitation(user_id, invitation.id, password)
+    return MemberView(user_id, invitation.email, invitation.role, invitation.invited_at)

@@ -14,6 +14,7 @@ import atlas_app.atlas_app as web
 from atlas_app.pages.audit import AuditState
 from atlas_app.pages.connection_detail import ConnectionDetailState
 from atlas_app.pages.connections import ConnectionsState
+from atlas_app.pages.invitations import InvitationsState
 from atlas_app.pages.login import LoginState
 from atlas_app.pages.members import MembersState
 from atlas_app.pages.operations import OperationsState
@@ -26,7 +27,7 @@ from atlas_app.state.session import SessionState
 from atlas_services.authz import ROLE_CAPABILITIES, Actor, Capability
 from atlas_services.inventory import _encode_cursor
 from atlas_services.models import Role
-from tests.support.factories import PASSWORD, random_suffix
+from tests.support.factories import make_actor, random_suffix
 from tests.support.reflex_harness import (
     database_fingerprint,
     form_fields,
@@ -35,7 +36,15 @@ from tests.support.reflex_harness import (
     session_digest,
     state_for,
 )
-from tests.support.web_world import GOOD_SECRET, OTHER, World, new_connection, new_member, new_run
+from tests.support.web_world import (
+    GOOD_SECRET,
+    OTHER,
+    World,
+    new_connection,
+    new_invitation,
+    new_member,
+    new_run,
+)
 
 
 def allowed(role: str, access: Capability | str) -> bool:
@@ -51,7 +60,8 @@ class Spec:
 
     state: type[BaseState]
     capability: Capability | str  # what the role table should demand (checked against the declaration)
-    target: str | None = None  # "connection" | "run" | "member" | "tenant": the id the call acts on
+    # "connection" | "run" | "member" | "tenant" | "invitation" | "my-invitation": the id the call acts on
+    target: str | None = None
     kwargs: Callable[[str | None], dict[str, Any]] = lambda target: {}
     db: bool = False  # the effect is a database change
     shown: Callable[[Any, str | None, Any], bool] | None = None  # the effect is what the state shows
@@ -112,14 +122,15 @@ SPECS: dict[str, Spec] = {
         kwargs=lambda t: {"files": [], "form_data": form_fields(connection_id=t, credential_kind="secret",
                                                           rotate_client_secret=GOOD_SECRET + "-new")}),
     "MembersState.on_page_load": Spec(MembersState, Capability.TENANT_MANAGE, shown=lambda s, t, r: len(s.members) > 0),
-    "MembersState.invite_member": Spec(
-        MembersState, Capability.TENANT_MANAGE, db=True,
-        kwargs=lambda t: {"form_data": form_fields(email=f"new-{random_suffix()}@example.test", role="operator",
-                                             password=PASSWORD)}),
     "MembersState.change_member_role": Spec(MembersState, Capability.TENANT_MANAGE, "member",
                                             lambda t: {"user_id": t, "role": "operator"}, db=True),
     "MembersState.remove_member": Spec(MembersState, Capability.TENANT_MANAGE, "member", lambda t: {"user_id": t},
                                        db=True),
+    "MembersState.revoke_invitation": Spec(MembersState, Capability.TENANT_MANAGE, "invitation",
+                                           lambda t: {"invitation_id": t}, db=True),
+    "InvitationsState.on_page_load": Spec(InvitationsState, SIGNED_IN, shown=lambda s, t, r: s.loaded),
+    "InvitationsState.decline": Spec(InvitationsState, SIGNED_IN, "my-invitation", lambda t: {"invitation_id": t},
+                                     db=True),
     "AuditState.on_page_load": Spec(AuditState, Capability.AUDIT_VIEW, shown=lambda s, t, r: len(s.events) > 0),
     "AuditState.newest_events": Spec(AuditState, Capability.AUDIT_VIEW, shown=lambda s, t, r: len(s.events) > 0),
     "AuditState.older_events": Spec(
@@ -192,7 +203,8 @@ def handler_of(name: str) -> Any:
     return getattr(SPECS[name].state, handler_name)
 
 
-def target_for(world: World, kind: str | None, scope: str) -> str | None:
+def target_for(world: World, kind: str | None, scope: str, actor: Actor | None = None) -> str | None:
+    """An id of ``kind`` in the own tenant or the other one ("my-invitation": one to ``actor``, or to another)."""
     owner = world.owner_a if scope == "own" else world.owner_b
     marker = "" if scope == "own" else f"{OTHER}-"
     if kind == "connection":
@@ -203,6 +215,13 @@ def target_for(world: World, kind: str | None, scope: str) -> str | None:
         return new_member(owner, marker)
     if kind == "tenant":
         return world.tenant_c if scope == "own" else world.tenant_b
+    if kind == "invitation":
+        return new_invitation(owner, marker)
+    if kind == "my-invitation":
+        if scope == "other":
+            return new_invitation(owner, marker)
+        inviter = make_actor("owner", f"tenant-d-{random_suffix()}")  # a fresh tenant: one invitation per call
+        return new_invitation(inviter, email=(actor or world.owner_a).email)
     return None
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from atlas_services.authz import Actor
-from atlas_services.members import add_member
+from atlas_services.invitations import invite_member
 from atlas_services.models import Role
 from atlas_services.runs import start
 from tests.support.database import empty_tables
-from tests.support.factories import PASSWORD, create_connection, make_actor, random_suffix
+from tests.support.factories import PASSWORD, create_connection, join_tenant, make_actor, random_suffix
 
 ROLES = [role.value for role in Role]
 # Everything created in the other tenant carries this marker, so a leak shows up in any state var.
@@ -40,8 +40,14 @@ def new_run(owner: Actor, marker: str = "") -> str:
 
 
 def new_member(owner: Actor, marker: str = "") -> str:
-    return str(add_member(owner, email=f"{marker}member-{random_suffix()}@example.test", role="readonly",
+    return str(join_tenant(owner, email=f"{marker}member-{random_suffix()}@example.test", role="readonly",
                           password=PASSWORD).user_id)
+
+
+def new_invitation(owner: Actor, marker: str = "", email: str | None = None) -> str:
+    """A pending invitation to ``email`` (a new account when not given)."""
+    email = email or f"{marker}invitee-{random_suffix()}@example.test"
+    return str(invite_member(owner, email=email, role="readonly", password=PASSWORD).id)
 
 
 def build_world() -> World:
@@ -50,7 +56,7 @@ def build_world() -> World:
     owner_b = make_actor("owner", f"{OTHER}-{random_suffix()}")
     owner_c = make_actor("owner", f"tenant-c-{random_suffix()}")
     for actor in actors.values():
-        add_member(owner_c, email=actor.email, role="readonly")
+        join_tenant(owner_c, email=actor.email, role="readonly")
     # Something of everything in both tenants (and so audit events in both).
     for owner, marker in ((actors["owner"], ""), (owner_b, f"{OTHER}-")):
         new_run(owner, marker)

@@ -45,7 +45,7 @@ def test_only_what_the_role_table_allows_happens_and_other_tenants_look_like_not
     for role in ROLES:
         for scope in ("own", "other") if spec.target else ("own",):
             where = f"{name} as {role} on {scope}"
-            target = target_for(world, spec.target, scope)
+            target = target_for(world, spec.target, scope, world.actors[role])
             state, result, changed = call_as(spec, handler, world.actors[role], target)
             effect = changed if spec.db else bool(spec.shown and spec.shown(state, target, result))
             expected = allowed(role, spec.capability) and scope == "own"

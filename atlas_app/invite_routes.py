@@ -1,0 +1,118 @@
+"""Inviting and accepting as plain HTTP form posts, so an invitation's password never travels as a Reflex
+event argument (nor lands in Reflex's state, its Redis store, or its error logs).
+
+Each route resolves the actor from the request's own session cookie, refuses any request whose Origin is
+missing or foreign, and answers with a redirect to a page that shows a fixed message named by a short code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qs, urlsplit
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from atlas_services import invitations, sessions
+from atlas_services.authz import Actor
+from atlas_services.errors import Forbidden, InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
+
+INVITE_PATH = "/members/invite"
+ACCEPT_PATH = "/invitations/accept"
+MEMBERS_PAGE = "/members"
+INVITATIONS_PAGE = "/invitations"
+LOGIN_PAGE = "/login"
+MAX_FORM_BYTES = 8 * 1024
+MAX_FORM_FIELDS = 5
+
+
+def _same_origin(request: Request) -> bool:
+    """A signed-in write must name this host as its Origin; a missing Origin is refused too."""
+    origin = request.headers.get("origin")
+    return origin is not None and origin != "null" and urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    """The url-encoded fields (one value each), or None when the body is too big, repeated, or not a form."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS,
+                          strict_parsing=False)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if any(len(values) != 1 for values in fields.values()):
+        return None
+    return {key: values[0] for key, values in fields.items()}
+
+
+def _redirect(path: str) -> RedirectResponse:
+    response = RedirectResponse(path, status_code=303)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+Handler = Callable[[Actor, dict[str, str]], str]
+
+
+def _signed_in_form_post(page: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Origin check, session cookie, form; then ``handler`` (in a thread: argon2 is slow) names the outcome."""
+
+    async def endpoint(request: Request) -> Response:
+        if not _same_origin(request):
+            return PlainTextResponse("Cross-site request refused", status_code=403)
+        actor = await run_in_threadpool(sessions.actor_for_session, request.cookies.get(sessions.SESSION_COOKIE))
+        if actor is None:
+            return _redirect(LOGIN_PAGE)
+        form = await _form(request)
+        if form is None:
+            return _redirect(f"{page}?outcome=invalid")
+        try:
+            outcome = await run_in_threadpool(handler, actor, form)
+        except Exception as exc:  # noqa: BLE001 - never show raw text, never log the message (it is user input)
+            log.error("%s failed: %s", request.url.path, type(exc).__name__)
+            outcome = "error"
+        return _redirect(f"{page}?outcome={outcome}")
+
+    return endpoint
+
+
+def _invite(actor: Actor, form: dict[str, str]) -> str:
+    try:
+        invitations.invite_member(actor, email=form.get("email", ""), role=form.get("role", ""),
+                                  password=form.get("password", ""))
+    except Forbidden:
+        return "denied"
+    except invitations.AlreadyInvited:
+        return "exists"
+    except InvalidInput as exc:
+        return exc.field if exc.field in {"email", "role", "password"} else "invalid"
+    return "invited"
+
+
+def _accept(actor: Actor, form: dict[str, str]) -> str:
+    try:
+        invitations.accept_invitation(actor.user_id, form.get("invitation_id", ""), form.get("password", ""))
+    except NotFound:
+        return "gone"
+    except InvalidInput:
+        return "wrong"
+    return "accepted"
+
+
+def build_invite_api() -> Starlette:
+    return Starlette(routes=[
+        Route(INVITE_PATH, _signed_in_form_post(MEMBERS_PAGE, _invite), methods=["POST"]),
+        Route(ACCEPT_PATH, _signed_in_form_post(INVITATIONS_PAGE, _accept), methods=["POST"]),
+    ])
