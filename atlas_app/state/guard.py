@@ -113,6 +113,7 @@ def files_arg(max_files: int = 1) -> Validator:
             raise BadArgument()
         return list(value)
 
+    check.accepts_files = True  # type: ignore[attr-defined]
     return check
 
 
@@ -288,6 +289,11 @@ def access_of(fn: Any) -> Capability | str | None:
 def is_timer_poll(fn: Any) -> bool:
     """Whether a handler is a timer poll of what the tab already shows (the only kind that may reuse a check)."""
     return bool(getattr(fn, TIMER_POLL_ATTRIBUTE, False))
+
+
+def takes_files(fn: Any) -> bool:
+    """Whether a handler takes an upload (the only handlers ``POST /_upload`` may name)."""
+    return any(getattr(validator, "accepts_files", False) for validator in (validators_of(fn) or {}).values())
 
 
 def validators_of(fn: Any) -> Mapping[str, Validator] | None:
