@@ -15,6 +15,7 @@ from atlas_app.pages.runs import state as run_state
 from atlas_app.pages.runs import view as run_view
 from atlas_app.state.guard import public_handler
 from atlas_app.state.session import HOME_ROUTE, LOGIN_ROUTE, SessionState
+from atlas_app.state.tab_identity import ForgetPreviousUser
 from atlas_app.upload_gate import UploadGate
 from atlas_services.netguard import install_outbound_guard
 
@@ -38,6 +39,8 @@ def _on_backend_exception(exception: Exception) -> EventSpec:
 # header carry only the session digest by the time Reflex or the gate sees them).
 app = rx.App(api_transformer=[build_auth_api(), UploadGate, CookieShield],
              backend_exception_handler=_on_backend_exception)
+# Before every event (hydrate included): a tab whose session changed starts from an empty state tree.
+app.add_middleware(ForgetPreviousUser(), index=0)
 # In the serving process only (not while `reflex run` compiles): HTTP may reach loopback and nothing else.
 app.register_lifespan_task(install_outbound_guard)
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any, Literal, ParamSpec, TypeVar
 
 import reflex as rx
+from reflex.state import BaseState
 from reflex_base.event import EventSpec
 
 from atlas_app.cookie_shield import SESSION_HASH_COOKIE, cookie_value
@@ -74,6 +75,29 @@ def _lookup(session_hash: str) -> tuple[Actor | None, list[TenantChoice]]:
     return actor, [TenantChoice(id=str(tenant_id), name=name) for tenant_id, name, _ in sessions.tenants_for(actor)]
 
 
+def _state_tree(cls: type[BaseState]) -> list[type[BaseState]]:
+    found: list[type[BaseState]] = []
+    for substate in cls.get_substates():
+        found += [substate, *_state_tree(substate)]
+    return found
+
+
+async def forget_tab(session: SessionState) -> None:
+    """Reset every application state of this tab (loading those not loaded yet): a new user or tenant starts
+    from nothing. See atlas_app.state.tab_identity."""
+    loaded: set[type[BaseState]] = set()
+    pending: list[BaseState] = [session]
+    while pending:
+        state = pending.pop()
+        loaded.add(type(state))
+        pending.extend(state.substates.values())
+    for cls in _state_tree(SessionState):
+        if cls not in loaded:  # with the Redis state manager, only what an event needs is loaded
+            await session.get_state(cls)
+    session.reset()  # type: ignore[no-untyped-call]
+    session._tab_session_hash = session._session_hash()
+
+
 class SessionState(rx.State):
     """The signed-in actor (backend only) plus what the header shows about them."""
 
@@ -81,6 +105,8 @@ class SessionState(rx.State):
     _actor_value: Actor | None = None
     _actor_cache_key: str = ""
     _actor_checked_at: float = 0.0
+    # The session digest this tab's state was built for (atlas_app.state.tab_identity resets it on a change).
+    _tab_session_hash: str = ""
 
     # Shown in the header; derived from the actor, never trusted as input.
     user_email: rx.Field[str] = rx.field("")
@@ -179,8 +205,9 @@ class SessionState(rx.State):
         except Exception as exc:  # noqa: BLE001 - translated for the user
             self._say(user_message(exc), "error")
             return None
+        # Nothing of the previous tenant stays in this tab's state (every page's, not only this one's).
+        await forget_tab(self)
         self._remember_actor(switched, self._cache_key(session_hash), _clock(), tenants)
-        self._clear_page()
         self._say(f"Switched to {switched.tenant_name}.", "success")
         return rx.redirect(HOME_ROUTE)
 
