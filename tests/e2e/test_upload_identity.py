@@ -13,15 +13,18 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import text
 
 from atlas_app.pages.connections import ConnectionsState
+from atlas_services.authz import ROLE_CAPABILITIES, Capability
 from atlas_services.db import get_engine
+from atlas_services.models import Role
 from tests.support.browser import open_signed_in_page
 from tests.support.database import reset_and_seed_demo
 
@@ -40,6 +43,7 @@ class Victim:
     tab_token: str  # what travels in the websocket URL (and so in proxy logs)
     cookie: str  # the victim's session cookie, "name=value"
     other_cookie: str  # another signed-in user's session cookie
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)  # the demo users by role
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +52,12 @@ def victim(browser: Browser, web_app: str) -> Iterator[Victim]:
     users = {user["role"]: user for user in demo["users"]}
     page = open_signed_in_page(browser, web_app, users["owner"]["email"], users["owner"]["password"])
     other = open_signed_in_page(browser, web_app, users["manager"]["email"], users["manager"]["password"])
+    expect(page.get_by_text(users["owner"]["email"]).first).to_be_visible()  # the socket carries the cookie
     token = page.evaluate("window.sessionStorage.getItem('token')")
     (cookie,) = [c for c in page.context.cookies() if c["name"].endswith("atlas_session")]
     (other_cookie,) = [c for c in other.context.cookies() if c["name"].endswith("atlas_session")]
     yield Victim(web_app, token, f"{cookie['name']}={cookie['value']}",
-                 f"{other_cookie['name']}={other_cookie['value']}")
+                 f"{other_cookie['name']}={other_cookie['value']}", users)
     page.context.close()
     other.context.close()
 
@@ -175,3 +180,23 @@ def test_two_session_cookies_are_refused_on_every_route(victim: Victim) -> None:
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
         sock.sendall(request.encode())
         assert sock.recv(4096).split(b"\r\n", 1)[0].split()[1] == b"403"
+
+
+@pytest.mark.parametrize("role", ["owner", "manager", "operator", "readonly"])
+def test_the_upload_route_follows_the_role_table(browser: Browser, web_app: str, victim: Victim, role: str) -> None:
+    """The upload route in the handler × role matrix: each role through its own tab and cookie."""
+    user = victim.users[role]
+    page = open_signed_in_page(browser, web_app, user["email"], user["password"])
+    try:
+        # The tab's socket has carried the new cookie once the header shows who is signed in.
+        expect(page.get_by_text(user["email"]).first).to_be_visible()
+        (cookie,) = [c for c in page.context.cookies() if c["name"].endswith("atlas_session")]
+        own = Victim(web_app, page.evaluate("window.sessionStorage.getItem('token')"),
+                     f"{cookie['name']}={cookie['value']}", victim.other_cookie)
+        name = _name()
+        status, _ = _upload(own, name, cookie=own.cookie)
+        assert status == 200  # the gate lets the tab's own user through; the guard decides
+        assert _created(name) == (Capability.PROVIDER_MANAGE in ROLE_CAPABILITIES[Role(role)])
+    finally:
+        page.context.close()
+
