@@ -16,6 +16,8 @@ from atlas_app.pages.runs import state as run_state
 from atlas_app.pages.runs import view as run_view
 from atlas_app.state.guard import public_handler
 from atlas_app.state.session import HOME_ROUTE, LOGIN_ROUTE, SessionState
+from atlas_app.state.tab_identity import ForgetPreviousUser
+from atlas_app.upload_gate import UploadGate
 from atlas_services.netguard import install_outbound_guard
 
 log = logging.getLogger(__name__)
@@ -33,10 +35,14 @@ def _on_backend_exception(exception: Exception) -> EventSpec:
                           position="top-center")
 
 
-# The sign-in routes go in front of Reflex's; CookieShield wraps everything, so the event socket's
-# Cookie header carries only the session digest by the time Reflex stores it.
-app = rx.App(api_transformer=[build_auth_api(), build_invite_api(), CookieShield],
+# The sign-in and invitation routes go in front of Reflex's; UploadGate lets an upload through only for
+# the tab's own user;
+# CookieShield wraps everything (one session cookie per request; the event socket's and uploads' Cookie
+# header carry only the session digest by the time Reflex or the gate sees them).
+app = rx.App(api_transformer=[build_auth_api(), build_invite_api(), UploadGate, CookieShield],
              backend_exception_handler=_on_backend_exception)
+# Before every event (hydrate included): a tab whose session changed starts from an empty state tree.
+app.add_middleware(ForgetPreviousUser(), index=0)
 # In the serving process only (not while `reflex run` compiles): HTTP may reach loopback and nothing else.
 app.register_lifespan_task(install_outbound_guard)
 

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from atlas_app.cookie_shield import session_cookie
 from atlas_services import sessions
 from atlas_services.client_address import client_address
 from atlas_services.config import get_settings
@@ -31,8 +32,7 @@ MAX_FORM_BYTES = 8 * 1024
 def _same_origin(request: Request) -> bool:
     """Refuse cross-site form posts (login CSRF): Origin, else Referer, must name this host.
 
-    A request with neither header does not come from a browser page, so it cannot carry a
-    victim's cookies; it is allowed.
+    Browsers send Origin with every form post; a request with neither header is refused too.
     """
     host = request.headers.get("host", "")
     origin = request.headers.get("origin")
@@ -41,7 +41,7 @@ def _same_origin(request: Request) -> bool:
     referer = request.headers.get("referer")
     if referer is not None:
         return urlsplit(referer).netloc == host
-    return True
+    return False
 
 
 async def _form(request: Request) -> dict[str, str] | None:
@@ -87,14 +87,15 @@ async def login(request: Request) -> Response:
         log.error("sign-in failed: %s", type(exc).__name__)
         return _redirect(f"{LOGIN_PAGE}?error=2")
     response = _redirect(HOME_PAGE)
+    cookie = session_cookie(request.url.scheme)
     response.set_cookie(
-        sessions.SESSION_COOKIE,
+        cookie.name,
         token,
         max_age=get_settings().session_hours * 3600,
-        path="/",
+        path="/",  # and no Domain: a __Host- cookie must have both
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=cookie.secure,
     )
     return response
 
@@ -102,15 +103,15 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     if not _same_origin(request):
         return PlainTextResponse("Cross-site request refused", status_code=403)
-    token = request.cookies.get(sessions.SESSION_COOKIE)
+    cookie = session_cookie(request.url.scheme)
+    token = request.cookies.get(cookie.name)
     if token:
         try:
             await run_in_threadpool(sessions.end_session, token)
         except Exception as exc:  # noqa: BLE001 - sign-out always clears the cookie
             log.error("sign-out failed: %s", type(exc).__name__)
     response = _redirect(LOGIN_PAGE)
-    response.delete_cookie(sessions.SESSION_COOKIE, path="/", httponly=True, samesite="strict",
-                           secure=request.url.scheme == "https")
+    response.delete_cookie(cookie.name, path="/", httponly=True, samesite="strict", secure=cookie.secure)
     return response
 
 

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from atlas_app.cookie_shield import session_cookie
 from atlas_services import invitations, sessions
 from atlas_services.authz import Actor
 from atlas_services.errors import Forbidden, InvalidInput, NotFound
@@ -72,7 +73,8 @@ def _signed_in_form_post(page: str, handler: Handler) -> Callable[[Request], Awa
     async def endpoint(request: Request) -> Response:
         if not _same_origin(request):
             return PlainTextResponse("Cross-site request refused", status_code=403)
-        actor = await run_in_threadpool(sessions.actor_for_session, request.cookies.get(sessions.SESSION_COOKIE))
+        token = request.cookies.get(session_cookie(request.url.scheme).name)  # __Host- behind an https ATLAS_PUBLIC_URL
+        actor = await run_in_threadpool(sessions.actor_for_session, token)
         if actor is None:
             return _redirect(LOGIN_PAGE)
         form = await _form(request)

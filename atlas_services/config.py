@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # What the connection form offers first; `atlas run` (the demo) and the tests use the simulator.
     default_cloud: Literal["global", "usgov", "usgov_dod", "china", "simulator"] = "global"
     web_host: str = "127.0.0.1"
+    # The address users reach the web tier at (through a TLS proxy, say). https → the session cookie is
+    # `__Host-atlas_session` with Secure. Unset: the cookie is Secure only when the app itself sees https.
+    public_url: str = ""
     web_port: int = 3000
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
     heartbeat_seconds: int = Field(default=10, ge=1)

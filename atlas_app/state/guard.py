@@ -5,7 +5,10 @@ Reflex makes every public State method callable from the browser, with whatever 
 ``requires_capability`` (a signed-in actor holding a capability, or just signed in: ``SIGNED_IN``) or
 ``public_handler`` (the login page and the index redirect). The decorator, before the handler body runs:
 
-1. resolves the actor from the session cookie (``SessionState._actor``): nobody signed in → redirect to /login;
+1. resolves the actor from the session cookie (``SessionState._actor``): nobody signed in → redirect to /login.
+   The session, the membership and the role are read afresh from PostgreSQL for every event, so a member removed
+   or demoted a moment ago is refused at once; only a timer poll of what the tab already shows
+   (``temporal=True``) may reuse a check younger than ``ACTOR_CACHE_SECONDS`` (a few seconds);
 2. checks ``can(actor, capability)``: missing → a "no permission" notice, nothing else happens;
 3. binds the call to the handler's signature and runs each argument's validator: an unknown, missing or
    badly typed argument → an "invalid request" notice, nothing else happens;
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 
 ACCESS_ATTRIBUTE = "__atlas_access__"
 ARGUMENTS_ATTRIBUTE = "__atlas_arguments__"
+TIMER_POLL_ATTRIBUTE = "__atlas_timer_poll__"
 
 PUBLIC = "public"  # anyone, signed in or not
 SIGNED_IN = "signed_in"  # any signed-in actor, whatever their capabilities (switching tenant, dismissing a notice)
@@ -109,6 +113,7 @@ def files_arg(max_files: int = 1) -> Validator:
             raise BadArgument()
         return list(value)
 
+    check.accepts_files = True  # type: ignore[attr-defined]
     return check
 
 
@@ -176,28 +181,27 @@ class _Admission:
 
 
 def requires_capability(capability: Capability | str, *, background: bool = False, temporal: bool = False,
-                        session_max_age: float | None = None, denied: str = DENIED,
-                        **arguments: Validator) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
+                        denied: str = DENIED, **arguments: Validator) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
     """A handler for a signed-in actor holding ``capability`` (or any signed-in actor: ``SIGNED_IN``).
 
     The body is called as ``fn(self, actor, **arguments)``; ``arguments`` names a validator for every
-    argument after ``actor``. ``session_max_age`` re-reads the session when the cached check is older.
+    argument after ``actor``. ``temporal=True`` declares a timer poll of what the tab already shows: Reflex may
+    drop a tick, and the guard may reuse a session check a few seconds old. Nothing that changes anything, or
+    reads another page of data, may be declared so.
     """
     if capability != SIGNED_IN and not isinstance(capability, Capability):
         raise TypeError(f"unknown capability {capability!r}")
-    return _declare(capability, arguments, background=background, temporal=temporal,
-                    session_max_age=session_max_age, denied=denied)
+    return _declare(capability, arguments, background=background, temporal=temporal, denied=denied)
 
 
 def public_handler(*, background: bool = False, **arguments: Validator
                    ) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
     """A handler anyone may call, signed in or not; the body is called as ``fn(self, **arguments)``."""
-    return _declare(PUBLIC, arguments, background=background, temporal=False, session_max_age=None,
-                    denied=DENIED)
+    return _declare(PUBLIC, arguments, background=background, temporal=False, denied=DENIED)
 
 
 def _declare(access: Capability | str, arguments: Mapping[str, Validator], *, background: bool, temporal: bool,
-             session_max_age: float | None, denied: str) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
+             denied: str) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
     def decorate(fn: Callable[..., Awaitable[Any]]) -> Any:
         name = fn.__qualname__
         if not inspect.iscoroutinefunction(fn):
@@ -221,7 +225,7 @@ def _declare(access: Capability | str, arguments: Mapping[str, Validator], *, ba
         async def admit(state: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Admission:
             actor = None
             if takes_actor:
-                actor = await state._actor(session_max_age)
+                actor = await state._actor(reuse_recent_check=temporal)
                 if actor is None:
                     return _Admission(False, result=state._signed_out())
                 if access != SIGNED_IN and not can(actor, Capability(access)):
@@ -259,6 +263,7 @@ def _declare(access: Capability | str, arguments: Mapping[str, Validator], *, ba
         handler.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "actor"}
         setattr(handler, ACCESS_ATTRIBUTE, access)
         setattr(handler, ARGUMENTS_ATTRIBUTE, MappingProxyType(dict(arguments)))
+        setattr(handler, TIMER_POLL_ATTRIBUTE, temporal)
         return rx.event(handler, background=background, temporal=temporal or None)
 
     return decorate
@@ -279,6 +284,16 @@ def _clearing(secret_inputs: tuple[str, ...], result: Any) -> Any:
 def access_of(fn: Any) -> Capability | str | None:
     """The access a handler function declares, or None when it declares none."""
     return getattr(fn, ACCESS_ATTRIBUTE, None)
+
+
+def is_timer_poll(fn: Any) -> bool:
+    """Whether a handler is a timer poll of what the tab already shows (the only kind that may reuse a check)."""
+    return bool(getattr(fn, TIMER_POLL_ATTRIBUTE, False))
+
+
+def takes_files(fn: Any) -> bool:
+    """Whether a handler takes an upload (the only handlers ``POST /_upload`` may name)."""
+    return any(getattr(validator, "accepts_files", False) for validator in (validators_of(fn) or {}).values())
 
 
 def validators_of(fn: Any) -> Mapping[str, Validator] | None:

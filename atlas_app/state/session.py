@@ -1,11 +1,11 @@
 """Who is using this tab: resolved from the HttpOnly session cookie on the websocket's upgrade request.
 
 Identity never comes from event arguments, ``rx.Cookie`` or local storage. ``CookieShield`` has already
-replaced the cookie's token by its digest (so the token never lands in the state store). The actor is
-re-read from PostgreSQL on every new websocket connection (so every page load), whenever the digest
-changes, and otherwise at least every ``ACTOR_CACHE_SECONDS``: a revoked session stops working on an open
-page within that time. Signed-in pages also send a heartbeat every ``HEARTBEAT_SECONDS`` that re-reads the
-session when the last check is older than that, so an open page that nobody touches is sent to the login
+replaced the cookie's token by its digest (so the token never lands in the state store). The actor (session,
+membership and role, one query) is re-read from PostgreSQL for every event: a revoked session, a removed or
+demoted member is refused by the very next click. Only the timer polls of what a tab already shows (the
+guard's ``temporal=True`` handlers) may reuse a check younger than ``ACTOR_CACHE_SECONDS``. Signed-in pages
+also send a heartbeat every ``HEARTBEAT_SECONDS``, so an open page that nobody touches is sent to the login
 page soon after its session ends (a removed member, say).
 
 Every public method is callable from the browser, so the public ones here are declared through
@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any, Literal, ParamSpec, TypeVar
 
 import reflex as rx
+from reflex.state import BaseState
 from reflex_base.event import EventSpec
 
 from atlas_app.cookie_shield import SESSION_HASH_COOKIE, cookie_value
@@ -35,7 +36,7 @@ from atlas_services.errors import NotFound
 
 log = logging.getLogger(__name__)
 
-ACTOR_CACHE_SECONDS = 30.0
+ACTOR_CACHE_SECONDS = 5.0  # timer polls only; never more than 5 s (issue 9)
 HEARTBEAT_SECONDS = 10.0
 LOGIN_ROUTE = "/login"
 HOME_ROUTE = "/connections"
@@ -74,6 +75,29 @@ def _lookup(session_hash: str) -> tuple[Actor | None, list[TenantChoice]]:
     return actor, [TenantChoice(id=str(tenant_id), name=name) for tenant_id, name, _ in sessions.tenants_for(actor)]
 
 
+def _state_tree(cls: type[BaseState]) -> list[type[BaseState]]:
+    found: list[type[BaseState]] = []
+    for substate in cls.get_substates():
+        found += [substate, *_state_tree(substate)]
+    return found
+
+
+async def forget_tab(session: SessionState) -> None:
+    """Reset every application state of this tab (loading those not loaded yet): a new user or tenant starts
+    from nothing. See atlas_app.state.tab_identity."""
+    loaded: set[type[BaseState]] = set()
+    pending: list[BaseState] = [session]
+    while pending:
+        state = pending.pop()
+        loaded.add(type(state))
+        pending.extend(state.substates.values())
+    for cls in _state_tree(SessionState):
+        if cls not in loaded:  # with the Redis state manager, only what an event needs is loaded
+            await session.get_state(cls)
+    session.reset()  # type: ignore[no-untyped-call]
+    session._tab_session_hash = session._session_hash()
+
+
 class SessionState(rx.State):
     """The signed-in actor (backend only) plus what the header shows about them."""
 
@@ -81,6 +105,8 @@ class SessionState(rx.State):
     _actor_value: Actor | None = None
     _actor_cache_key: str = ""
     _actor_checked_at: float = 0.0
+    # The session digest this tab's state was built for (atlas_app.state.tab_identity resets it on a change).
+    _tab_session_hash: str = ""
 
     # Shown in the header; derived from the actor, never trusted as input.
     user_email: rx.Field[str] = rx.field("")
@@ -108,17 +134,17 @@ class SessionState(rx.State):
         # The socket id comes from the server side of the connection, not from the client.
         return f"{self.router.session.session_id}:{session_hash}"
 
-    async def _actor(self, max_age: float | None = None) -> Actor | None:
+    async def _actor(self, reuse_recent_check: bool = False) -> Actor | None:
         """The actor for this event's websocket cookie, or None when not signed in.
 
-        A check younger than ``max_age`` (at most ``ACTOR_CACHE_SECONDS``) is reused.
+        Read afresh unless ``reuse_recent_check`` (timer polls only) and the last check is younger than
+        ``ACTOR_CACHE_SECONDS``.
         """
         session_hash = self._session_hash()
         cache_key = self._cache_key(session_hash)
         now = _clock()
-        limit = min(max_age if max_age is not None else ACTOR_CACHE_SECONDS, ACTOR_CACHE_SECONDS)
-        if (cache_key == self._actor_cache_key and self._actor_checked_at
-                and 0 <= now - self._actor_checked_at < limit):
+        if (reuse_recent_check and cache_key == self._actor_cache_key and self._actor_checked_at
+                and 0 <= now - self._actor_checked_at < ACTOR_CACHE_SECONDS):
             return self._actor_value
         actor, tenants = await asyncio.to_thread(_lookup, session_hash)
         self._remember_actor(actor, cache_key, now, tenants)
@@ -179,12 +205,13 @@ class SessionState(rx.State):
         except Exception as exc:  # noqa: BLE001 - translated for the user
             self._say(user_message(exc), "error")
             return None
+        # Nothing of the previous tenant stays in this tab's state (every page's, not only this one's).
+        await forget_tab(self)
         self._remember_actor(switched, self._cache_key(session_hash), _clock(), tenants)
-        self._clear_page()
         self._say(f"Switched to {switched.tenant_name}.", "success")
         return rx.redirect(HOME_ROUTE)
 
-    @requires_capability(SIGNED_IN, temporal=True, session_max_age=HEARTBEAT_SECONDS, tick=ignored_arg)
+    @requires_capability(SIGNED_IN, temporal=True, tick=ignored_arg)
     async def heartbeat(self, actor: Actor, tick: Any) -> None:
         """Timer tick from every signed-in page: re-checks the session (the decorator signs out a dead one)."""
         return None
