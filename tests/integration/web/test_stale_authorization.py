@@ -12,8 +12,8 @@ from atlas_app.state import guard
 from atlas_app.state import session as session_module
 from atlas_app.state.guard import PUBLIC, SIGNED_IN, access_of
 from atlas_services import sessions
-from atlas_services.members import add_member, change_role, remove_member
-from tests.support.factories import PASSWORD, random_suffix
+from atlas_services.members import change_role, remove_member
+from tests.support.factories import PASSWORD, join_tenant, random_suffix
 from tests.support.reflex_harness import database_fingerprint, redirect_target, run, state_for
 from tests.support.web_handler_specs import SPECS, handler_of, target_for
 from tests.support.web_world import World
@@ -28,8 +28,7 @@ DEMOTABLE = [name for name in WRITES if access_of(handler_of(name).fn) != SIGNED
 def _warm_tab(world: World, name: str) -> tuple[Any, Any, str | None]:
     """A tab of a new owner whose session was checked a moment ago (the cache is as warm as it gets)."""
     spec = SPECS[name]
-    member = add_member(world.owner_a, email=f"stale-{random_suffix()}@example.test", role="owner",
-                        password=PASSWORD)
+    member = join_tenant(world.owner_a, email=f"stale-{random_suffix()}@example.test", role="owner")
     target = target_for(world, spec.target, "own")
     digest = sessions.token_digest(sessions.authenticate(member.email, PASSWORD))
     state = state_for(spec.state, digest, spec.path(target))
