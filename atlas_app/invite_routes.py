@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from urllib.parse import parse_qs, urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from atlas_app.cookie_shield import session_cookie
+from atlas_app.form_posts import read_form, redirect, same_origin
 from atlas_services import invitations, sessions
 from atlas_services.authz import Actor
 from atlas_services.errors import Forbidden, InvalidInput, NotFound
@@ -29,39 +29,7 @@ ACCEPT_PATH = "/invitations/accept"
 MEMBERS_PAGE = "/members"
 INVITATIONS_PAGE = "/invitations"
 LOGIN_PAGE = "/login"
-MAX_FORM_BYTES = 8 * 1024
 MAX_FORM_FIELDS = 5
-
-
-def _same_origin(request: Request) -> bool:
-    """A signed-in write must name this host as its Origin; a missing Origin is refused too."""
-    origin = request.headers.get("origin")
-    return origin is not None and origin != "null" and urlsplit(origin).netloc == request.headers.get("host", "")
-
-
-async def _form(request: Request) -> dict[str, str] | None:
-    """The url-encoded fields (one value each), or None when the body is too big, repeated, or not a form."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
-        return None
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return None
-    try:
-        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS,
-                          strict_parsing=False)
-    except (UnicodeDecodeError, ValueError):
-        return None
-    if any(len(values) != 1 for values in fields.values()):
-        return None
-    return {key: values[0] for key, values in fields.items()}
-
-
-def _redirect(path: str) -> RedirectResponse:
-    response = RedirectResponse(path, status_code=303)
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 Handler = Callable[[Actor, dict[str, str]], str]
@@ -71,21 +39,21 @@ def _signed_in_form_post(page: str, handler: Handler) -> Callable[[Request], Awa
     """Origin check, session cookie, form; then ``handler`` (in a thread: argon2 is slow) names the outcome."""
 
     async def endpoint(request: Request) -> Response:
-        if not _same_origin(request):
+        if not same_origin(request):
             return PlainTextResponse("Cross-site request refused", status_code=403)
         token = request.cookies.get(session_cookie(request.url.scheme).name)  # __Host- behind an https ATLAS_PUBLIC_URL
         actor = await run_in_threadpool(sessions.actor_for_session, token)
         if actor is None:
-            return _redirect(LOGIN_PAGE)
-        form = await _form(request)
+            return redirect(LOGIN_PAGE)
+        form = await read_form(request, max_fields=MAX_FORM_FIELDS)
         if form is None:
-            return _redirect(f"{page}?outcome=invalid")
+            return redirect(f"{page}?outcome=invalid")
         try:
             outcome = await run_in_threadpool(handler, actor, form)
         except Exception as exc:  # noqa: BLE001 - never show raw text, never log the message (it is user input)
             log.error("%s failed: %s", request.url.path, type(exc).__name__)
             outcome = "error"
-        return _redirect(f"{page}?outcome={outcome}")
+        return redirect(f"{page}?outcome={outcome}")
 
     return endpoint
 
