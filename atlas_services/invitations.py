@@ -23,7 +23,7 @@ from atlas_services import audit, validation
 from atlas_services.authz import Actor, Capability, requires
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput, NotFound
-from atlas_services.models import Invitation, Membership, Role, Tenant, User
+from atlas_services.models import Invitation, Membership, Tenant, User
 from atlas_services.passwords import hash_password, verify_password
 
 # Wrong invitation passwords before the invitation is void (the inviter then invites again).
@@ -54,13 +54,6 @@ class MyInvitationView:
     invited_at: datetime
 
 
-def _role(value: object) -> Role:
-    try:
-        return Role(str(value))
-    except ValueError:
-        raise InvalidInput("role", f"role must be one of: {', '.join(r.value for r in Role)}") from None
-
-
 def _key(value: object, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
@@ -72,7 +65,7 @@ def _key(value: object, what: str) -> uuid.UUID:
 def invite_member(actor: Actor, *, email: str, role: str, password: object) -> InvitationView:
     """Invite ``email`` with ``role``; the answer is the same whether or not the account exists."""
     clean_email = validation.email(email)
-    clean_role = _role(role)
+    clean_role = validation.role(role)
     # Hashed before the lookup, for everyone: the timing says nothing about the account.
     password_hash = hash_password(validation.password(password))
     with session_scope() as session:

@@ -13,11 +13,11 @@ from datetime import datetime
 from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
-from atlas_services import audit
+from atlas_services import audit, validation
 from atlas_services.authz import Actor, Capability, requires, role_capabilities
 from atlas_services.db import session_scope
 from atlas_services.errors import Forbidden, InvalidInput, NotFound
-from atlas_services.models import Membership, Role, User, UserSession, utcnow
+from atlas_services.models import Membership, User, UserSession, utcnow
 
 
 @dataclass(frozen=True)
@@ -26,13 +26,6 @@ class MemberView:
     email: str
     role: str
     joined_at: datetime
-
-
-def _role(value: object) -> Role:
-    try:
-        return Role(str(value))
-    except ValueError:
-        raise InvalidInput("role", f"role must be one of: {', '.join(r.value for r in Role)}") from None
 
 
 def _membership(session: Session, actor: Actor, user_id: object) -> Membership:
@@ -88,7 +81,7 @@ def list_members(actor: Actor) -> list[MemberView]:
 
 @requires(Capability.TENANT_MANAGE)
 def change_role(actor: Actor, user_id: object, role: str) -> MemberView:
-    clean_role = _role(role)
+    clean_role = validation.role(role)
     with session_scope() as session:
         membership = _locked_membership(session, actor, user_id)
         if _manages(membership.role) and not _manages(clean_role) and _managers(session, actor.tenant_id) == 1:

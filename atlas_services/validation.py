@@ -7,6 +7,7 @@ import unicodedata
 import uuid
 
 from atlas_services.errors import InvalidInput
+from atlas_services.models import Role
 
 # The one GUID pattern (tenant ids, client ids, Graph path parameters; a client secret that looks like one).
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -56,3 +57,10 @@ def password(value: object) -> str:
     if len(value) > 1024:
         raise InvalidInput("password", "The password must be at most 1024 characters")
     return value
+
+
+def role(value: object) -> Role:
+    try:
+        return Role(str(value))
+    except ValueError:
+        raise InvalidInput("role", f"role must be one of: {', '.join(r.value for r in Role)}") from None

@@ -49,10 +49,6 @@ class StoredModel(BaseModel):
         """The JSON form written to the database (only the keys that were set)."""
         return self.model_dump(mode="json", exclude_unset=True, by_alias=True)
 
-    def __getitem__(self, key: str) -> Any:
-        """One key of the stored JSON form, as scripts and the CLI's JSON output read it."""
-        return self.stored()[key]
-
 
 class SectionResult(StoredModel):
     status: SectionStatus

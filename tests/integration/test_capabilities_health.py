@@ -56,7 +56,7 @@ def test_healthy_connection_reports_permissions_readiness_and_expiry(owner: Any)
                              credential=ClientSecretInput(SecretValue(secret_for("full")), expires_on=expires))
     run = run_now(owner, "health_check", view.id)
     assert (run.status, run.reason_code) == ("succeeded", None), run.message
-    summary = run.summary
+    summary = run.summary.stored()
     assert summary["organization_id"] == NORTHWIND and summary["display_name"] == "Northwind"
     assert summary["permissions"]["source"] == "app_role_assignments"
     assert summary["permissions"]["granted"] == sorted(
@@ -65,7 +65,7 @@ def test_healthy_connection_reports_permissions_readiness_and_expiry(owner: Any)
     assert _ready(summary) == {"health_check": "ready", "inventory_sync": "ready", "compliance_snapshot": "ready"}
     assert summary["over_privileged"] == []
     assert summary["credential"]["days_left"] in (19, 20) and "expires in" in summary["credential"]["warning"]
-    assert secret_for("full") not in json.dumps(summary.stored())
+    assert secret_for("full") not in json.dumps(summary)
 
     health = connection_health(owner, view.id)
     assert (health.health_status, health.organization_id, health.permission_source) == (
@@ -108,7 +108,7 @@ def test_the_same_credential_against_its_own_tenant_is_healthy(owner: Any) -> No
     # The control for "credential for another tenant": Tailspin's credential is fine where it belongs.
     run = run_now(owner, "health_check", connect(owner, entra=TAILSPIN, client=TAILSPIN_APP,
                                                  secret=secret_for("tailspin")).id)
-    assert (run.status, run.summary["organization_id"]) == ("succeeded", TAILSPIN)
+    assert (run.status, run.summary.stored()["organization_id"]) == ("succeeded", TAILSPIN)
 
 
 def test_consent_missing_token_without_roles_is_a_named_permission_failure(owner: Any) -> None:
@@ -118,9 +118,9 @@ def test_consent_missing_token_without_roles_is_a_named_permission_failure(owner
     assert "no roles" in (run.message or "") and "Organization.Read.All" in (run.message or "")
     assert "admin consent" in (run.remediation or "")
     # What the check found is kept on the run and the connection: nothing granted, everything blocked.
-    assert run.summary["permissions"]["source"] == "token_roles_claim"
-    assert run.summary["permissions"]["granted"] == []
-    assert {entry["status"] for entry in run.summary["readiness"].values()} == {"blocked"}
+    assert run.summary.stored()["permissions"]["source"] == "token_roles_claim"
+    assert run.summary.stored()["permissions"]["granted"] == []
+    assert {entry["status"] for entry in run.summary.stored()["readiness"].values()} == {"blocked"}
     health = connection_health(owner, connection.id)
     assert health.reason_code == "permission.missing" and health.granted_permissions == ()
 
@@ -128,9 +128,9 @@ def test_consent_missing_token_without_roles_is_a_named_permission_failure(owner
 def test_one_capability_blocked_while_the_others_are_ready(owner: Any) -> None:
     run = run_now(owner, "health_check", connect(owner, "no_apps").id)
     assert run.status == "succeeded"
-    assert _ready(run.summary) == {"health_check": "ready", "compliance_snapshot": "ready",
+    assert _ready(run.summary.stored()) == {"health_check": "ready", "compliance_snapshot": "ready",
                                    "inventory_sync": f"blocked: missing {APPS}"}
-    contracts = run.summary["readiness"]["inventory_sync"]["contracts"]
+    contracts = run.summary.stored()["readiness"]["inventory_sync"]["contracts"]
     assert contracts["mobileApps.list"]["status"] == "blocked"
     assert {contracts[k]["status"] for k in contracts if k != "mobileApps.list"} == {"ready"}
 
@@ -138,22 +138,22 @@ def test_one_capability_blocked_while_the_others_are_ready(owner: Any) -> None:
 def test_without_application_read_all_permissions_come_from_the_token_and_say_so(owner: Any) -> None:
     run = run_now(owner, "health_check", connect(owner, "token_only").id)
     assert run.status == "succeeded"
-    permissions = run.summary["permissions"]
+    permissions = run.summary.stored()["permissions"]
     assert permissions["source"] == "token_roles_claim"
     assert "debugging aid" in permissions["note"] and "Application.Read.All" in permissions["note"]
     assert APPS in permissions["granted"]
-    assert _ready(run.summary)["inventory_sync"] == "ready"
+    assert _ready(run.summary.stored())["inventory_sync"] == "ready"
 
 
 def test_over_privileged_permissions_are_a_warning_not_a_failure(owner: Any) -> None:
     connection = connect(owner, "over")
     run = run_now(owner, "health_check", connection.id)
     assert run.status == "succeeded"
-    flagged = {o["permission"]: o["reason"] for o in run.summary["over_privileged"]}
+    flagged = {o["permission"]: o["reason"] for o in run.summary.stored()["over_privileged"]}
     assert set(flagged) == {"Directory.ReadWrite.All", "DeviceManagementManagedDevices.ReadWrite.All"}
     assert all("write access" in reason for reason in flagged.values())
     # A ReadWrite permission still grants the read call: nothing is blocked.
-    assert set(_ready(run.summary).values()) == {"ready"}
+    assert set(_ready(run.summary.stored()).values()) == {"ready"}
     health = connection_health(owner, connection.id)
     assert {o.permission for o in health.over_privileged} == set(flagged)
     assert any("Over-privileged" in w for w in health.warnings)

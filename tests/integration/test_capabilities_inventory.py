@@ -74,12 +74,12 @@ def test_a_full_sync_stores_every_section_page_by_page(owner: Any) -> None:
     connection = connect(owner, "full")
     run = run_now(owner, "inventory_sync", connection.id)
     assert (run.status, run.reason_code) == ("succeeded", None), run.message
-    sections = run.summary["sections"]
+    sections = run.summary.stored()["sections"]
     assert {name: (s["status"], s["items"], s["pages"]) for name, s in sections.items()} == {
         "managed_devices": ("succeeded", DEVICE_COUNT, 3), "device_configurations": ("succeeded", CONFIGURATIONS, 1),
         "compliance_policies": ("succeeded", COMPLIANCE_POLICIES, 1), "mobile_apps": ("succeeded", MOBILE_APPS, 3)}
     total = DEVICE_COUNT + CONFIGURATIONS + COMPLIANCE_POLICIES + MOBILE_APPS
-    assert run.summary["items_stored"] == total and run.summary["pages_fetched"] == 8
+    assert run.summary.stored()["items_stored"] == total and run.summary.stored()["pages_fetched"] == 8
     progress = run.progress  # what the UI polls while the run works
     assert (progress["pages_fetched"], progress["items_stored"]) == (8, total)
     assert progress["sections"]["managed_devices"]["pages"] == 3
@@ -156,7 +156,7 @@ def test_items_gone_from_a_complete_listing_are_marked_removed_and_return_when_s
     second = run_now(owner, "inventory_sync", connection.id)
 
     assert second.status == "succeeded"
-    assert second.summary["sections"]["managed_devices"]["removed"] == 1
+    assert second.summary.stored()["sections"]["managed_devices"]["removed"] == 1
     assert _row(gone).removed_at is not None
     assert _row(back.id).removed_at is None and _row(back.id).last_run_id == second.id
     devices = [d for d in _items(connection.id, "managed_device") if d.id != gone]
@@ -183,10 +183,10 @@ def test_a_failing_section_keeps_what_it_last_observed_and_the_run_is_partial(ow
         run = run_now(owner, "inventory_sync", connection.id)
 
     assert (run.status, run.reason_code) == ("partially_succeeded", "run.partial")
-    assert _statuses(run.summary) == {
+    assert _statuses(run.summary.stored()) == {
         "managed_devices": ("failed", "graph.unavailable"), "device_configurations": ("succeeded", None),
         "compliance_policies": ("succeeded", None), "mobile_apps": ("failed", "graph.unavailable")}
-    devices = run.summary["sections"]["managed_devices"]
+    devices = run.summary.stored()["sections"]["managed_devices"]
     assert (devices["pages"], devices["stored"]) == (1, 400) and "HTTP 500" in devices["message"]
     assert {a.external_id: a.last_observed_at for a in _items(connection.id, "mobile_app")} == apps_before
     assert all(a.removed_at is None for a in _items(connection.id, "mobile_app"))
@@ -197,10 +197,10 @@ def test_a_failing_section_keeps_what_it_last_observed_and_the_run_is_partial(ow
 def test_a_section_graph_refuses_with_403_is_skipped_with_the_missing_permission(owner: Any) -> None:
     run = run_now(owner, "inventory_sync", connect(owner, "no_apps").id)
     assert (run.status, run.reason_code) == ("partially_succeeded", "run.partial")
-    skipped = run.summary["sections"]["mobile_apps"]
+    skipped = run.summary.stored()["sections"]["mobile_apps"]
     assert (skipped["status"], skipped["reason_code"]) == ("skipped", "permission.missing")
     assert APPS in skipped["missing_permissions"]
-    assert run.summary["sections"]["managed_devices"]["items"] == DEVICE_COUNT
+    assert run.summary.stored()["sections"]["managed_devices"]["items"] == DEVICE_COUNT
 
 
 def test_a_section_the_health_check_found_blocked_is_skipped_without_asking_graph(owner: Any,
@@ -212,7 +212,7 @@ def test_a_section_the_health_check_found_blocked_is_skipped_without_asking_grap
         run = run_now(owner, "inventory_sync", connection.id)
         asked = book.fired("slow")
     assert asked == []
-    skipped = run.summary["sections"]["mobile_apps"]
+    skipped = run.summary.stored()["sections"]["mobile_apps"]
     assert (skipped["status"], skipped["missing_permissions"]) == ("skipped", [APPS])
     assert "health check" in skipped["message"]
     assert run.status == "partially_succeeded"
@@ -221,7 +221,7 @@ def test_a_section_the_health_check_found_blocked_is_skipped_without_asking_grap
 def test_with_every_section_blocked_the_run_fails_and_keeps_its_sections(owner: Any) -> None:
     run = run_now(owner, "inventory_sync", connect(owner, "no_intune").id)
     assert (run.status, run.reason_code) == ("failed", "permission.missing")
-    assert {status for status, _ in _statuses(run.summary).values()} == {"skipped"}
+    assert {status for status, _ in _statuses(run.summary.stored()).values()} == {"skipped"}
 
 
 def test_a_sign_in_failure_fails_the_sync_before_any_section(owner: Any) -> None:
@@ -268,7 +268,7 @@ def test_compliance_snapshots_are_stored_per_run_for_trends(owner: Any, sim: Run
     assert counts["devices"]["enrolled"] == DEVICE_COUNT
     assert sum(counts["operating_systems"].values()) == DEVICE_COUNT
     assert counts["sources"] == {"device_state_summary": "succeeded", "managed_device_overview": "succeeded"}
-    assert second.summary["counts"] == {k: v for k, v in counts.items() if k != "sources"}
+    assert second.summary.stored()["counts"] == {k: v for k, v in counts.items() if k != "sources"}
     with pytest.raises(NotFound):
         compliance_history(make_actor("owner"), connection.id)
 
@@ -277,11 +277,11 @@ def test_a_compliance_snapshot_with_one_source_refused_is_partial(owner: Any) ->
     connection = connect(owner, "no_config")
     run = run_now(owner, "compliance_snapshot", connection.id)
     assert (run.status, run.reason_code) == ("partially_succeeded", "run.partial")
-    assert run.summary["sources"]["device_state_summary"]["status"] == "skipped"
+    assert run.summary.stored()["sources"]["device_state_summary"]["status"] == "skipped"
     (snapshot,) = compliance_history(owner, connection.id)
     assert "compliance" not in snapshot.counts and snapshot.counts["devices"]["enrolled"] == DEVICE_COUNT
 
     blocked = run_now(owner, "compliance_snapshot", connect(owner, "no_intune").id)
     assert (blocked.status, blocked.reason_code) == ("failed", "permission.missing")
-    assert {s["status"] for s in blocked.summary["sources"].values()} == {"skipped"}
+    assert {s["status"] for s in blocked.summary.stored()["sources"].values()} == {"skipped"}
     assert compliance_history(owner, blocked.connection_id) == []

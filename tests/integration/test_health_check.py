@@ -38,8 +38,8 @@ def test_a_healthy_connection_reports_its_organization(demo_scenario: Scenario) 
     assert result.organization_id == contoso.id
     assert result.display_name == "Contoso"
     assert result.default_domain == "contoso.example"
-    summary = result.summary()
-    encoded = json.dumps(summary.stored())
+    summary = result.summary().stored()
+    encoded = json.dumps(summary)
     assert secret not in encoded
     assert summary["verified_domains"] == ["contosodemo.onmicrosoft.com", "contoso.example"]
     assert summary["request_id"]

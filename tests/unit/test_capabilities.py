@@ -103,5 +103,5 @@ def test_an_organization_other_than_the_connection_names_stops_the_check() -> No
         inspect_tenant(client, HealthTarget("global", EXPECTED, APP), lambda: _jwt({"roles": sorted(ALL)}))
     assert caught.value.code == "auth.wrong_tenant"
     assert OTHER in caught.value.detail and EXPECTED in caught.value.detail
-    assert caught.value.summary["signed_in_tenant_id"] == OTHER
+    assert caught.value.summary.stored()["signed_in_tenant_id"] == OTHER
     assert requested == ["/v1.0/organization"]  # nothing else is read in the wrong tenant

@@ -96,7 +96,7 @@ def test_the_models_answer_what_the_pages_used_to_dig_out_of_dicts() -> None:
     assert isinstance(inventory, InventorySyncSummary)
     assert inventory.sections["managed_devices"].stored_items == 120
     assert inventory.sections["mobile_apps"].status is SectionStatus.SKIPPED
-    assert inventory["sections"]["managed_devices"]["removed"] == 1  # the stored JSON form, key by key
+    assert inventory.stored()["sections"]["managed_devices"]["removed"] == 1  # the stored JSON form, key by key
 
 
 def test_summaries_that_do_not_fit_are_kept_as_they_are() -> None:
