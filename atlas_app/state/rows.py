@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from atlas_app.state.messages import when
-from atlas_services.inventory import KIND_LABELS
 from atlas_services.models import ACTIVE_RUN_STATUSES
 from atlas_services.runs.queries import RunView
 from atlas_services.runs.summaries import CapabilityReadiness, OverPrivilege, PermissionSource, SectionResult
@@ -303,6 +302,3 @@ def other_details(summary: Mapping[str, Any], shown: Iterable[str]) -> list[Deta
             pairs.append((label, value))
     return detail_items(pairs)
 
-
-def kind_label(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())

@@ -5,13 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 from atlas_app.state.messages import when
-from atlas_app.state.rows import RunRow, run_row
+from atlas_app.state.rows import CREDENTIAL_KINDS, RunRow, run_row
 from atlas_services.authz import Actor
 from atlas_services.connections import ConnectionView, list_connections
 from atlas_services.runs.queries import has_active_runs, list_runs
 
 RUN_LIMIT = 20
-KIND_LABELS = {"client_secret": "Client secret", "certificate": "Certificate"}
 
 
 @dataclasses.dataclass
@@ -38,7 +37,7 @@ def connection_row(view: ConnectionView) -> ConnectionRow:
         client_id=str(view.client_id), is_default=view.is_default, enabled=view.enabled,
         health_status=str(view.health_status), health_reason_code=view.health_reason_code or "",
         last_checked=when(view.last_checked_at),
-        credential_kind=KIND_LABELS.get(str(view.credential_kind or ""), ""), secret_hint=view.secret_hint,
+        credential_kind=CREDENTIAL_KINDS.get(str(view.credential_kind or ""), ""), secret_hint=view.secret_hint,
         expires=view.credential_expires_at.strftime("%Y-%m-%d") if view.credential_expires_at else "",
         expiry_warning=view.expiry_warning or "")
 
