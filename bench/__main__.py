@@ -1,7 +1,9 @@
-"""`python -m bench [NAME ...]`: run the benchmarks, print each as a table and write its rows as JSON.
+"""`python -m bench [--smoke] [NAME ...]`: run the benchmarks, print each as a table and write its rows as JSON.
 
-A benchmark is a module in this package with ``run() -> list[dict]``; every row is one measured case, and ratios
-are computed against a baseline measured in the same run. JSON goes to ``$ATLAS_DATA_DIR/bench/NAME.json``.
+A benchmark is a module in this package with ``run(*, smoke: bool = False) -> list[dict]``; every row is one
+measured case, and ratios are computed against a baseline measured in the same run. ``smoke`` runs the same code
+on tiny inputs in seconds (the test suite does, so that no benchmark rots); its figures mean nothing.
+JSON goes to ``$ATLAS_DATA_DIR/bench/NAME.json``. Modules whose names start with ``_`` are shared helpers.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 import pkgutil
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +43,17 @@ def _numeric(text: str) -> bool:
     return text.replace(".", "", 1).replace("-", "", 1).isdigit()
 
 
-def main(names: list[str]) -> int:
-    available = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))
-    chosen = names or available
-    unknown = sorted(set(chosen) - set(available))
+def available() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))
+
+
+def main(args: list[str]) -> int:
+    smoke = "--smoke" in args
+    names = [a for a in args if a != "--smoke"]
+    chosen = names or available()
+    unknown = sorted(set(chosen) - set(available()))
     if unknown:
-        print(f"unknown benchmark(s) {unknown}; available: {available}", file=sys.stderr)
+        print(f"unknown benchmark(s) {unknown}; available: {available()}", file=sys.stderr)
         return 2
     out_dir = Path(os.environ.get("ATLAS_DATA_DIR", ".atlas")) / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -54,8 +62,10 @@ def main(names: list[str]) -> int:
         if not hasattr(module, "run"):
             continue
         print(f"\n== {name}: {(module.__doc__ or '').strip().splitlines()[0]}")
-        rows = module.run()
+        started = time.perf_counter()
+        rows = module.run(smoke=smoke)
         print(table(rows))
+        print(f"({time.perf_counter() - started:.0f} s)")
         target = out_dir / f"{name}.json"
         target.write_text(json.dumps(rows, indent=2), encoding="utf-8")
         print(f"(written to {target})")
