@@ -66,8 +66,9 @@ def verify_assertion(assertion: str, *, client_id: str, certificates: tuple[str,
                                         f"registered on application. [Reason - The key was not found., Thumbprint "
                                         f"of key used by client: '{wanted_sha1 or wanted_sha256}']")
     if match.not_valid_after_utc < datetime.now(UTC):
-        raise AssertionRejected(700027, "The certificate with identifier used to sign the client assertion is "
-                                        "expired on application.")
+        raise AssertionRejected(700027, f"The certificate with identifier used to sign the client assertion is "
+                                        f"expired on application. [Reason - The key used is expired., Thumbprint "
+                                        f"of key used by client: '{wanted_sha1 or wanted_sha256}']")
     public_key = match.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey) or header.get("alg") not in ("RS256", "PS256"):
         raise AssertionRejected(700027, "Client assertion failed signature validation.")

@@ -1,11 +1,13 @@
 """The Entra ID (login) endpoints: OIDC discovery, instance discovery and the client-credentials token grant.
 
-Error bodies follow Entra's shape (error, error_description, error_codes, timestamp, trace_id, correlation_id,
-error_uri) and the HTTP statuses observed from the real service; see reference/graph-facts.md §1.
+Error bodies follow Entra's shape (error, error_description with CRLF-separated Trace ID / Correlation ID / Timestamp
+lines, error_codes, timestamp, trace_id, correlation_id, error_uri) and the HTTP statuses observed from the real
+service; see reference/graph-facts.md §1. Token faults and a tenant's cloud come from atlas_sim.token_faults.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import uuid
@@ -16,28 +18,42 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from atlas_sim.assertions import AssertionRejected, verify_assertion
-from atlas_sim.scenario import SimApp, SimTenant
+from atlas_sim.scenario import FaultSpec, SimApp, SimTenant
 from atlas_sim.state import SimState, client_request_id, json_response, sim_state, utc_now_iso
+from atlas_sim.token_faults import ENTRA_REFUSALS, EntraRefusal, refusal_for, retry_after_header
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 GRAPH_RESOURCES = ("https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000")
 
 
-def entra_error(request: Request, status: int, error: str, code: int, description: str) -> JSONResponse:
+def entra_error(request: Request, status: int, error: str, code: int, description: str,
+                headers: dict[str, str] | None = None) -> JSONResponse:
     state = sim_state(request)
     trace_id = str(uuid.uuid4())
     correlation_id = client_request_id(request) or str(uuid.uuid4())
     timestamp = utc_now_iso().replace("T", " ").rstrip("Z")
     return json_response({
         "error": error,
-        "error_description": (f"AADSTS{code}: {description} Trace ID: {trace_id} "
-                              f"Correlation ID: {correlation_id} Timestamp: {timestamp}Z"),
+        "error_description": (f"AADSTS{code}: {description}\r\nTrace ID: {trace_id}\r\n"
+                              f"Correlation ID: {correlation_id}\r\nTimestamp: {timestamp}Z"),
         "error_codes": [code],
         "timestamp": f"{timestamp}Z",
         "trace_id": trace_id,
         "correlation_id": correlation_id,
         "error_uri": f"{state.authority_base}/error?code={code}",
-    }, status_code=status)
+    }, status_code=status, headers=headers)
+
+
+def _refused(request: Request, refusal: EntraRefusal, *, tenant: SimTenant, client_id: str = "", scope: str = "",
+             headers: dict[str, str] | None = None) -> JSONResponse:
+    resource = scope.strip().rpartition("/")[0] or scope
+    description = refusal.description.format(client_id=client_id, tenant=tenant.id, resource=resource, scope=scope)
+    return entra_error(request, refusal.status, refusal.error, refusal.code, description, headers)
+
+
+def _fault_answer(request: Request, spec: FaultSpec, tenant: SimTenant, client_id: str, scope: str) -> JSONResponse:
+    headers = {"Retry-After": retry_after_header(spec.retry_after)} if spec.retry_after is not None else None
+    return _refused(request, refusal_for(spec), tenant=tenant, client_id=client_id, scope=scope, headers=headers)
 
 
 def _tenant_not_found(request: Request, ref: str, *, at_discovery: bool) -> JSONResponse:
@@ -60,7 +76,7 @@ async def openid_configuration(request: Request) -> JSONResponse:
 
 def _oidc_document(state: SimState, tenant: SimTenant) -> dict[str, object]:
     base = f"{state.authority_base}/{tenant.id}"
-    return {
+    document: dict[str, object] = {
         "token_endpoint": f"{base}/oauth2/v2.0/token",
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
         "jwks_uri": f"{state.authority_base}/{tenant.id}/discovery/v2.0/keys",
@@ -74,11 +90,14 @@ def _oidc_document(state: SimState, tenant: SimTenant) -> dict[str, object]:
         "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
         "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
         "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
-        "tenant_region_scope": "NA",
-        "cloud_instance_name": "sim.atlas.invalid",
+        "tenant_region_scope": tenant.discovery.tenant_region_scope,
+        "cloud_instance_name": tenant.discovery.cloud_instance_name,
         "cloud_graph_host_name": state.graph_host,
         "msgraph_host": state.graph_host,
     }
+    if tenant.discovery.tenant_region_sub_scope:
+        document["tenant_region_sub_scope"] = tenant.discovery.tenant_region_sub_scope
+    return document
 
 
 async def instance_discovery(request: Request) -> JSONResponse:
@@ -90,7 +109,7 @@ async def instance_discovery(request: Request) -> JSONResponse:
                            "Unknown or invalid instance.")
     segments = [s for s in parts.path.split("/") if s]
     tenant = segments[0] if segments else "common"
-    return json_response({
+    body: dict[str, object] = {
         "tenant_discovery_endpoint": f"{state.authority_base}/{tenant}/v2.0/.well-known/openid-configuration",
         "api-version": "1.1",
         "metadata": [{
@@ -98,7 +117,13 @@ async def instance_discovery(request: Request) -> JSONResponse:
             "preferred_cache": state.authority_host,
             "aliases": [state.authority_host],
         }],
-    })
+    }
+    known = state.scenario.tenant(tenant)
+    if known is not None:
+        # The simulator also says here which cloud a named tenant lives in (the OIDC document is the reference).
+        body.update(tenant_region_scope=known.discovery.tenant_region_scope,
+                    cloud_instance_name=known.discovery.cloud_instance_name)
+    return json_response(body)
 
 
 async def token(request: Request) -> JSONResponse:
@@ -108,6 +133,8 @@ async def token(request: Request) -> JSONResponse:
     tenant = state.scenario.tenant(ref)
     if tenant is None:
         return _tenant_not_found(request, ref, at_discovery=False)
+    if tenant.discovery.other_cloud:
+        return _refused(request, ENTRA_REFUSALS["wrong_cloud_endpoint"], tenant=tenant)
     form = dict(parse_qsl((await request.body()).decode("utf-8", errors="replace"), keep_blank_values=True))
     basic_id, basic_secret = _basic_credentials(request)
     client_id = form.get("client_id") or basic_id or ""
@@ -127,6 +154,11 @@ async def token(request: Request) -> JSONResponse:
             "This can happen if the application has not been installed by the administrator of the tenant or "
             "consented to by any user in the tenant. You may have sent your authentication request to the "
             "wrong tenant.")
+    decision = state.token_faults.decide(tenant.id, f"/{app.client_id}")
+    if decision.delay:
+        await asyncio.sleep(decision.delay)
+    if decision.terminal is not None:
+        return _fault_answer(request, decision.terminal, tenant, app.client_id, form.get("scope", ""))
     scope_error = _check_scope(request, form.get("scope", ""))
     if scope_error is not None:
         return scope_error

@@ -60,7 +60,8 @@ normal)::
       after: 2                            # let this many matching requests through first
       count: 3                            # fire at most this many times (a burst); default: no limit
 
-Tests override faults at run time with ``RunningSimulator.faults(...)``.
+Tests override faults at run time with ``RunningSimulator.faults(...)``. Faults of the token endpoint
+(``token_faults``) and a tenant that lives in another cloud (``discovery``) are described in atlas_sim.token_faults.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ OWNER_TYPES = ("company", "personal", "unknown")
 FAULT_KINDS = ("throttle", "server_error", "slow", "malformed_json", "foreign_next_link", "forbidden")
 TERMINAL_FAULTS = frozenset({"throttle", "server_error", "forbidden"})
 MAX_DEVICES = 1_000_000
+SIMULATOR_CLOUD_INSTANCE = "sim.atlas.invalid"
 
 
 class ScenarioError(ValueError):
@@ -177,6 +179,19 @@ class FaultSpec:
 
 
 @dataclass(frozen=True)
+class TenantDiscovery:
+    """Where OIDC discovery says a tenant lives (default: the simulator's own cloud); see atlas_sim.token_faults."""
+
+    cloud_instance_name: str = SIMULATOR_CLOUD_INSTANCE
+    tenant_region_scope: str = "NA"
+    tenant_region_sub_scope: str | None = None
+
+    @property
+    def other_cloud(self) -> bool:
+        return self.cloud_instance_name != SIMULATOR_CLOUD_INSTANCE
+
+
+@dataclass(frozen=True)
 class SimTenant:
     id: str
     display_name: str
@@ -185,6 +200,8 @@ class SimTenant:
     country_letter_code: str = "US"
     intune: SimIntune = SimIntune()
     faults: tuple[FaultSpec, ...] = ()
+    token_faults: tuple[FaultSpec, ...] = ()
+    discovery: TenantDiscovery = TenantDiscovery()
 
     @property
     def default_domain(self) -> str:
@@ -214,6 +231,7 @@ class Scenario:
     seed: int = 0
     page_sizes: Mapping[str, int] = field(default_factory=lambda: dict(PAGE_SIZES))
     faults: tuple[FaultSpec, ...] = ()
+    token_faults: tuple[FaultSpec, ...] = ()
 
     def tenant(self, ref: str) -> SimTenant | None:
         """Resolve a tenant by id or by any verified domain, case-insensitively, as Entra does."""
@@ -253,8 +271,11 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
 
 
 def parse_scenario(data: object, *, source: str = "<scenario>") -> Scenario:
+    # Imported here: token_faults builds on this module's FaultSpec and validators.
+    from atlas_sim.token_faults import parse_token_faults
+
     root = _mapping(data, source, required={"tenants"},
-                    optional={"name", "description", "seed", "page_sizes", "faults"})
+                    optional={"name", "description", "seed", "page_sizes", "faults", "token_faults"})
     tenants = tuple(_tenant(t, f"{source}: tenants[{i}]") for i, t in enumerate(_list(root["tenants"], "tenants")))
     _unique([t.id for t in tenants], f"{source}: tenant id")
     _unique([d.name.lower() for t in tenants for d in t.verified_domains], f"{source}: verified domain")
@@ -262,7 +283,8 @@ def parse_scenario(data: object, *, source: str = "<scenario>") -> Scenario:
                     description=_str(root.get("description", ""), "description", allow_empty=True),
                     seed=_int(root.get("seed", 0), f"{source}: seed", minimum=0),
                     page_sizes=_page_sizes(root.get("page_sizes", {}), f"{source}: page_sizes"),
-                    faults=parse_faults(root.get("faults", []), f"{source}: faults"))
+                    faults=parse_faults(root.get("faults", []), f"{source}: faults"),
+                    token_faults=parse_token_faults(root.get("token_faults", []), f"{source}: token_faults"))
 
 
 def parse_faults(data: object, where: str = "faults") -> tuple[FaultSpec, ...]:
@@ -279,8 +301,10 @@ def _page_sizes(data: object, where: str) -> dict[str, int]:
 
 
 def _tenant(data: object, where: str) -> SimTenant:
+    from atlas_sim.token_faults import parse_discovery, parse_token_faults  # see parse_scenario
+
     raw = _mapping(data, where, required={"id", "display_name", "verified_domains"},
-                   optional={"apps", "country_letter_code", "intune", "faults"})
+                   optional={"apps", "country_letter_code", "intune", "faults", "token_faults", "discovery"})
     domains = _domains(_list(raw["verified_domains"], f"{where}.verified_domains"), f"{where}.verified_domains")
     apps = tuple(_app(a, f"{where}.apps[{i}]") for i, a in enumerate(_list(raw.get("apps", []), f"{where}.apps")))
     _unique([a.client_id for a in apps], f"{where}: client id")
@@ -292,6 +316,8 @@ def _tenant(data: object, where: str) -> SimTenant:
         country_letter_code=_str(raw.get("country_letter_code", "US"), f"{where}.country_letter_code"),
         intune=_intune(raw.get("intune", {}), f"{where}.intune"),
         faults=parse_faults(raw.get("faults", []), f"{where}.faults"),
+        token_faults=parse_token_faults(raw.get("token_faults", []), f"{where}.token_faults"),
+        discovery=parse_discovery(raw.get("discovery", {}), f"{where}.discovery"),
     )
 
 

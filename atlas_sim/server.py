@@ -19,6 +19,7 @@ from atlas_sim import entra, graph
 from atlas_sim.faults import FaultBook
 from atlas_sim.scenario import FaultSpec, Scenario, load_scenario, parse_faults
 from atlas_sim.state import RequestIdMiddleware, SimState
+from atlas_sim.token_faults import parse_token_faults
 
 log = logging.getLogger("atlas_sim")
 
@@ -59,17 +60,28 @@ class RunningSimulator:
         block runs. Faults are given in the scenario's YAML form as dicts, or as FaultSpec objects."""
         specs = [f if isinstance(f, FaultSpec) else parse_faults([f], f"override[{i}]")[0]
                  for i, f in enumerate(faults)]
+        with self._override(self.state.faults, specs, tenant) as book:
+            yield book
+
+    @contextmanager
+    def token_faults(self, faults: Sequence[Mapping[str, Any]], tenant: str | None = None) -> Iterator[FaultBook]:
+        """Like ``faults``, for the token endpoint's faults (the YAML form of atlas_sim.token_faults)."""
+        with self._override(self.state.token_faults, parse_token_faults(list(faults), "override"), tenant) as book:
+            yield book
+
+    @contextmanager
+    def _override(self, book: FaultBook, specs: Sequence[FaultSpec], tenant: str | None) -> Iterator[FaultBook]:
         tenant_id = None
         if tenant is not None:
             found = self.scenario.tenant(tenant)
             if found is None:
                 raise ValueError(f"the scenario has no tenant {tenant!r}")
             tenant_id = found.id
-        token = self.state.faults.push_override(specs, tenant_id)
+        token = book.push_override(specs, tenant_id)
         try:
-            yield self.state.faults
+            yield book
         finally:
-            self.state.faults.pop_override(token)
+            book.pop_override(token)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._server.should_exit = True

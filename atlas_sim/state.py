@@ -16,6 +16,7 @@ from atlas_sim.faults import FaultBook
 from atlas_sim.intune import IntuneData, reference_time
 from atlas_sim.jwt import TokenSigner
 from atlas_sim.scenario import Scenario, SimTenant
+from atlas_sim.token_faults import token_fault_book
 
 # Fake https hosts: MSAL insists on https authorities, so Atlas addresses these names and its transport routes
 # them to the simulator. `.invalid` (RFC 2606) guarantees they can never resolve to a real machine.
@@ -31,11 +32,13 @@ class SimState:
     graph_host: str = GRAPH_HOST
     reference: datetime = field(default_factory=reference_time)
     faults: FaultBook = field(init=False)
+    token_faults: FaultBook = field(init=False)
     graph_requests: int = 0
     token_requests: int = 0
 
     def __post_init__(self) -> None:
         self.faults = FaultBook(self.scenario)
+        self.token_faults = token_fault_book(self.scenario)
         self._intune: dict[str, IntuneData] = {}
         self._directory: dict[str, Directory] = {}
 
