@@ -33,6 +33,15 @@ class ParsedCertificate:
     not_after: datetime
 
 
+def has_expired(certificate_pem: str, now: datetime | None = None) -> bool:
+    """Whether a (public) certificate is past its not-after date; an unreadable one counts as not expired."""
+    try:
+        certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
+    except ValueError:
+        return False
+    return certificate.not_valid_after_utc <= (now or datetime.now(UTC))
+
+
 def parse_pem(bundle: SecretValue) -> ParsedCertificate:
     """Read a PEM bundle holding one certificate and its unencrypted private key."""
     text = bundle.reveal() if isinstance(bundle, SecretValue) else ""

@@ -34,6 +34,17 @@ class ReasonCode(StrEnum):
     RUN_START_TIMEOUT = "run.start_timeout"
     QUEUE_UNAVAILABLE = "queue.unavailable"
     INTERNAL_UNEXPECTED = "internal.unexpected"
+    # The token endpoint: Entra's refusals, a tenant of another cloud, a busy or failing sign-in service.
+    AUTH_APP_DISABLED = "auth.app_disabled"
+    AUTH_NO_SERVICE_PRINCIPAL = "auth.no_service_principal"
+    AUTH_CONDITIONAL_ACCESS_BLOCKED = "auth.conditional_access_blocked"
+    AUTH_WRONG_CLOUD = "auth.wrong_cloud"
+    AUTH_RESOURCE_NOT_IN_TENANT = "auth.resource_not_in_tenant"
+    AUTH_INVALID_SCOPE = "auth.invalid_scope"
+    AUTH_CERTIFICATE_EXPIRED = "auth.certificate_expired"
+    SIGNIN_THROTTLED = "signin.throttled"
+    SIGNIN_UNAVAILABLE = "signin.unavailable"
+    SIGNIN_TIMEOUT = "signin.timeout"
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,43 @@ _CATALOGUE = [
            "Check that Redis (ATLAS_REDIS_URL) is reachable, then start the operation again."),
     Reason(ReasonCode.INTERNAL_UNEXPECTED, "Something unexpected went wrong.",
            "Try again; if it persists, report the run id."),
+    # The token endpoint (atlas_services.graph.token_errors adds the connection's cloud where it matters).
+    Reason(ReasonCode.AUTH_APP_DISABLED, "The app is disabled in the customer tenant.",
+           "In the customer tenant's Entra admin center, open Enterprise applications, find the app by its client "
+           "id and set 'Enabled for users to sign in?' to Yes under Properties. If Microsoft disabled the app, its "
+           "owner must resolve that in the app registration."),
+    Reason(ReasonCode.AUTH_NO_SERVICE_PRINCIPAL,
+           "The app has no service principal in the customer tenant: admin consent was never granted there.",
+           "Grant admin consent in the customer tenant: the connection's page and `atlas connection consent-url ID` "
+           "give the link. Consent creates the service principal; then check the connection again."),
+    Reason(ReasonCode.AUTH_CONDITIONAL_ACCESS_BLOCKED,
+           "A Conditional Access policy for workload identities blocked the app's sign-in.",
+           "In the customer tenant's Entra admin center, open Sign-in logs > Service principal sign-ins, find the "
+           "correlation id, and adjust the Conditional Access policy that applied (exclude the app, or allow the "
+           "worker's network location)."),
+    Reason(ReasonCode.AUTH_WRONG_CLOUD, "The tenant lives in another Microsoft cloud than the connection's.",
+           "Create the connection again with the cloud the tenant lives in (global, usgov, usgov_dod or china), "
+           "using an app registered in that cloud."),
+    Reason(ReasonCode.AUTH_RESOURCE_NOT_IN_TENANT,
+           "Microsoft Graph, as the connection's cloud names it, was not found in the tenant.",
+           "Check the connection's cloud: the tenant most likely lives in another Microsoft cloud. Create the "
+           "connection again with the tenant's cloud."),
+    Reason(ReasonCode.AUTH_INVALID_SCOPE,
+           "The tenant's sign-in service refused the Microsoft Graph scope of the connection's cloud.",
+           "Check the connection's cloud: each cloud has its own Graph scope, and the tenant's sign-in service only "
+           "knows its own cloud's."),
+    Reason(ReasonCode.AUTH_CERTIFICATE_EXPIRED, "The certificate has expired.",
+           "Create a new certificate, upload its public part to the app registration, and rotate the connection's "
+           "credential to it."),
+    Reason(ReasonCode.SIGNIN_THROTTLED, "The Microsoft sign-in service kept throttling the token requests.",
+           "Nothing is wrong with the credential. Atlas waited as Microsoft asked and gave up after its retry "
+           "budget; try again later."),
+    Reason(ReasonCode.SIGNIN_UNAVAILABLE, "The Microsoft sign-in service kept failing (HTTP 5xx).",
+           "Nothing is wrong with the credential. Try again later; if it persists, check Microsoft's service "
+           "health for Entra ID."),
+    Reason(ReasonCode.SIGNIN_TIMEOUT, "The Microsoft sign-in service did not answer in time.",
+           "Nothing is wrong with the credential. Try again later; if it persists, check the network path from "
+           "the worker to the cloud's sign-in host."),
 ]
 
 REASONS: dict[ReasonCode, Reason] = {reason.code: reason for reason in _CATALOGUE}

@@ -1,7 +1,8 @@
 """App-only Graph tokens through MSAL, with every failure mapped to a catalogue reason code.
 
 Nothing here puts a secret or token into a log line or an exception message: failures are described by Entra's
-AADSTS number and correlation id only.
+AADSTS number and correlation id only (atlas_services.graph.token_errors). A busy or failing sign-in service is
+retried under MSAL (atlas_services.graph.token_http).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import threading
 import uuid
 from collections import OrderedDict
@@ -19,30 +19,23 @@ from typing import Any
 
 import httpx
 import msal
-from msal.exceptions import MsalError, MsalServiceError
+from msal.exceptions import MsalError
 
 from atlas_services.config import get_settings
 from atlas_services.errors import ProviderError
+from atlas_services.graph import token_errors
 from atlas_services.graph.clouds import CloudEndpoints
-from atlas_services.graph.http import MsalHttpClient, make_httpx_client
-from atlas_services.reasons import ReasonCode, reason
-from atlas_services.secrets import AppCredential, CertificateCredential, SecretValue
-from atlas_services.validation import GUID
+from atlas_services.graph.http import make_httpx_client
+from atlas_services.graph.token_errors import PASTE_VALUE_REMEDIATION
+from atlas_services.graph.token_http import SignInBusy, TokenHttpClient
+from atlas_services.reasons import ReasonCode
+from atlas_services.secrets import AppCredential, CertificateCredential
+
+__all__ = ["PASTE_VALUE_REMEDIATION", "StoredCredential", "acquire_graph_token", "cached_credentials",
+           "clear_token_cache", "forget_connection", "forget_credentials"]
 
 log = logging.getLogger("atlas.graph.tokens")
 
-# Entra numbers, not the `error` strings, because the same `invalid_client` covers wrong and expired secrets.
-AADSTS_REASONS: dict[int, ReasonCode] = {
-    7000215: ReasonCode.AUTH_INVALID_CLIENT_SECRET,
-    7000222: ReasonCode.AUTH_CLIENT_SECRET_EXPIRED,
-    700016: ReasonCode.AUTH_APP_NOT_FOUND,
-    90002: ReasonCode.AUTH_TENANT_NOT_FOUND,
-    700027: ReasonCode.AUTH_CERTIFICATE_NOT_REGISTERED,
-}
-PASTE_VALUE_REMEDIATION = (
-    "The secret looks like a Secret ID (a GUID). In the app registration's Certificates & secrets page, copy the "
-    "secret's Value, not its Secret ID, and paste the secret's Value here."
-)
 _MAX_APPS = 256
 # Salted so the cache keys held in memory are not plain hashes of secrets.
 _FINGERPRINT_SALT = os.urandom(16)
@@ -62,7 +55,13 @@ class _Key:
     material: tuple[str, ...]
 
 
-_apps: OrderedDict[_Key, Any] = OrderedDict()
+@dataclass(frozen=True)
+class _CachedApp:
+    app: Any  # msal.ConfidentialClientApplication
+    http: TokenHttpClient  # what discovery said about the tenant, for the diagnosis of later refusals
+
+
+_apps: OrderedDict[_Key, _CachedApp] = OrderedDict()
 _apps_lock = threading.Lock()
 
 
@@ -73,26 +72,28 @@ def acquire_graph_token(cloud: CloudEndpoints, entra_tenant_id: str, client_id: 
     ``stored`` names the credential row the secret came from: its app is cached under that credential alone, so
     a token one credential obtained is never handed out for another, and ``forget_credentials`` drops it.
 
-    Raises ProviderError with an ``auth.*``, ``network.unreachable``, ``graph.timeout`` or ``graph.unavailable``
-    code.
+    Raises ProviderError with an ``auth.*`` code when Entra refuses, ``signin.throttled``, ``signin.unavailable``
+    or ``signin.timeout`` when the sign-in service stays busy, failing or slow through the retries, and
+    ``network.unreachable`` when it cannot be reached.
     """
     key = _Key(stored, _cache_key(cloud, entra_tenant_id, client_id, secret))
-    app = _cached_app(key)
+    cached = _cached_app(key)
     try:
-        if app is None:
-            app = _build_app(cloud, entra_tenant_id, client_id, secret)
-            _remember(key, app)
-        result = app.acquire_token_for_client(scopes=[cloud.graph_scope])
+        if cached is None:
+            cached = _build_app(cloud, entra_tenant_id, client_id, secret)
+            _remember(key, cached)
+        result = cached.app.acquire_token_for_client(scopes=[cloud.graph_scope])
     except ProviderError:
         _forget(key)
         raise
-    except (httpx.HTTPError, MsalError, ValueError) as exc:
+    except (httpx.HTTPError, MsalError, ValueError, SignInBusy) as exc:
         _forget(key)
-        raise _from_exception(exc) from None
+        raise token_errors.from_exception(exc) from None
     if not isinstance(result, dict) or "access_token" not in result:
         # Evicting the app drops MSAL's 60 s cache of HTTP 400s, so a fixed app registration is seen at once.
         _forget(key)
-        raise _from_error_result(result if isinstance(result, dict) else {}, secret)
+        raise token_errors.refusal(result if isinstance(result, dict) else {}, cloud=cloud, credential=secret,
+                                   discovered=cached.http.discovered)
     log.debug("graph token for client %s in tenant %s from %s", client_id, entra_tenant_id,
               result.get("token_source", "identity_provider"))
     return str(result["access_token"])
@@ -137,11 +138,11 @@ def _msal_credential(credential: AppCredential) -> str | dict[str, str]:
     return value
 
 
-def _build_app(cloud: CloudEndpoints, entra_tenant_id: str, client_id: str, secret: AppCredential) -> Any:
+def _build_app(cloud: CloudEndpoints, entra_tenant_id: str, client_id: str, secret: AppCredential) -> _CachedApp:
     value = _msal_credential(secret)
-    http = MsalHttpClient(make_httpx_client(cloud))
+    http = TokenHttpClient(make_httpx_client(cloud))
     try:
-        return msal.ConfidentialClientApplication(
+        app = msal.ConfidentialClientApplication(
             client_id,
             client_credential=value,
             authority=cloud.authority_url(entra_tenant_id),
@@ -152,10 +153,11 @@ def _build_app(cloud: CloudEndpoints, entra_tenant_id: str, client_id: str, secr
         )
     except ValueError as exc:
         http.close()
-        raise _from_constructor_value_error(exc) from None
+        raise token_errors.from_constructor_value_error(exc, cloud) from None
     except BaseException:
         http.close()
         raise
+    return _CachedApp(app, http)
 
 
 def _cache_key(cloud: CloudEndpoints, entra_tenant_id: str, client_id: str, secret: AppCredential) -> tuple[str, ...]:
@@ -166,17 +168,17 @@ def _cache_key(cloud: CloudEndpoints, entra_tenant_id: str, client_id: str, secr
     return (cloud.name, where, entra_tenant_id.lower(), client_id.lower(), fingerprint)
 
 
-def _cached_app(key: _Key) -> Any:
+def _cached_app(key: _Key) -> _CachedApp | None:
     with _apps_lock:
-        app = _apps.get(key)
-        if app is not None:
+        cached = _apps.get(key)
+        if cached is not None:
             _apps.move_to_end(key)
-        return app
+        return cached
 
 
-def _remember(key: _Key, app: Any) -> None:
+def _remember(key: _Key, cached: _CachedApp) -> None:
     with _apps_lock:
-        _apps[key] = app
+        _apps[key] = cached
         _apps.move_to_end(key)
         while len(_apps) > _MAX_APPS:
             # Not closed: another thread may still be mid-request with it; the GC reclaims its connections.
@@ -186,51 +188,3 @@ def _remember(key: _Key, app: Any) -> None:
 def _forget(key: _Key) -> None:
     with _apps_lock:
         _apps.pop(key, None)
-
-
-def _from_error_result(result: dict[str, Any], secret: AppCredential) -> ProviderError:
-    codes = [c for c in result.get("error_codes") or [] if isinstance(c, int)]
-    code = next((AADSTS_REASONS[c] for c in codes if c in AADSTS_REASONS), None)
-    if code is None:
-        code = {"invalid_tenant": ReasonCode.AUTH_TENANT_NOT_FOUND,
-                "unauthorized_client": ReasonCode.AUTH_APP_NOT_FOUND}.get(
-            str(result.get("error")), ReasonCode.AUTH_FAILED)
-    aadsts = f"AADSTS{codes[0]}" if codes else str(result.get("error") or "no error code")
-    correlation = result.get("correlation_id")
-    reference = f"{aadsts}, correlation id {correlation}" if _safe_id(correlation) else aadsts
-    detail = f"{reason(code).message} ({reference})"
-    remediation = None
-    if (code == ReasonCode.AUTH_INVALID_CLIENT_SECRET and isinstance(secret, SecretValue)
-            and GUID.match(secret.reveal().strip())):
-        remediation = PASTE_VALUE_REMEDIATION
-    log.info("token request refused: %s", aadsts)
-    return ProviderError(code, detail, remediation)
-
-
-def _safe_id(value: object) -> bool:
-    return isinstance(value, str) and GUID.match(value) is not None
-
-
-def _from_constructor_value_error(exc: ValueError) -> ProviderError:
-    # MSAL reports an OIDC discovery 4xx (Entra's answer for an unknown tenant) as a bare ValueError whose
-    # __context__ carries the HTTP status; a 200 with an unreadable body also lands here.
-    context = str(exc.__context__ or "")
-    if re.search(r"HTTP status: 4\d\d", context):
-        return ProviderError(ReasonCode.AUTH_TENANT_NOT_FOUND)
-    if "should consist of an https url" in str(exc):
-        return ProviderError(ReasonCode.AUTH_TENANT_NOT_FOUND, "The Entra tenant id is not a valid tenant reference.")
-    return ProviderError(ReasonCode.AUTH_FAILED, "The sign-in service sent a configuration Atlas could not read.")
-
-
-def _from_exception(exc: Exception) -> ProviderError:
-    if isinstance(exc, httpx.TimeoutException):
-        return ProviderError(ReasonCode.GRAPH_TIMEOUT, "The Microsoft sign-in service did not answer in time.")
-    if isinstance(exc, httpx.TransportError):
-        return ProviderError(ReasonCode.NETWORK_UNREACHABLE, "The Microsoft sign-in service could not be reached.")
-    if isinstance(exc, MsalServiceError):
-        # MSAL raises this for 5xx answers (its message is just "HTTP Error: 503").
-        return ProviderError(ReasonCode.GRAPH_UNAVAILABLE, "The Microsoft sign-in service was unavailable.")
-    if isinstance(exc, ValueError):
-        return ProviderError(ReasonCode.AUTH_FAILED, "The sign-in service sent a response Atlas could not read.")
-    log.warning("%s while acquiring a Graph token", type(exc).__name__)
-    return ProviderError(ReasonCode.AUTH_FAILED)

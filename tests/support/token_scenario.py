@@ -24,13 +24,14 @@ GOV_APP = "3d4e5f6a-7b8c-4d9e-8f0a-2b3c4d5e6f7a"
 SECRET = "token-diagnosis-secret-not-real"  # a simulator value, valid nowhere else
 
 
-def token_scenario(registered: GeneratedCertificate) -> Scenario:
+def token_scenario(*registered: GeneratedCertificate) -> Scenario:
     app = {"display_name": "Atlas", "permissions": ["Organization.Read.All"], "secrets": [{"value": SECRET}]}
     return parse_scenario({"name": "token-diagnoses", "tenants": [
         {"id": TENANT, "display_name": "Northwind", "verified_domains": [{"name": "northwind.onmicrosoft.com"}],
          "apps": [{**app, "client_id": APP}, {**app, "client_id": OTHER_APP, "display_name": "Other"},
                   {"client_id": CERT_APP, "display_name": "Atlas (certificate)",
-                   "permissions": ["Organization.Read.All"], "certificates": [registered.certificate_pem]}]},
+                   "permissions": ["Organization.Read.All"],
+                   "certificates": [c.certificate_pem for c in registered]}]},
         {"id": GOV_TENANT, "display_name": "Tailspin (US Gov)",
          "verified_domains": [{"name": "tailspin.onmicrosoft.us"}],
          "discovery": {"cloud_instance_name": "microsoftonline.us", "tenant_region_scope": "USGov",
@@ -59,3 +60,10 @@ def serving(scenario: Scenario) -> Iterator[RunningSimulator]:
 def token_form(client_id: str, secret: str = SECRET, scope: str = "https://graph.microsoft.com/.default") -> dict[
         str, Any]:
     return {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret, "scope": scope}
+
+
+def fast_token_retries() -> Any:
+    """The token retry policy with waits short enough for tests (the counts stay the production ones)."""
+    from atlas_services.graph.token_http import TokenRetryPolicy
+
+    return TokenRetryPolicy(base_delay=0.01, max_backoff=0.05, max_retry_after=30.0, max_total_wait=30.0)

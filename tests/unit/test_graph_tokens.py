@@ -1,4 +1,5 @@
-"""Token failures the simulator does not (yet) produce, against a scripted fake Entra under real MSAL."""
+"""Token failures against a scripted fake Entra under real MSAL: shapes the simulator does not produce (unreadable
+bodies, discovery failures), and the mapping of every Entra refusal."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from atlas_services.errors import ProviderError
-from atlas_services.graph import tokens
+from atlas_services.graph import token_http, tokens
 from atlas_services.graph.clouds import CLOUDS, CloudEndpoints
 from atlas_services.secrets import SecretValue
 
@@ -44,8 +45,13 @@ class FakeEntra:
         return httpx.Response(404)
 
 
+# The production attempt counts, without the waits.
+NO_WAIT = token_http.TokenRetryPolicy(base_delay=0.0, max_backoff=0.0)
+
+
 @pytest.fixture(autouse=True)
-def _fresh() -> Iterator[None]:
+def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(token_http, "RETRY", NO_WAIT)
     tokens.clear_token_cache()
     yield
     tokens.clear_token_cache()
@@ -87,7 +93,14 @@ def test_success_sends_the_cloud_scope_and_secret_to_the_tenant_authority(monkey
 
 @pytest.mark.parametrize(("code", "error", "status", "reason"), [
     (700027, "invalid_client", 401, "auth.certificate_not_registered"),
-    (53003, "access_denied", 400, "auth.failed"),
+    (53003, "access_denied", 400, "auth.conditional_access_blocked"),
+    (7000112, "unauthorized_client", 400, "auth.app_disabled"),
+    (7000229, "invalid_client", 401, "auth.no_service_principal"),
+    (500011, "invalid_resource", 400, "auth.resource_not_in_tenant"),
+    (70011, "invalid_scope", 400, "auth.invalid_scope"),
+    (1002012, "invalid_scope", 400, "auth.invalid_scope"),
+    (900439, "invalid_request", 400, "auth.wrong_cloud"),
+    (0, "invalid_scope", 400, "auth.invalid_scope"),
     (0, "invalid_tenant", 400, "auth.tenant_not_found"),
 ])
 def test_entra_error_codes_map_to_reasons(monkeypatch: pytest.MonkeyPatch, code: int, error: str, status: int,
@@ -106,20 +119,60 @@ def test_no_instance_discovery_call_is_made_on_errors(monkeypatch: pytest.Monkey
     assert not any("discovery/instance" in str(r.url) for r in entra.requests)
 
 
-def test_a_5xx_from_the_token_endpoint_is_graph_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert _refused(monkeypatch, FakeEntra(lambda r: httpx.Response(503, text=SECRET))).code == "graph.unavailable"
+def test_a_5xx_from_the_token_endpoint_is_retried_then_signin_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    entra = FakeEntra(lambda r: httpx.Response(503, text=SECRET))
+    assert _refused(monkeypatch, entra).code == "signin.unavailable"
+    assert sum(r.method == "POST" for r in entra.requests) == NO_WAIT.max_attempts
 
 
-def test_a_5xx_from_discovery_is_graph_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_5xx_from_discovery_is_retried_then_signin_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     entra = FakeEntra(_error(0), oidc=lambda r: httpx.Response(500, text="down"))
-    assert _refused(monkeypatch, entra).code == "graph.unavailable"
+    assert _refused(monkeypatch, entra).code == "signin.unavailable"
+    assert len(entra.requests) == NO_WAIT.max_attempts
 
 
-def test_a_timeout_is_graph_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_429_from_the_token_endpoint_is_never_a_credential_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    entra = FakeEntra(_error(90055, "temporarily_unavailable", 429))
+    assert _refused(monkeypatch, entra).code == "signin.throttled"
+
+
+def test_a_timeout_is_retried_once_then_signin_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     def slow(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("slow", request=request)
 
-    assert _refused(monkeypatch, FakeEntra(slow)).code == "graph.timeout"
+    entra = FakeEntra(slow)
+    assert _refused(monkeypatch, entra).code == "signin.timeout"
+    assert sum(r.method == "POST" for r in entra.requests) == NO_WAIT.max_timeouts
+
+
+@pytest.mark.parametrize(("instance", "sub_scope", "home"), [
+    ("microsoftonline.us", "DODCON", "usgov"),
+    ("microsoftonline.us", "DOD", "usgov_dod"),
+    ("partner.microsoftonline.cn", None, "china"),
+])
+def test_discovery_of_another_cloud_turns_any_refusal_into_wrong_cloud(
+        monkeypatch: pytest.MonkeyPatch, instance: str, sub_scope: str | None, home: str) -> None:
+    def oidc(request: httpx.Request) -> httpx.Response:
+        document = json.loads(_oidc(request).content)
+        document.update(cloud_instance_name=instance, tenant_region_scope="USGov")
+        if sub_scope:
+            document["tenant_region_sub_scope"] = sub_scope
+        return httpx.Response(200, json=document)
+
+    failure = _refused(monkeypatch, FakeEntra(_error(7000215), oidc=oidc))
+    assert failure.code == "auth.wrong_cloud"
+    assert instance in failure.detail and "AADSTS7000215" in failure.detail
+    assert f"'{home}' cloud" in failure.remediation and "'global' cloud" in failure.remediation
+
+
+def test_discovery_of_the_connections_own_cloud_keeps_the_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    def oidc(request: httpx.Request) -> httpx.Response:
+        document = json.loads(_oidc(request).content)
+        document.update(cloud_instance_name="microsoftonline.com", tenant_region_scope="USGov",
+                        tenant_region_sub_scope="GCC")
+        return httpx.Response(200, json=document)
+
+    assert _refused(monkeypatch, FakeEntra(_error(7000215), oidc=oidc)).code == "auth.invalid_client_secret"
 
 
 def test_a_non_json_token_answer_is_auth_failed(monkeypatch: pytest.MonkeyPatch) -> None:
