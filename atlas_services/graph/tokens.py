@@ -26,13 +26,9 @@ from atlas_services.errors import ProviderError
 from atlas_services.graph import token_errors
 from atlas_services.graph.clouds import CloudEndpoints
 from atlas_services.graph.http import make_httpx_client
-from atlas_services.graph.token_errors import PASTE_VALUE_REMEDIATION
 from atlas_services.graph.token_http import SignInBusy, TokenHttpClient
 from atlas_services.reasons import ReasonCode
 from atlas_services.secrets import AppCredential, CertificateCredential
-
-__all__ = ["PASTE_VALUE_REMEDIATION", "StoredCredential", "acquire_graph_token", "cached_credentials",
-           "clear_token_cache", "forget_connection", "forget_credentials"]
 
 log = logging.getLogger("atlas.graph.tokens")
 

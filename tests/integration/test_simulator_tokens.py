@@ -14,7 +14,8 @@ import pytest
 from atlas_services.config import get_settings
 from atlas_services.errors import ProviderError
 from atlas_services.graph.clouds import CLOUDS
-from atlas_services.graph.tokens import PASTE_VALUE_REMEDIATION, acquire_graph_token
+from atlas_services.graph.token_errors import PASTE_VALUE_REMEDIATION
+from atlas_services.graph.tokens import acquire_graph_token
 from atlas_services.reasons import reason
 from atlas_services.secrets import SecretValue
 from atlas_sim.scenario import Scenario, SimApp, SimTenant
