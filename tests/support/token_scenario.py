@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from atlas_services.config import get_settings
+from atlas_services.graph.token_http import TokenRetryPolicy
 from atlas_services.graph.tokens import clear_token_cache
 from atlas_sim.scenario import Scenario, parse_scenario
 from atlas_sim.server import RunningSimulator, start_in_thread
@@ -62,8 +63,6 @@ def token_form(client_id: str, secret: str = SECRET, scope: str = "https://graph
     return {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret, "scope": scope}
 
 
-def fast_token_retries() -> Any:
+def fast_token_retries() -> TokenRetryPolicy:
     """The token retry policy with waits short enough for tests (the counts stay the production ones)."""
-    from atlas_services.graph.token_http import TokenRetryPolicy
-
     return TokenRetryPolicy(base_delay=0.01, max_backoff=0.05, max_retry_after=30.0, max_total_wait=30.0)
