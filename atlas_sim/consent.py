@@ -38,9 +38,10 @@ async def admin_consent(request: Request) -> HTMLResponse:
     items = "".join(f"<li data-state='in-token'>{escape(p)}</li>" for p in sorted(app.permissions))
     items += "".join(f"<li data-state='propagating'>{escape(p)} (propagating)</li>"
                      for p in sorted(app.pending_permissions))
-    back = request.query_params.get("redirect_uri")
-    link = (f"<a id='accept' href='{escape(back)}?{urlencode({'admin_consent': 'True', 'tenant': tenant.id})}'>"
-            "Accept</a>") if back else ""
+    back = request.query_params.get("redirect_uri", "")
+    href = f"{back}?{urlencode({'admin_consent': 'True', 'tenant': tenant.id})}"
+    # Only web addresses: Entra also refuses redirect URIs it does not know; this page is never a script launcher.
+    link = f"<a id='accept' href='{escape(href)}'>Accept</a>" if back.startswith(("https://", "http://")) else ""
     return _page(f"Permissions requested: {app.display_name}",
                  f"<p>Tenant {escape(tenant.display_name)} ({tenant.id}), app {app.client_id}.</p>"
                  f"<ul id='consented'>{items}</ul>{link}")

@@ -18,7 +18,7 @@ from typing import Any
 from atlas_services.errors import ProviderError
 from atlas_services.graph.client import GraphClient
 from atlas_services.graph.errors import GraphRequestError
-from atlas_services.models import CredentialKind
+from atlas_services.models import CredentialKind, utcnow
 from atlas_services.providers.base import ConnectionFacts
 from atlas_services.reasons import ReasonCode
 from atlas_services.runs.summaries import AppCredentialEntry, AppCredentialsFound
@@ -64,7 +64,7 @@ def _secrets(raw: object) -> Iterable[AppCredentialEntry]:
             yield AppCredentialEntry(kind=CredentialKind.CLIENT_SECRET.value, key_id=_text(item.get("keyId")),
                                      display_name=_text(item.get("displayName")) or None,
                                      hint=_text(item.get("hint")) or None, start=_when(item.get("startDateTime")),
-                                     end=_when(item.get("endDateTime")))
+                                     end=_when(item.get("endDateTime")), in_use=False)
 
 
 def _certificates(raw: object) -> Iterable[AppCredentialEntry]:
@@ -73,7 +73,8 @@ def _certificates(raw: object) -> Iterable[AppCredentialEntry]:
             yield AppCredentialEntry(kind=CredentialKind.CERTIFICATE.value, key_id=_text(item.get("keyId")),
                                      display_name=_text(item.get("displayName")) or None,
                                      thumbprint=thumbprint(item.get("customKeyIdentifier")),
-                                     start=_when(item.get("startDateTime")), end=_when(item.get("endDateTime")))
+                                     start=_when(item.get("startDateTime")), end=_when(item.get("endDateTime")),
+                                     in_use=False)
 
 
 def thumbprint(custom_key_identifier: object) -> str | None:
@@ -88,7 +89,8 @@ def thumbprint(custom_key_identifier: object) -> str | None:
     return raw.hex().upper() if len(raw) == 20 else None
 
 
-def _mark_in_use(items: list[AppCredentialEntry], facts: ConnectionFacts) -> AppCredentialsFound:
+def _mark_in_use(items: list[AppCredentialEntry], facts: ConnectionFacts,
+                 now: datetime | None = None) -> AppCredentialsFound:
     if facts.credential_kind == CredentialKind.CERTIFICATE:
         wanted = (facts.credential_thumbprint or "").upper()
         matches = [i for i in items if i.kind == CredentialKind.CERTIFICATE and wanted and i.thumbprint == wanted]
@@ -97,13 +99,16 @@ def _mark_in_use(items: list[AppCredentialEntry], facts: ConnectionFacts) -> App
         wanted = facts.credential_secret_hint or ""
         matches = [i for i in items if i.kind == CredentialKind.CLIENT_SECRET and wanted and i.hint == wanted]
         what = "secret hint"
+    # The credential just signed in, so it has not expired: an expired one sharing its hint is not it.
+    moment = now or utcnow()
+    matches = [i for i in matches if i.end is None or datetime.fromisoformat(i.end) > moment]
     note = None
     if not matches:
         note = (f"None of the app's credentials matches the {what} of the one Atlas uses; its expiry comes from the "
                 "typed date.")
     elif len(matches) > 1:
-        note = (f"{len(matches)} of the app's secrets share the hint of the one Atlas uses; the earliest end date "
-                "is used, so warnings are never late.")
+        note = (f"{len(matches)} of the app's unexpired secrets share the hint of the one Atlas uses; the earliest "
+                "end date is used, so warnings are never late.")
     # The earliest end among the matches: never later than the truth.
     chosen = min(matches, key=lambda i: i.end or "9999") if matches else None
     if chosen is not None:
