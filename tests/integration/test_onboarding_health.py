@@ -91,7 +91,7 @@ def _missing(summary: dict[str, Any]) -> dict[str, str]:
 
 # -- credential expiry ----------------------------------------------------------------------------------------------
 
-def test_expiry_is_read_from_microsoft_with_application_read_all(owner: Any) -> None:
+def test_expiry_is_read_from_microsoft_with_application_read_all(owner: Any, sim: RunningSimulator) -> None:
     view = _connect(owner, "reader", typed_days=100)
     run = run_now(owner, "health_check", view.id)
     assert (run.status, run.reason_code) == ("succeeded", None), run.message
@@ -115,9 +115,11 @@ def test_expiry_is_read_from_microsoft_with_application_read_all(owner: Any) -> 
     assert [c.in_use for c in health.app_credentials] == [False, True, False]
     with session_scope() as session:
         assert len(app_credentials_of(session, view.id)) == 3
-    # A second check replaces the list, it does not add to it.
+    # A second check replaces the list, it does not add to it (and, with nothing propagating, reuses the token).
+    before = sim.state.token_requests
     run_now(owner, "health_check", view.id)
     assert len(connection_health(owner, view.id).app_credentials) == 3
+    assert sim.state.token_requests == before
 
 
 def test_a_certificates_expiry_is_matched_by_thumbprint(owner: Any) -> None:
@@ -157,7 +159,8 @@ def test_an_app_registered_in_another_tenant_keeps_the_typed_date(owner: Any) ->
 
 # -- what is still missing after consent -------------------------------------------------------------------------------
 
-def test_permissions_granted_in_the_directory_but_not_in_the_token_are_propagating(owner: Any) -> None:
+def test_permissions_granted_in_the_directory_but_not_in_the_token_are_propagating(owner: Any,
+                                                                                  sim: RunningSimulator) -> None:
     view = _connect(owner, "propagating")
     run = run_now(owner, "health_check", view.id)
     assert run.status == "succeeded", run.message
@@ -169,6 +172,10 @@ def test_permissions_granted_in_the_directory_but_not_in_the_token_are_propagati
     assert {m.permission: m.state for m in health.missing_permissions} == _missing(summary)
     needed = {m.permission: m.needed_for for m in health.missing_permissions}
     assert needed[DEVICES] == ["inventory_sync", "compliance_snapshot"]
+    # The cached token predates the consent: the next check asks Entra for a fresh one.
+    before = sim.state.token_requests
+    run_now(owner, "health_check", view.id)
+    assert sim.state.token_requests > before
 
 
 def test_permissions_missing_from_the_directory_are_not_granted(owner: Any) -> None:
