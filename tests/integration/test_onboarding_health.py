@@ -21,6 +21,7 @@ import yaml
 from atlas_services import cloud_availability, onboarding
 from atlas_services.app_credentials import app_credentials_of
 from atlas_services.connection_health import connection_health
+from atlas_services.connections import list_connections
 from atlas_services.credential_input import CertificateInput, ClientSecretInput
 from atlas_services.db import session_scope
 from atlas_services.errors import ProviderError
@@ -115,6 +116,9 @@ def test_expiry_is_read_from_microsoft_with_application_read_all(owner: Any, sim
     assert [c.in_use for c in health.app_credentials] == [False, True, False]
     with session_scope() as session:
         assert len(app_credentials_of(session, view.id)) == 3
+    # The connections list warns from the same date, though 100 days were typed.
+    listed = next(c for c in list_connections(owner) if c.id == view.id)
+    assert listed.expiry_warning and "expires in" in listed.expiry_warning
     # A second check replaces the list, it does not add to it (and, with nothing propagating, reuses the token).
     before = sim.state.token_requests
     run_now(owner, "health_check", view.id)

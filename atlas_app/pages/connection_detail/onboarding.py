@@ -92,7 +92,11 @@ def onboarding_section(consent_url: rx.Var[str], manifest: rx.Var[str],
             size="1", width="100%"),
         rx.hstack(rx.text("requiredResourceAccess", weight="medium", size="2"),
                   _copy_button(manifest, "copy-manifest"), align="center", spacing="2"),
-        rx.code_block(manifest, language="json", width="100%", custom_attrs={"data-testid": "manifest"}),
+        # Plain preformatted text: a syntax highlighter would add a frontend dependency for one block.
+        rx.el.pre(manifest, style={"font_family": "var(--code-font-family)", "font_size": "12px", "padding": "8px",
+                                   "background": "var(--gray-a3)", "border_radius": "6px", "overflow_x": "auto",
+                                   "width": "100%"},
+                  custom_attrs={"data-testid": "manifest"}),
         test_id="onboarding-section",
     )
 
