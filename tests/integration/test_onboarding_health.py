@@ -188,13 +188,17 @@ def test_permissions_missing_from_the_directory_are_not_granted(owner: Any) -> N
     assert _missing(run.summary.stored()) == {CONFIG: "not_granted", APPS: "not_granted"}
 
 
-def test_organization_read_still_propagating_fails_the_check_as_propagating(owner: Any) -> None:
+def test_organization_read_still_propagating_fails_the_check_as_propagating(owner: Any,
+                                                                            sim: RunningSimulator) -> None:
     view = _connect(owner, "org_propagating")
     run = run_now(owner, "health_check", view.id)
     assert (run.status, run.reason_code) == ("failed", "permission.propagating"), run.message
     assert ORG in (run.message or "") and "Wait a few minutes" in (run.remediation or "")
     assert _missing(run.summary.stored())[ORG] == "propagating"
     assert connection_health(owner, view.id).reason_code == "permission.propagating"
+    before = sim.state.token_requests
+    assert run_now(owner, "health_check", view.id).reason_code == "permission.propagating"
+    assert sim.state.token_requests > before  # a fresh token, in case consent has arrived meanwhile
 
 
 def test_without_the_directory_the_token_alone_cannot_tell_propagation_from_not_granted(owner: Any) -> None:

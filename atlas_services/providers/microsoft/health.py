@@ -148,8 +148,13 @@ class HealthCheck:
         facts = context.connection
         target = HealthTarget(cloud=facts.cloud, entra_tenant_id=facts.entra_tenant_id, client_id=facts.client_id)
         context.progress.checkpoint(step="organization")
-        result = inspect_tenant(context.graph, target, context.access_token, credential=credential_facts(facts),
-                                facts=facts)
+        try:
+            result = inspect_tenant(context.graph, target, context.access_token,
+                                    credential=credential_facts(facts), facts=facts)
+        except CapabilityFailed as exc:
+            if exc.code == ReasonCode.PERMISSION_PROPAGATING:
+                tokens.forget_connection(facts.connection_id)  # as below
+            raise
         if any(m["state"] == PROPAGATING for m in result.missing_permissions):
             # The cached token predates the consent; the next check must ask Entra for a new one.
             tokens.forget_connection(facts.connection_id)
