@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from atlas_services.cloud_availability import CloudAvailability, not_available_message
+from atlas_services.cloud_availability import CloudAvailability
 from atlas_services.graph.contracts import ContractSet
 from atlas_services.providers.microsoft.app_registration import APPLICATION_CONTRACT
 from atlas_services.runs.types import GRAPH_CAPABILITIES
@@ -53,7 +53,8 @@ def readiness(contracts: ContractSet, granted: set[str] | None, *, pending: froz
                     missing.append(name)
         if absent:
             status = "not_available"
-            label = "not available: " + not_available_message(gaps.cloud if gaps else "", capability, absent)
+            label = (f"not available in the {gaps.cloud if gaps else ''} cloud: its Microsoft Graph lacks "
+                     f"{', '.join(absent)}")
         elif granted is None:
             status, label = "unknown", "unknown: the granted permissions could not be read"
         elif missing:
