@@ -1,4 +1,5 @@
-"""The health read model: what a connection's last health check found, and its credential's expiry.
+"""The health read model: what a connection's last health check found, its credential's expiry (and where that
+date came from), the app registration's other credentials, and how to onboard it (consent URL, manifest).
 
 Tenant-scoped through the one loader (another tenant's connection is NotFound); reads PostgreSQL only.
 """
@@ -11,12 +12,20 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
+from atlas_services.app_credentials import AppCredentialView, app_credentials_of
 from atlas_services.authz import Actor, Capability, load_for_actor, requires
-from atlas_services.credential_expiry import expiry_warning
+from atlas_services.credential_expiry import expiry_source_note, expiry_warning
 from atlas_services.db import session_scope
 from atlas_services.models import ProviderConnection, ProviderCredential
+from atlas_services.onboarding import OnboardingView, onboarding_for
 from atlas_services.reasons import ReasonCode, reason
-from atlas_services.runs.summaries import CapabilityReadiness, OverPrivilege, PermissionSource, parse_health
+from atlas_services.runs.summaries import (
+    CapabilityReadiness,
+    MissingPermission,
+    OverPrivilege,
+    PermissionSource,
+    parse_health,
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,15 @@ class ConnectionHealthView:
     credential_kind: str | None
     credential_expires_at: datetime | None
     credential_warning: str | None
+    # Where the expiry came from, in words (read from Microsoft on ..., or typed, and why Microsoft's is not used).
+    credential_expiry_note: str | None
+    credential_expires_source: str | None  # None: as entered (typed, or the certificate's); "microsoft"
+    # Every secret and certificate of the app registration, as the last readable check listed them.
+    app_credentials: tuple[AppCredentialView, ...]
+    # After consent: what is still missing, and whether it is propagating or not granted.
+    missing_permissions: tuple[MissingPermission, ...]
+    app_role_mismatches: tuple[dict[str, str], ...]
+    onboarding: OnboardingView
 
 
 @requires(Capability.PROVIDER_VIEW)
@@ -50,6 +68,8 @@ def connection_health(actor: Actor, connection_id: object) -> ConnectionHealthVi
         credential = session.exec(select(ProviderCredential).where(
             ProviderCredential.connection_id == connection.id, col(ProviderCredential.active))).first()
         details = parse_health(connection.health_details)
+        listed = app_credentials_of(session, connection.id)
+        onboarding = onboarding_for(connection.cloud, str(connection.entra_tenant_id), str(connection.client_id))
     code = connection.health_reason_code
     entry = reason(ReasonCode(code)) if code else None
     permissions = details.permissions
@@ -65,4 +85,10 @@ def connection_health(actor: Actor, connection_id: object) -> ConnectionHealthVi
         over_privileged=tuple(details.over_privileged), warnings=tuple(details.warnings),
         credential_kind=credential.kind if credential else None,
         credential_expires_at=credential.expires_at if credential else None,
-        credential_warning=expiry_warning(credential.expires_at) if credential else None)
+        credential_warning=expiry_warning(credential.expires_at) if credential else None,
+        credential_expiry_note=expiry_source_note(
+            credential.expires_source if credential else None, credential.expiry_read_at if credential else None,
+            details.app_credentials.note if details.app_credentials else None) if credential else None,
+        credential_expires_source=credential.expires_source if credential else None,
+        app_credentials=tuple(listed), missing_permissions=tuple(details.missing_permissions),
+        app_role_mismatches=tuple(details.app_role_mismatches), onboarding=onboarding)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from atlas_services import credentials
+from atlas_services.app_credentials import microsoft_hint, record_from_health
 from atlas_services.credential_expiry import expiry_warning
 from atlas_services.credential_rotation import finish_verification
 from atlas_services.db import session_scope
@@ -84,13 +85,15 @@ def _resolve(connection_id: uuid.UUID, credential_id: uuid.UUID | None) -> Resol
             "cloud": connection.cloud, "entra_tenant_id": str(connection.entra_tenant_id),
             "client_id": str(connection.client_id), "credential_kind": row.kind, "credential_hint": row.hint,
             "credential_expires_at": row.expires_at, "credential_expiry_warning": expiry_warning(row.expires_at),
+            "credential_expires_source": row.expires_source, "credential_thumbprint": row.thumbprint,
             "last_health": dict(connection.health_details) if connection.health_status == HealthStatus.HEALTHY
             else {},
         }
+        credential = _opened(row, connection)
+        facts["credential_secret_hint"] = microsoft_hint(credential)  # what Microsoft shows; matches the app's own
         return ResolvedConnection(connection_id=connection.id, credential_id=row.id, provider=connection.provider,
                                   cloud=connection.cloud, entra_tenant_id=str(connection.entra_tenant_id),
-                                  client_id=str(connection.client_id), credential=_opened(row, connection),
-                                  facts=facts)
+                                  client_id=str(connection.client_id), credential=credential, facts=facts)
 
 
 def _record_health(connection_id: uuid.UUID, status: HealthStatus, code: str | None,
@@ -165,6 +168,8 @@ def _health_check(connection_id: uuid.UUID, context: RunContext, credential_id: 
         tokens.forget_credentials(finish_verification(credential_id, succeeded=True, actor_user_id=actor_user_id))
         summary = HealthCheckSummary.model_validate({**summary.stored(), "verified_credential_id": str(credential_id)})
     _record_health(connection_id, HealthStatus.HEALTHY, None, summary.stored())
+    if isinstance(summary, HealthCheckSummary):
+        record_from_health(connection_id, credential_id, summary)
     return CapabilityOutcome(summary, outcome.partial)
 
 

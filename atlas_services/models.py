@@ -198,12 +198,41 @@ class ProviderCredential(SQLModel, table=True):
     subject: str | None = Field(default=None, max_length=400)
     not_after: datetime | None = _when(nullable=True, default=False)
     expires_at: datetime | None = _when(nullable=True, default=False)
+    # Where expires_at came from: None as entered (a typed date, a certificate's not-after), or "microsoft" (the app
+    # registration's own end date for this credential, read by a health check at expiry_read_at).
+    expires_source: str | None = Field(default=None, max_length=20)
+    expiry_read_at: datetime | None = _when(nullable=True, default=False)
     # Rotation: a new credential stays inactive until a health check with it succeeds; then it becomes
     # the active one and the previous one is retired. A credential that fails verification is retired too.
     active: bool = True
     retired_at: datetime | None = _when(nullable=True, default=False)
     created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = _when()
+
+
+class AppRegistrationCredential(SQLModel, table=True):
+    """A secret or certificate of a connection's app registration as Microsoft last listed it (no secret material):
+    replaced as a whole by every health check that could read the app registration."""
+
+    __tablename__ = "app_registration_credentials"
+    __table_args__ = (
+        Index("ix_app_registration_credentials_connection", "connection_id", "end_at"),
+        # Fleet-wide expiry questions ("what expires in the next 30 days") per suite tenant.
+        Index("ix_app_registration_credentials_tenant_end", "tenant_id", "end_at"),
+    )
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE")
+    connection_id: uuid.UUID = Field(foreign_key="provider_connections.id", ondelete="CASCADE")
+    kind: str = Field(max_length=20)
+    key_id: str = Field(max_length=64)
+    display_name: str | None = Field(default=None, max_length=200)
+    hint: str | None = Field(default=None, max_length=10)
+    thumbprint: str | None = Field(default=None, max_length=64)
+    start_at: datetime | None = _when(nullable=True, default=False)
+    end_at: datetime | None = _when(nullable=True, default=False)
+    # The one Atlas signs in with (matched by hint or thumbprint).
+    in_use: bool = False
+    observed_at: datetime = _when()
 
 
 class OperationRun(SQLModel, table=True):

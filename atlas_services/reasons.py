@@ -27,6 +27,9 @@ class ReasonCode(StrEnum):
     CONNECTION_NO_DEFAULT = "connection.no_default"
     CONNECTION_DISABLED = "connection.disabled"
     CAPABILITY_NOT_AVAILABLE = "capability.not_available"
+    # Onboarding and national clouds (issue 14).
+    CAPABILITY_NOT_AVAILABLE_IN_CLOUD = "capability.not_available_in_cloud"
+    PERMISSION_PROPAGATING = "permission.propagating"
     RUN_SCOPE_BUSY = "run.scope_busy"
     RUN_PARTIAL = "run.partial"
     RUN_NOT_AUTHORIZED = "run.not_authorized"
@@ -88,6 +91,13 @@ _CATALOGUE = [
            "Create a connection or mark one as the default."),
     Reason(ReasonCode.CONNECTION_DISABLED, "The connection is disabled.", "Enable the connection first."),
     Reason(ReasonCode.CAPABILITY_NOT_AVAILABLE, "This operation is not available yet.", "None."),
+    # Onboarding and national clouds (issue 14).
+    Reason(ReasonCode.CAPABILITY_NOT_AVAILABLE_IN_CLOUD,
+           "This operation needs Microsoft Graph calls that the connection's cloud does not offer.",
+           "Run it on a connection in a cloud that offers it; the connection page lists what each cloud lacks."),
+    Reason(ReasonCode.PERMISSION_PROPAGATING,
+           "A permission is granted in the directory but not yet in the app's access token.",
+           "Wait a few minutes for the admin consent to propagate, then run the health check again."),
     Reason(ReasonCode.RUN_SCOPE_BUSY, "Another operation is active on this connection's tenant.",
            "Wait for it to finish, then try again."),
     Reason(ReasonCode.RUN_PARTIAL, "Some sections failed; what they last observed is kept.",

@@ -15,14 +15,22 @@ GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 # The Microsoft Services tenant, which owns Microsoft's first-party apps.
 MICROSOFT_SERVICES_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
 
-# App role ids of Graph's application permissions, as published by third-party scripts that agree with each other
-# (reference/graph-facts.md §4a; unverified against the official reference). Other names get a stable made-up id.
+# App role ids of Graph's application permissions, as in Microsoft's Graph permissions reference (the same ids as
+# atlas_services/graph_permissions.yaml, where their provenance is noted; a unit test keeps the two equal). Other
+# names get a stable made-up id.
 KNOWN_APP_ROLE_IDS = {
-    "DeviceManagementManagedDevices.Read.All": "2f51be20-0bb4-4fed-bf7b-db946066c75e",
-    "DeviceManagementConfiguration.Read.All": "dc377aa6-52d8-4e23-b271-2a7ae04cedf3",
-    "DeviceManagementApps.Read.All": "7a6ee1e7-141e-4cec-ae74-d9db155731ff",
-    "Organization.Read.All": "498476ce-e0fe-48b0-b801-37ba7e2685c6",
+    "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
+    "Application.ReadWrite.All": "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9",
     "Directory.Read.All": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
+    "Directory.ReadWrite.All": "19dbc75e-c2e2-444c-a770-ec69d8559fc7",
+    "Organization.Read.All": "498476ce-e0fe-48b0-b801-37ba7e2685c6",
+    "Organization.ReadWrite.All": "292d869f-3427-49a8-9dab-8c70152b74e9",
+    "DeviceManagementManagedDevices.Read.All": "2f51be20-0bb4-4fed-bf7b-db946066c75e",
+    "DeviceManagementManagedDevices.ReadWrite.All": "243333ab-4d21-40cb-a475-36241daa0842",
+    "DeviceManagementConfiguration.Read.All": "dc377aa6-52d8-4e23-b271-2a7ae04cedf3",
+    "DeviceManagementConfiguration.ReadWrite.All": "9241abd9-d0e6-425a-bd4f-47ba86e767a4",
+    "DeviceManagementApps.Read.All": "7a6ee1e7-141e-4cec-ae74-d9db155731ff",
+    "DeviceManagementApps.ReadWrite.All": "78145de6-330d-4800-a6ce-494ff2d33d07",
 }
 # The permissions Graph's service principal offers in the simulator, besides any a scenario grants.
 CATALOGUE = (
@@ -106,7 +114,7 @@ class Directory:
         self.reference = reference
 
     def graph_permissions(self) -> list[str]:
-        granted = sorted({p for app in self.tenant.apps for p in app.permissions} - set(CATALOGUE))
+        granted = sorted({p for app in self.tenant.apps for p in app.consented} - set(CATALOGUE))
         return [*CATALOGUE, *granted]
 
     def service_principal_by_app_id(self, app_id: str) -> dict[str, Any] | None:
@@ -137,7 +145,7 @@ class Directory:
             return []
         resource_id = graph_service_principal_id(self.tenant)
         assignments = []
-        for permission in sorted(app.permissions):
+        for permission in sorted(app.consented):
             digest = hashlib.sha256(f"{app.service_principal_id}:{permission}".encode()).digest()
             assignments.append({
                 # Graph's assignment ids are 43-character base64url strings.

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from atlas_sim import applications
 from atlas_sim.scenario import MAX_TOP, FaultSpec, SimTenant
 from atlas_sim.state import SimState, client_request_id, json_response, request_id, sim_state, utc_now_iso
 
@@ -402,6 +403,7 @@ ENDPOINTS = (
               False),
     _endpoint(r"/servicePrincipals/(?P<sp_id>[^/]+)/appRoleAssignments", app_role_assignments, APPLICATION_READ,
               False),
+    _endpoint(r"/applications\(appId='(?P<app_id>[^']*)'\)", applications.by_app_id, APPLICATION_READ, False),
     _endpoint(r"/deviceManagement/managedDevices", managed_devices, DEVICES_READ, True),
     _endpoint(r"/deviceManagement/deviceConfigurations", device_configurations, CONFIGURATION_READ, True),
     _endpoint(r"/deviceManagement/deviceCompliancePolicies", device_compliance_policies, CONFIGURATION_READ, True),

@@ -21,10 +21,14 @@ display_name and verified_domains is optional)::
           - client_id: <GUID>
             display_name: Atlas
             permissions: [Organization.Read.All]    # granted + consented Graph application permissions
+            pending_permissions: []       # consented in the directory, not yet in issued tokens (propagating)
+            registered_here: true         # false: a multi-tenant app registered elsewhere (no application object)
             secrets:
               - value: "demo-..."
                 id: <GUID>                # the "Secret ID" Entra shows beside the value
                 expired: false
+                expires_in_days: 365      # its endDateTime, from the simulator's start (default 365; expired: -10)
+                display_name: Atlas       # the secret's description in the portal
         intune:
           licensed: true                  # false: Intune paths answer 400 "Request not applicable to target tenant."
           devices: 250                    # a count, or a mapping with distributions (weights, any scale):
@@ -114,6 +118,13 @@ class SimSecret:
     value: str = field(repr=False)
     secret_id: str = ""
     expired: bool = False
+    expires_in_days: int = 365
+    display_name: str = ""
+
+    @property
+    def hint(self) -> str:
+        # What Entra keeps of a secret besides its hash: the first three characters.
+        return self.value[:3]
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,15 @@ class SimApp:
     permissions: frozenset[str] = frozenset()
     # Public certificates (PEM) registered on the app: client assertions must be signed by their keys.
     certificates: tuple[str, ...] = ()
+    # Consented in the directory (app role assignments) but not yet in the tokens Entra issues: propagation.
+    pending_permissions: frozenset[str] = frozenset()
+    # False: a multi-tenant app whose application object lives in another tenant (Graph answers 404 for it here).
+    registered_here: bool = True
+
+    @property
+    def consented(self) -> frozenset[str]:
+        """What the directory's app role assignments hold: the token's roles plus those still propagating."""
+        return self.permissions | self.pending_permissions
 
     def secret_matching(self, value: str) -> SimSecret | None:
         return next((s for s in self.secrets if s.value == value), None)
@@ -414,10 +434,12 @@ def _domains(items: list[object], where: str) -> tuple[SimDomain, ...]:
 
 def _app(data: object, where: str) -> SimApp:
     raw = _mapping(data, where, required={"client_id", "display_name"},
-                   optional={"secrets", "permissions", "certificates"})
+                   optional={"secrets", "permissions", "certificates", "pending_permissions", "registered_here"})
     secrets = tuple(_secret(s, f"{where}.secrets[{i}]") for i, s in enumerate(_list(raw.get("secrets", []),
                                                                                      f"{where}.secrets")))
     permissions = [_str(p, f"{where}.permissions") for p in _list(raw.get("permissions", []), f"{where}.permissions")]
+    pending = [_str(p, f"{where}.pending_permissions")
+               for p in _list(raw.get("pending_permissions", []), f"{where}.pending_permissions")]
     return SimApp(
         client_id=_guid(raw["client_id"], f"{where}.client_id"),
         display_name=_str(raw["display_name"], f"{where}.display_name"),
@@ -425,15 +447,23 @@ def _app(data: object, where: str) -> SimApp:
         permissions=frozenset(permissions),
         certificates=tuple(_str(c, f"{where}.certificates") for c in _list(raw.get("certificates", []),
                                                                            f"{where}.certificates")),
+        pending_permissions=frozenset(pending) - frozenset(permissions),
+        registered_here=_bool(raw.get("registered_here", True), f"{where}.registered_here"),
     )
 
 
 def _secret(data: object, where: str) -> SimSecret:
-    raw = _mapping(data, where, required={"value"}, optional={"id", "expired"})
+    raw = _mapping(data, where, required={"value"}, optional={"id", "expired", "expires_in_days", "display_name"})
     value = _str(raw["value"], f"{where}.value")
+    expired = _bool(raw.get("expired", False), f"{where}.expired")
     # Deterministic when omitted, so the same scenario always shows the same Secret ID.
     secret_id = _guid(raw["id"], f"{where}.id") if "id" in raw else str(uuid.uuid5(uuid.NAMESPACE_URL, where))
-    return SimSecret(value=value, secret_id=secret_id, expired=_bool(raw.get("expired", False), f"{where}.expired"))
+    days = _int(raw.get("expires_in_days", -10 if expired else 365), f"{where}.expires_in_days", minimum=-3650,
+                maximum=36500)
+    if expired != (days < 0):
+        raise ScenarioError(f"{where}: expires_in_days must be negative exactly when the secret is expired")
+    return SimSecret(value=value, secret_id=secret_id, expired=expired, expires_in_days=days,
+                     display_name=_str(raw.get("display_name", "Atlas"), f"{where}.display_name"))
 
 
 def _mapping(data: object, where: str, *, required: set[str], optional: set[str]) -> Mapping[str, Any]:

@@ -63,6 +63,7 @@ class BadgeCatalog:
             ReadinessStatus.READY.value: BadgeStyle("Ready", "green", "circle_check"),
             ReadinessStatus.BLOCKED.value: BadgeStyle("Blocked", "red", "octagon_x"),
             ReadinessStatus.UNKNOWN.value: BadgeStyle("Not known yet", "gray", "circle_dashed"),
+            ReadinessStatus.NOT_AVAILABLE.value: BadgeStyle("Not available in this cloud", "gray", "cloud_off"),
         }),
         SECTION_STATUS: MappingProxyType({
             SectionStatus.RUNNING.value: BadgeStyle("Reading", "blue", "loader"),

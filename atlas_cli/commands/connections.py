@@ -12,6 +12,7 @@ from atlas_services.authz import Capability
 from atlas_services.connections import create_connection, delete_connection, list_connections, set_default, set_enabled
 from atlas_services.credential_input import CredentialInput, CredentialSource, from_fields
 from atlas_services.errors import InvalidInput
+from atlas_services.onboarding import connection_onboarding
 from atlas_services.secrets import SecretValue
 
 connection_app = typer.Typer(no_args_is_help=True, help="Microsoft provider connections.")
@@ -152,3 +153,19 @@ def connection_list(tenant: TenantName, actor_email: AsEmail, as_json: Json = Fa
         lines = [f"{v.id}  {v.name}{' [default]' if v.is_default else ''}  {v.cloud}  {v.health_status}"
                  for v in views] or ["no connections yet: create one with `atlas connection create`"]
         emit(as_json, {"connections": views}, "\n".join(lines))
+
+
+@connection_app.command("consent-url")
+@declares(Capability.PROVIDER_VIEW)
+def connection_consent_url(connection_id: ConnectionId, tenant: TenantName, actor_email: AsEmail,
+                           as_json: Json = False) -> None:
+    """The admin-consent URL for the connection's cloud and tenant, and the Graph application permissions each
+    capability needs as a requiredResourceAccess manifest fragment (paste it into the app registration's manifest,
+    then open the URL as an admin of the customer tenant)."""
+    with guarded(as_json):
+        view = connection_onboarding(acting_as(tenant, actor_email), connection_id)
+        lines = [f"admin consent: {view.consent_url}", "", "permissions (application, Microsoft Graph):"]
+        lines += [f"  {need.capability_label}: {need.permission} ({need.role_id})"
+                  + ("" if need.required else " [recommended]") for need in view.needs]
+        lines += ["", "requiredResourceAccess (every capability):", view.manifest]
+        emit(as_json, view.as_dict(), "\n".join(lines))

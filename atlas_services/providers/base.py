@@ -45,6 +45,11 @@ class ConnectionFacts:
     credential_hint: str = ""
     credential_expires_at: datetime | None = None
     credential_expiry_warning: str | None = None
+    credential_expires_source: str | None = None  # typed | certificate | microsoft (provider_credentials)
+    # To find the credential among the app registration's own (issue 14): a certificate's thumbprint, or a secret's
+    # first three characters, which Microsoft itself shows as the secret's hint.
+    credential_thumbprint: str | None = None
+    credential_secret_hint: str | None = None
     # The last successful health check's details ({} when there was none, or the last check failed).
     last_health: Mapping[str, Any] = field(default_factory=dict)
 

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from atlas_services import audit
 from atlas_services.authz import Actor, Capability, load_for_actor, requires
+from atlas_services.cloud_availability import refuse_if_unavailable
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput, ProviderError
 from atlas_services.models import (
@@ -88,6 +89,7 @@ def _start(actor: Actor, op_type: str, connection_id: object | None, credential_
     for _ in range(3):
         with session_scope() as session:
             connection = _resolve_connection(session, actor, connection_id)
+            refuse_if_unavailable(connection.cloud, op_type)  # a capability the cloud's Graph lacks never queues
             scope = scope_key(actor.tenant_id, connection.entra_tenant_id)
             inserted = session.execute(
                 insert(OperationRun)

@@ -32,6 +32,7 @@ class ReadinessStatus(StrEnum):
     READY = "ready"
     BLOCKED = "blocked"  # the granted permissions lack what one of its Graph calls needs
     UNKNOWN = "unknown"  # no health check yet, or the granted permissions could not be read
+    NOT_AVAILABLE = "not_available"  # the connection's cloud does not offer one of its Graph calls
 
 
 class PermissionSource(StrEnum):
@@ -106,8 +107,40 @@ class CredentialFacts(StoredModel):
     kind: str | None = None
     hint: str | None = None
     expires_at: str | None = None
+    expires_source: str | None = None  # typed (by an admin) | certificate (its not-after) | microsoft
     days_left: int | None = None
     warning: str | None = None
+
+
+class MissingPermission(StoredModel):
+    """A permission a capability still lacks after consent, and why: ``propagating`` (granted in the directory's
+    app role assignments, not yet in the access token), ``not_granted`` (not in the directory), or
+    ``not_in_token`` (the directory could not be read and the token lacks it)."""
+
+    permission: str = ""
+    state: str = ""
+    needed_for: list[str] = Field(default_factory=list)
+
+
+class AppCredentialEntry(StoredModel):
+    """One secret or certificate of the app registration, as Microsoft lists it (no secret material)."""
+
+    kind: str = ""  # client_secret | certificate
+    key_id: str = ""
+    display_name: str | None = None
+    hint: str | None = None  # a secret's first three characters (Microsoft's hint)
+    thumbprint: str | None = None  # a certificate's SHA-1 thumbprint, upper-case hex
+    start: str | None = None
+    end: str | None = None
+    in_use: bool = False
+
+
+class AppCredentialsFound(StoredModel):
+    # microsoft: read from the app registration | no_permission | not_in_tenant | unavailable
+    source: str = "unavailable"
+    note: str | None = None
+    in_use_end: str | None = None  # the end date of the credential Atlas signs in with, when matched
+    items: list[AppCredentialEntry] = Field(default_factory=list)
 
 
 class HealthCheckSummary(StoredModel):
@@ -127,6 +160,12 @@ class HealthCheckSummary(StoredModel):
     expected_tenant_id: str | None = None
     # Set when the check verified a rotated credential.
     verified_credential_id: str | None = None
+    # Onboarding (issue 14): what is still missing after consent and why, the app registration's own credentials,
+    # app-role ids that differ from Atlas's copy, and the capabilities the connection's cloud does not offer.
+    missing_permissions: list[MissingPermission] = Field(default_factory=list)
+    app_credentials: AppCredentialsFound | None = None
+    app_role_mismatches: list[dict[str, str]] = Field(default_factory=list)
+    cloud: str | None = None
 
     @model_validator(mode="after")
     def _name_capabilities(self) -> HealthCheckSummary:

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.e2e
 RUN_FINISH_TIMEOUT_MS = 45_000
 # What the demo scenario gives Contoso (atlas_sim/scenarios/demo.yaml).
 CONTOSO_COUNTS = {"managed_device": 300, "device_configuration": 9, "compliance_policy": 4, "mobile_app": 18}
+CONTOSO_TENANT, CONTOSO_APP = "69428f70-3c80-4e10-b63c-dc69ea0f142f", "217150f4-a636-4778-b5ec-3b57952fc53a"
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +114,45 @@ def test_inventory_sync_and_compliance_snapshot_from_the_detail_page_then_operat
     expect(rows).to_have_count(2)
     assert {row.get_attribute("data-status") for row in rows.all()} == {"succeeded"}
     assert {row.get_attribute("data-run-id") for row in rows.all()} == {sync_run, snapshot_run}
+
+
+def test_onboarding_consent_url_and_manifest_then_expiry_read_from_microsoft(
+    demo: dict[str, Any], operator_page: Page, huey_queue: Any, web_app: str
+) -> None:
+    """The onboarding section shows the simulator cloud's admin-consent URL and the manifest fragment; after a
+    health check, the credential's expiry comes from the app registration and its credentials are listed."""
+    page = operator_page
+    contoso = next(connection for connection in demo["connections"] if connection["name"] == "Contoso")
+    page.goto(f"{web_app.rstrip('/')}/connections/{contoso['id']}")
+    expect(page.get_by_test_id("connection-title")).to_have_text("Contoso")
+    section = page.get_by_test_id("onboarding-section")
+    consent = section.get_by_test_id("consent-url")
+    expect(consent).to_contain_text(f"/{CONTOSO_TENANT}/adminconsent?client_id={CONTOSO_APP}")
+    assert consent.get_attribute("href") == consent.text_content()
+    expect(section.get_by_test_id("manifest")).to_contain_text("00000003-0000-0000-c000-000000000000")
+    expect(section.get_by_test_id("manifest")).to_contain_text("2f51be20-0bb4-4fed-bf7b-db946066c75e")
+    expect(section.get_by_test_id("permission-need")).to_have_count(7)
+    expect(section.locator('[data-permission="Application.Read.All"]')).to_contain_text("recommended")
+    expect(section.get_by_test_id("copy-manifest")).to_be_visible()
+
+    page.get_by_test_id("start-health_check").click()
+    run_id = _started_run(page)
+    with running_worker():
+        expect(page.get_by_test_id(f"run-status-{run_id}")).to_have_attribute(
+            "data-status", "succeeded", timeout=RUN_FINISH_TIMEOUT_MS)
+    expect(page.get_by_test_id("credential-expiry-source")).to_contain_text("Read from Microsoft")
+    expect(page.get_by_test_id("app-credential")).to_have_count(1)
+    expect(page.get_by_test_id("app-credential")).to_have_attribute("data-in-use", "yes")
+    expect(page.get_by_test_id("missing-permissions")).to_have_count(0)
+
+
+def test_a_readonly_member_sees_the_consent_url(demo: dict[str, Any], browser: Browser, web_app: str) -> None:
+    readonly = next(user for user in demo["users"] if user["role"] == "readonly")
+    page = open_signed_in_page(browser, web_app, readonly["email"], readonly["password"])
+    try:
+        contoso = next(connection for connection in demo["connections"] if connection["name"] == "Contoso")
+        page.goto(f"{web_app.rstrip('/')}/connections/{contoso['id']}")
+        expect(page.get_by_test_id("consent-url")).to_contain_text(f"/{CONTOSO_TENANT}/adminconsent")
+        expect(page.get_by_test_id("manifest")).to_contain_text("resourceAccess")
+    finally:
+        page.context.close()

@@ -70,6 +70,7 @@ CASES: dict[tuple[str, ...], Callable[[dict[str, Any]], tuple[list[str], str | N
     ("connection", "enable"): lambda w: ([w["spare"]], None),
     ("connection", "delete"): lambda w: ([w["spare"]], None),
     ("connection", "rotate-credential"): lambda w: ([w["spare"]], "rotated-secret-value"),
+    ("connection", "consent-url"): lambda w: ([w["spare"]], None),
     ("op", "start"): lambda w: (["health_check", "--connection", w["spare"]], None),
     ("op", "show"): lambda w: ([w["run"]], None),
     ("member", "list"): lambda w: ([], None),
@@ -104,7 +105,8 @@ def test_each_role_gets_exactly_its_capabilities(world: dict[str, Any], role: Ro
 
 
 @pytest.mark.parametrize("path", [("connection", "set-default"), ("connection", "disable"),
-                                  ("connection", "delete"), ("connection", "rotate-credential"), ("op", "start")])
+                                  ("connection", "delete"), ("connection", "rotate-credential"), ("op", "start"),
+                                  ("connection", "consent-url")])
 def test_another_tenants_ids_look_exactly_like_random_ids(world: dict[str, Any], path: tuple[str, ...]) -> None:
     owner = world["actors"][Role.OWNER]
     answers = []

@@ -95,7 +95,7 @@ class Session:
         return error
 
     def path_params(self, key: str) -> dict[str, str]:
-        if key == "servicePrincipals.getByAppId":
+        if key in ("servicePrincipals.getByAppId", "application.byAppId"):
             return {"appId": self.app.client_id}
         if key == "servicePrincipals.appRoleAssignments":
             return {"servicePrincipalId": self.app.service_principal_id}

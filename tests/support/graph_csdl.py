@@ -1,8 +1,9 @@
 """Microsoft Graph's published v1.0 schema (CSDL), read for tests: resolve contract paths, list a type's properties,
 and check that a JSON entity uses only properties and enum values the schema declares.
 
-The file lives outside the project (../shared/graph/v1.0-Prod.csdl, or ATLAS_GRAPH_CSDL); tests that need it skip
-with a visible reason when it is absent.
+The files live outside the project (../shared/graph/v1.0-Prod.csdl, or ATLAS_GRAPH_CSDL, for the global cloud;
+v1.0-Fairfax.csdl and v1.0-Mooncake.csdl beside it for the national clouds); tests that need one skip with a
+visible reason when it is absent. Every function takes the schema file to use (default: the global one).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CSDL = Path(os.environ.get("ATLAS_GRAPH_CSDL", ROOT.parent / "shared" / "graph" / "v1.0-Prod.csdl"))
+CSDL_DIR = CSDL.parent
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 NEEDS_CSDL = pytest.mark.skipif(not CSDL.exists(), reason=f"Graph v1.0 CSDL not found at {CSDL}")
 _ALT_KEY = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9.]*)\((?P<prop>[A-Za-z0-9]+)='[^']*'\)$")
@@ -47,9 +49,9 @@ def qualified(name: str) -> str:
     return "microsoft.graph." + name[len("graph."):] if name.startswith("graph.") else name
 
 
-@lru_cache(maxsize=1)
-def schema() -> Schema:
-    root = ET.parse(CSDL).getroot()
+@lru_cache(maxsize=4)
+def schema(csdl: Path = CSDL) -> Schema:
+    root = ET.parse(csdl).getroot()
     types: dict[str, TypeInfo] = {}
     enums: dict[str, tuple[set[str], bool]] = {}
     roots: dict[str, str] = {}
@@ -94,9 +96,9 @@ def _alternate_keys(node: ET.Element) -> set[str]:
     return keys
 
 
-def members(type_name: str) -> tuple[dict[str, str], dict[str, str]]:
+def members(type_name: str, csdl: Path = CSDL) -> tuple[dict[str, str], dict[str, str]]:
     """Properties (name -> type) and navigation properties of a type, inherited ones included."""
-    types = schema().types
+    types = schema(csdl).types
     props: dict[str, str] = {}
     navs: dict[str, str] = {}
     current: str | None = qualified(type_name)
@@ -123,13 +125,13 @@ def _element(type_name: str) -> tuple[str, bool]:
     return type_name, False
 
 
-def resolve(path: str) -> str:
+def resolve(path: str, csdl: Path = CSDL) -> str:
     """The entity type a contract path returns (collections unwrapped); AssertionError naming a bad segment.
 
     Understands names, ``{key}`` / ``{key:kind}`` segments and alternate keys ``name(prop='value')``, which must be
     declared as alternate keys of the entity type.
     """
-    roots = schema().roots
+    roots = schema(csdl).roots
     segments = path.strip("/").split("/")
     current = ""
     for index, segment in enumerate(segments):
@@ -145,13 +147,13 @@ def resolve(path: str) -> str:
             continue
         else:
             element, _ = _element(current)
-            _, navs = members(element)
+            _, navs = members(element, csdl)
             assert name in navs, f"'{name}' is not a navigation property of {element}"
             current = navs[name]
         if alt:
             element, is_collection = _element(current)
             assert is_collection, f"alternate key {segment} follows a single entity"
-            keys = schema().types[element].alternate_keys
+            keys = schema(csdl).types[element].alternate_keys
             assert alt.group("prop") in keys, f"'{alt.group('prop')}' is not an alternate key of {element} ({keys})"
             current = element
     return _element(current)[0]

@@ -22,6 +22,7 @@ def test_every_status_value_has_its_own_badge() -> None:
 def test_the_readiness_and_section_enums_cover_what_the_provider_writes() -> None:
     """The statuses are plain strings in run summaries and health details: these are the ones the Microsoft
     provider writes (the UI's enums must not fall behind it)."""
+    from atlas_services.cloud_availability import CloudAvailability
     from atlas_services.errors import ProviderError
     from atlas_services.graph.contracts import load_contracts
     from atlas_services.providers.microsoft.health import readiness
@@ -30,6 +31,9 @@ def test_the_readiness_and_section_enums_cover_what_the_provider_writes() -> Non
     contracts = load_contracts()
     granted_cases: list[set[str] | None] = [None, set(), {"Organization.Read.All"}]
     found = {entry["status"] for granted in granted_cases for entry in readiness(contracts, granted).values()}
+    # A cloud whose Graph lacks a call of the inventory sync.
+    gaps = CloudAvailability("usgov", {"mobileApps.list": ("inventory_sync",)})
+    found |= {entry["status"] for entry in readiness(contracts, set(), gaps=gaps).values()}
     assert found == {member.value for member in ReadinessStatus}
     section_statuses = {"running", "succeeded",  # set by the inventory section loop itself
                         failure_entry(ProviderError("permission.missing"))["status"],

@@ -159,6 +159,7 @@ def test_guid_parameters_of_the_project_file_refuse_non_guids() -> None:
     guid_params = [(c.key, p.name) for c in contracts.values() for p in c.params if p.kind == "guid"]
     assert ("servicePrincipals.appRoleAssignments", "servicePrincipalId") in guid_params
     assert ("servicePrincipals.getByAppId", "appId") in guid_params
+    assert ("application.byAppId", "appId") in guid_params
     for key, name in guid_params:
         with pytest.raises(ContractError, match="must be a GUID"):
             contracts[key].render_path({name: "contoso.onmicrosoft.com"})
@@ -170,7 +171,9 @@ def test_the_project_file_declares_every_call_v1_needs() -> None:
     contracts = load_contracts()
     assert {c.key for c in contracts.for_capability("health_check")} == {
         "organization.list", "servicePrincipals.getByAppId", "servicePrincipals.appRoleAssignments",
-        "servicePrincipals.graphAppRoles"}
+        "servicePrincipals.graphAppRoles", "application.byAppId"}
+    assert contracts["application.byAppId"].permissions[0] == "Application.Read.All"
+    assert {"passwordCredentials", "keyCredentials"} <= set(contracts["application.byAppId"].select)
     assert {c.key for c in contracts.for_capability("inventory_sync")} == {
         "managedDevices.list", "deviceConfigurations.list", "deviceCompliancePolicies.list", "mobileApps.list"}
     assert {c.key for c in contracts.for_capability("compliance_snapshot")} == {

@@ -12,6 +12,7 @@ from atlas_app.components.tables import (
     readiness_table,
     warnings_callout,
 )
+from atlas_app.pages.connection_detail.onboarding import app_credentials_table, missing_callout
 from atlas_app.pages.connection_detail.section import section
 from atlas_app.pages.connection_detail.state import ConnectionDetailState as S
 
@@ -29,6 +30,9 @@ def _credential() -> rx.Component:
             rx.cond(S.credential_warning != "",
                     rx.text(S.credential_warning, size="1", color_scheme="amber",
                             custom_attrs={"data-testid": "credential-warning"})),
+            rx.cond(S.credential_expiry_note != "",
+                    rx.text(S.credential_expiry_note, size="1", color_scheme="gray", max_width="22em",
+                            custom_attrs={"data-testid": "credential-expiry-source"})),
             spacing="1",
         ),
         custom_attrs={"data-testid": "credential-card"},
@@ -63,6 +67,7 @@ def health() -> rx.Component:
             spacing="4",
             wrap="wrap",
         ),
+        missing_callout(S.missing_permissions),
         warnings_callout(S.health_warnings),
         over_privilege_callout(S.over_privileged),
         rx.cond(S.readiness.length() > 0, readiness_table(S.readiness),
@@ -92,5 +97,6 @@ def health() -> rx.Component:
                 width="100%",
             ),
         ),
+        app_credentials_table(S.app_credentials, S.app_credentials_at),
         test_id="health-section",
     )

@@ -14,6 +14,15 @@ from typing import Any, ClassVar
 
 import reflex as rx
 
+from atlas_app.pages.connection_detail.onboarding import (
+    AppCredentialRow,
+    MissingRow,
+    NeedRow,
+    app_credential_rows,
+    listed_at,
+    missing_rows,
+    need_rows,
+)
 from atlas_app.pages.connection_detail.reads import (
     DEFAULT_KIND,
     KINDS,
@@ -103,6 +112,15 @@ class ConnectionDetailState(LivePageState, SessionState):
     secret_hint: rx.Field[str] = rx.field("")
     credential_expires: rx.Field[str] = rx.field("")
     credential_warning: rx.Field[str] = rx.field("")
+    credential_expiry_note: rx.Field[str] = rx.field("")  # where the date came from
+    app_credentials: rx.Field[list[AppCredentialRow]] = rx.field(default_factory=list)
+    app_credentials_at: rx.Field[str] = rx.field("")
+
+    # Onboarding: consent URL, manifest, what is still missing after consent (nothing secret).
+    consent_url: rx.Field[str] = rx.field("")
+    manifest: rx.Field[str] = rx.field("")
+    permission_needs: rx.Field[list[NeedRow]] = rx.field(default_factory=list)
+    missing_permissions: rx.Field[list[MissingRow]] = rx.field(default_factory=list)
 
     runs: rx.Field[list[RunRow]] = rx.field(default_factory=list)
 
@@ -226,6 +244,11 @@ class ConnectionDetailState(LivePageState, SessionState):
         expires = health.credential_expires_at if health else None
         self.credential_expires = expires.strftime("%Y-%m-%d") if expires else ""
         self.credential_warning = (health.credential_warning or "") if health else ""
+        self.credential_expiry_note = (health.credential_expiry_note or "") if health else ""
+        self.app_credentials, self.app_credentials_at = app_credential_rows(health), listed_at(health)
+        self.consent_url = health.onboarding.consent_url if health else ""
+        self.manifest = health.onboarding.manifest if health else ""
+        self.permission_needs, self.missing_permissions = need_rows(health), missing_rows(health)
 
     def _show_inventory(self, overview: InventoryOverview | None) -> None:
         self.kinds = [KindRow(kind=str(k.kind), label=k.label, active=k.active, removed=k.removed,

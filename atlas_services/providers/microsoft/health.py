@@ -6,8 +6,12 @@
    through Microsoft Graph's own service principal's appRoles (authoritative); when the directory cannot be read
    (no Application.Read.All), from the access token's ``roles`` claim, decoded without verification as a
    debugging aid only. The result says which source it used.
-4. Per-capability readiness from the contracts' required permissions: "ready" or "blocked: missing X".
-5. Warnings: over-privileged permissions (granted but not what any contract needs) and credential expiry.
+4. Per-capability readiness from the contracts' required permissions: "ready", "blocked: missing X", or "not
+   available" when the connection's cloud lacks one of its calls (cloud_availability). A permission granted in the
+   directory but not yet in the access token counts as missing and is reported as propagating (the token cache is
+   dropped so the next check gets a fresh token); one missing from the directory as not granted.
+5. The app registration's own secrets and certificates (app_registration): the real expiry of the one in use.
+6. Warnings: over-privileged permissions, app-role ids that differ from Atlas's copy, and credential expiry.
 """
 
 from __future__ import annotations
@@ -15,33 +19,43 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from atlas_services.cloud_availability import availability
+from atlas_services.credential_expiry import expiry_warning
 from atlas_services.errors import CapabilityFailed, ProviderError
 from atlas_services.graph import tokens
 from atlas_services.graph.client import GraphClient
 from atlas_services.graph.clouds import get_cloud
-from atlas_services.graph.contracts import ContractSet
 from atlas_services.graph.errors import GraphRequestError
-from atlas_services.models import utcnow
+from atlas_services.models import CredentialKind, utcnow
+from atlas_services.onboarding import catalogue
 from atlas_services.providers.base import CapabilityContext, CapabilityResult, ConnectionFacts
+from atlas_services.providers.microsoft.app_registration import (
+    APPLICATION_CONTRACT,
+    may_read_applications,
+    read_app_credentials,
+)
+from atlas_services.providers.microsoft.readiness import (
+    APP_ROLE_ASSIGNMENTS,
+    GRAPH_APP_ROLES,
+    OWN_SERVICE_PRINCIPAL,
+    PROPAGATING,
+    SOURCE_ASSIGNMENTS,
+    STATE_TEXT,
+    missing_permissions,
+    over_privileged,
+    readiness,
+)
 from atlas_services.reasons import ReasonCode
-from atlas_services.runs.summaries import HealthCheckSummary
-from atlas_services.runs.types import GRAPH_CAPABILITIES, OperationType
+from atlas_services.runs.summaries import AppCredentialsFound, HealthCheckSummary
+from atlas_services.runs.types import OperationType
 from atlas_services.secrets import AppCredential
 
 ORGANIZATION_CONTRACT = "organization.list"
-OWN_SERVICE_PRINCIPAL = "servicePrincipals.getByAppId"
-APP_ROLE_ASSIGNMENTS = "servicePrincipals.appRoleAssignments"
-GRAPH_APP_ROLES = "servicePrincipals.graphAppRoles"
-# Used only to read the granted permissions; without them the check falls back to the token, so they never make
-# a capability "blocked".
-PERMISSION_LOOKUPS = frozenset({OWN_SERVICE_PRINCIPAL, APP_ROLE_ASSIGNMENTS, GRAPH_APP_ROLES})
-
-SOURCE_ASSIGNMENTS = "app_role_assignments"
 SOURCE_ROLES_CLAIM = "token_roles_claim"
 SOURCE_UNKNOWN = "unknown"
 
@@ -65,6 +79,20 @@ class GrantedPermissions:
     permissions: tuple[str, ...] | None
     note: str | None = None
     token_roles: tuple[str, ...] | None = None
+    # Graph's app-role ids in this tenant that differ from Atlas's copy (graph_permissions.yaml).
+    role_mismatches: tuple[dict[str, str], ...] = ()
+
+    @property
+    def pending(self) -> frozenset[str]:
+        """Granted in the directory, not yet in the access token (consent still propagating)."""
+        if self.source != SOURCE_ASSIGNMENTS or self.permissions is None or self.token_roles is None:
+            return frozenset()
+        return frozenset(self.permissions) - frozenset(self.token_roles)
+
+    @property
+    def effective(self) -> set[str] | None:
+        """What Graph will honour now: the directory's grants that the token already carries."""
+        return None if self.permissions is None else set(self.permissions) - self.pending
 
     def summary(self) -> dict[str, Any]:
         summary: dict[str, Any] = {"source": self.source,
@@ -87,6 +115,9 @@ class HealthResult:
     over_privileged: tuple[dict[str, str], ...] = ()
     warnings: tuple[str, ...] = ()
     credential: dict[str, Any] | None = None
+    missing_permissions: tuple[dict[str, Any], ...] = ()
+    app_credentials: AppCredentialsFound | None = None
+    cloud: str | None = None
     checked_at: datetime = field(default_factory=utcnow)
 
     def summary(self) -> HealthCheckSummary:
@@ -102,6 +133,10 @@ class HealthResult:
             "over_privileged": list(self.over_privileged),
             "warnings": list(self.warnings),
             "credential": self.credential,
+            "missing_permissions": list(self.missing_permissions),
+            "app_credentials": self.app_credentials.stored() if self.app_credentials else None,
+            "app_role_mismatches": list(self.permissions.role_mismatches) if self.permissions else [],
+            "cloud": self.cloud,
             "checked_at": self.checked_at.isoformat(),
         })
 
@@ -113,7 +148,16 @@ class HealthCheck:
         facts = context.connection
         target = HealthTarget(cloud=facts.cloud, entra_tenant_id=facts.entra_tenant_id, client_id=facts.client_id)
         context.progress.checkpoint(step="organization")
-        result = inspect_tenant(context.graph, target, context.access_token, credential=credential_facts(facts))
+        try:
+            result = inspect_tenant(context.graph, target, context.access_token,
+                                    credential=credential_facts(facts), facts=facts)
+        except CapabilityFailed as exc:
+            if exc.code == ReasonCode.PERMISSION_PROPAGATING:
+                tokens.forget_connection(facts.connection_id)  # as below
+            raise
+        if any(m["state"] == PROPAGATING for m in result.missing_permissions):
+            # The cached token predates the consent; the next check must ask Entra for a new one.
+            tokens.forget_connection(facts.connection_id)
         context.progress.checkpoint(step="done")
         return CapabilityResult(result.summary())
 
@@ -131,7 +175,7 @@ def check_health(target: HealthTarget, credential: AppCredential) -> HealthResul
 
 
 def inspect_tenant(graph: GraphClient, target: HealthTarget, access_token: Callable[[], str], *,
-            credential: dict[str, Any] | None = None) -> HealthResult:
+                   credential: dict[str, Any] | None = None, facts: ConnectionFacts | None = None) -> HealthResult:
     """Everything after sign-in. Raises CapabilityFailed (carrying what was found) when the tenant is the wrong
     one or the organization cannot be read."""
     organization: dict[str, Any] | None = None
@@ -155,9 +199,23 @@ def inspect_tenant(graph: GraphClient, target: HealthTarget, access_token: Calla
     permissions = granted_permissions(graph, target, access_token)
     granted = set(permissions.permissions) if permissions.permissions is not None else None
     over = over_privileged(graph.contracts, granted or set())
+    ready = readiness(graph.contracts, permissions.effective, pending=permissions.pending,
+                      gaps=availability(target.cloud))
+    missing = missing_permissions(ready, permissions.source)
+    app_credentials: AppCredentialsFound | None = None
+    if facts is not None:
+        may_read = may_read_applications(graph.contracts[APPLICATION_CONTRACT].permissions, permissions.effective)
+        app_credentials = read_app_credentials(graph, facts, may_read)
+        credential = with_microsoft_expiry(credential, app_credentials)
     warnings = [f"Over-privileged: {o['permission']} ({o['reason']})." for o in over]
+    warnings += [f"Still missing: {m['permission']} ({STATE_TEXT[m['state']]})." for m in missing]
+    warnings += [f"Microsoft Graph's app-role id for {m['permission']} in this tenant is {m['found']}, not "
+                 f"{m['expected']} as in Atlas's permission list: check the manifest before pasting it."
+                 for m in permissions.role_mismatches]
     if permissions.note:
         warnings.append(permissions.note)
+    if app_credentials is not None and app_credentials.note:
+        warnings.append(app_credentials.note)
     if credential and credential.get("warning"):
         warnings.append(str(credential["warning"]))
     domains = [d for d in (organization or {}).get("verifiedDomains") or [] if isinstance(d, dict)]
@@ -168,12 +226,21 @@ def inspect_tenant(graph: GraphClient, target: HealthTarget, access_token: Calla
         verified_domains=tuple(str(d.get("name")) for d in domains if d.get("name")),
         request_id=request_id,
         permissions=permissions,
-        readiness=readiness(graph.contracts, granted),
+        readiness=ready,
         over_privileged=tuple(over),
         warnings=tuple(warnings),
         credential=credential,
+        missing_permissions=tuple(missing),
+        app_credentials=app_credentials,
+        cloud=target.cloud,
     )
     if refused is not None:
+        if set(refused.missing_permissions) & permissions.pending:
+            raise CapabilityFailed(
+                ReasonCode.PERMISSION_PROPAGATING,
+                "Admin consent is recorded in the directory, but the app's access token does not carry "
+                f"{', '.join(sorted(set(refused.missing_permissions) & permissions.pending))} yet, so Microsoft "
+                "Graph refused to read the organization.", summary=result.summary())
         if granted is not None and not granted:
             # Entra issues app-only tokens without a roles claim when nothing is consented; Graph then says 403.
             raise CapabilityFailed(
@@ -196,6 +263,7 @@ def granted_permissions(graph: GraphClient, target: HealthTarget,
         graph_sp = graph.get_entity(GRAPH_APP_ROLES, select=["id", "appRoles"])
         names = {str(r.get("id", "")).lower(): str(r["value"]) for r in graph_sp.get("appRoles") or []
                  if isinstance(r, dict) and isinstance(r.get("value"), str)}
+        mismatches = tuple(catalogue().mismatches({name: role_id for role_id, name in names.items()}))
         graph_sp_id = str(graph_sp.get("id", "")).lower()
         granted: set[str] = set()
         for page in graph.iter_pages(APP_ROLE_ASSIGNMENTS, select=["appRoleId", "resourceId"],
@@ -214,7 +282,7 @@ def granted_permissions(graph: GraphClient, target: HealthTarget,
             SOURCE_ROLES_CLAIM, tuple(sorted(roles)),
             f"Permissions were read from the access token's roles claim (a debugging aid, not authoritative), "
             f"because the directory could not be read ({exc.code}). {READ_PERMISSIONS_HINT}", roles)
-    return GrantedPermissions(SOURCE_ASSIGNMENTS, tuple(sorted(granted)), None, roles)
+    return GrantedPermissions(SOURCE_ASSIGNMENTS, tuple(sorted(granted)), None, roles, mismatches)
 
 
 def token_roles(token: str) -> tuple[str, ...] | None:
@@ -235,56 +303,24 @@ def token_roles(token: str) -> tuple[str, ...] | None:
     return tuple(sorted({r for r in roles if isinstance(r, str)}))
 
 
-def readiness(contracts: ContractSet, granted: set[str] | None) -> dict[str, Any]:
-    """Per capability: "ready", or "blocked: missing X" naming the least-privileged permission of each contract the
-    granted permissions do not cover; each contract's own status too (inventory skips just the blocked sections)."""
-    result: dict[str, Any] = {}
-    for capability in GRAPH_CAPABILITIES:
-        entries: dict[str, Any] = {}
-        missing: list[str] = []
-        for contract in contracts.for_capability(capability):
-            if contract.key in PERMISSION_LOOKUPS:
-                continue
-            entry: dict[str, Any] = {"required": contract.permissions[0], "any_of": list(contract.permissions)}
-            if granted is None:
-                entries[contract.key] = {"status": "unknown", **entry}
-            elif set(contract.permissions) & granted:
-                entries[contract.key] = {"status": "ready", **entry}
-            else:
-                entries[contract.key] = {"status": "blocked", "missing": [contract.permissions[0]], **entry}
-                if contract.permissions[0] not in missing:
-                    missing.append(contract.permissions[0])
-        if granted is None:
-            status, label = "unknown", "unknown: the granted permissions could not be read"
-        elif missing:
-            status, label = "blocked", f"blocked: missing {', '.join(missing)}"
-        else:
-            status, label = "ready", "ready"
-        result[capability] = {"status": status, "label": label, "missing": missing, "contracts": entries}
-    return result
-
-
-def over_privileged(contracts: ContractSet, granted: Iterable[str]) -> list[dict[str, str]]:
-    """Granted permissions no contract needs: Atlas needs only the least-privileged permission of each contract."""
-    needed = {c.permissions[0] for c in contracts.values()}
-    found = []
-    for permission in sorted(set(granted) - needed):
-        instead = sorted({c.permissions[0] for c in contracts.values() if permission in c.permissions})
-        if "Write" in permission:
-            reason = "grants write access; Atlas only reads"
-        elif instead:
-            reason = f"broader than Atlas needs; {', '.join(instead)} would do"
-        else:
-            reason = "not used by Atlas"
-        found.append({"permission": permission, "reason": reason})
-    return found
+def with_microsoft_expiry(credential: dict[str, Any] | None, found: AppCredentialsFound | None,
+                          now: datetime | None = None) -> dict[str, Any] | None:
+    """The credential facts with the end date Microsoft holds for it, when the app registration was read."""
+    if credential is None or found is None or found.in_use_end is None:
+        return credential
+    end = datetime.fromisoformat(found.in_use_end)
+    return {**credential, "expires_at": end.isoformat(), "expires_source": "microsoft",
+            "days_left": int((end - (now or utcnow())).total_seconds() // 86400), "warning": expiry_warning(end, now)}
 
 
 def credential_facts(facts: ConnectionFacts, now: datetime | None = None) -> dict[str, Any]:
     expires = facts.credential_expires_at
     days_left = int((expires - (now or utcnow())).total_seconds() // 86400) if expires is not None else None
+    source = facts.credential_expires_source or (
+        "certificate" if facts.credential_kind == CredentialKind.CERTIFICATE else "typed")
     return {"kind": facts.credential_kind, "hint": facts.credential_hint,
-            "expires_at": expires.isoformat() if expires is not None else None, "days_left": days_left,
+            "expires_at": expires.isoformat() if expires is not None else None,
+            "expires_source": source if expires is not None else None, "days_left": days_left,
             "warning": facts.credential_expiry_warning}
 
 
