@@ -22,6 +22,7 @@ from atlas_services.graph.clouds import get_cloud
 from atlas_services.inventory_store import RunObservationStore
 from atlas_services.models import CredentialKind, HealthStatus, ProviderConnection, ProviderCredential, utcnow
 from atlas_services.providers.base import CapabilityContext, ConnectionFacts
+from atlas_services.providers.microsoft.health import SOURCE_ASSIGNMENTS, HealthTarget, granted_permissions
 from atlas_services.providers.registry import capability_for
 from atlas_services.reasons import ReasonCode
 from atlas_services.runs.lifecycle import RunContext
@@ -120,7 +121,18 @@ def _graph_session(resolved: ResolvedConnection) -> Iterator[tuple[GraphClient, 
         return tokens.acquire_graph_token(cloud, resolved.entra_tenant_id, resolved.client_id, credential,
                                           stored=stored)
 
-    graph = GraphClient(cloud, token, tenant_id=resolved.entra_tenant_id, client_id=resolved.client_id)
+    def new_token() -> str:
+        return tokens.refresh_graph_token(cloud, resolved.entra_tenant_id, resolved.client_id, credential,
+                                          stored=stored)
+
+    def directory_grants(graph: GraphClient) -> frozenset[str] | None:
+        # Only the directory's answer counts here: the token's roles are what a stale token lacks.
+        target = HealthTarget(resolved.cloud, resolved.entra_tenant_id, resolved.client_id)
+        found = granted_permissions(graph, target, lambda: "")
+        return frozenset(found.permissions or ()) if found.source == SOURCE_ASSIGNMENTS else None
+
+    graph = GraphClient(cloud, token, tenant_id=resolved.entra_tenant_id, client_id=resolved.client_id,
+                        refresh_token=new_token, directory_grants=directory_grants)
     try:
         yield graph, token
     finally:
