@@ -105,6 +105,17 @@ def _record_health(connection_id: uuid.UUID, status: HealthStatus, code: str | N
             connection.last_checked_at = connection.updated_at = utcnow()
 
 
+def directory_grants_of(target: HealthTarget) -> Callable[[GraphClient], frozenset[str] | None]:
+    """How a run's GraphClient reads the app's granted permissions when Graph refuses one: from the directory
+    (appRoleAssignments) only, since the token's roles are what a token minted before the consent lacks."""
+
+    def read(graph: GraphClient) -> frozenset[str] | None:
+        found = granted_permissions(graph, target, lambda: "")
+        return frozenset(found.permissions or ()) if found.source == SOURCE_ASSIGNMENTS else None
+
+    return read
+
+
 @contextmanager
 def _graph_session(resolved: ResolvedConnection) -> Iterator[tuple[GraphClient, Callable[[], str]]]:
     """A GraphClient for the connection, and the token function it signs its requests with."""
@@ -125,14 +136,9 @@ def _graph_session(resolved: ResolvedConnection) -> Iterator[tuple[GraphClient, 
         return tokens.refresh_graph_token(cloud, resolved.entra_tenant_id, resolved.client_id, credential,
                                           stored=stored)
 
-    def directory_grants(graph: GraphClient) -> frozenset[str] | None:
-        # Only the directory's answer counts here: the token's roles are what a stale token lacks.
-        target = HealthTarget(resolved.cloud, resolved.entra_tenant_id, resolved.client_id)
-        found = granted_permissions(graph, target, lambda: "")
-        return frozenset(found.permissions or ()) if found.source == SOURCE_ASSIGNMENTS else None
-
+    target = HealthTarget(resolved.cloud, resolved.entra_tenant_id, resolved.client_id)
     graph = GraphClient(cloud, token, tenant_id=resolved.entra_tenant_id, client_id=resolved.client_id,
-                        refresh_token=new_token, directory_grants=directory_grants)
+                        refresh_token=new_token, directory_grants=directory_grants_of(target))
     try:
         yield graph, token
     finally:

@@ -93,7 +93,8 @@ def error_for(response: httpx.Response, contract: Contract, request_id: str | No
         missing = list(state.granted_in_directory)
         code = ReasonCode.PERMISSION_MISSING
         detail = (f"Microsoft Graph refused '{contract.key}' although the directory shows {', '.join(missing)} "
-                  "granted to the app, also with a newly issued token.")
+                  "granted to the app, also with a newly issued token: a new admin consent can take minutes to "
+                  "propagate.")
         remediation = PROPAGATION_REMEDIATION
     elif status == 403:
         missing = _scopes_from_message(inner) or list(contract.permissions)
