@@ -491,7 +491,8 @@ async def dispatch(request: Request) -> Response:
     if isinstance(result, Response):
         response = shapes.reshape_error(shaped, result)
     else:
-        shapes.add_hops(shaped, result, request, state.graph_base, path)
+        if hop is None:
+            shapes.add_hops(shaped, result, request, state.graph_base, path)
         if decision.foreign_host is not None and isinstance(result.get("value"), list):
             query = urlencode({"$skiptoken": _skiptoken(caller.tenant, "foreign", len(result["value"]))})
             result["@odata.nextLink"] = f"https://{decision.foreign_host}/v1.0{path}?{query}"

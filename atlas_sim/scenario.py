@@ -78,7 +78,7 @@ import yaml
 
 from atlas_sim import fields
 from atlas_sim.consistency import ConsentLag, TokenLifetime, parse_consent_lag, parse_token_lifetime
-from atlas_sim.fields import ScenarioError
+from atlas_sim.fields import ScenarioError as ScenarioError  # re-exported: callers catch it from here
 from atlas_sim.shapes import Shapes, parse_shapes
 
 # The shared validators, under the names this module reads them by.
