@@ -33,6 +33,8 @@ _ERROR_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
 _SCOPES_IN_MESSAGE = re.compile(r"one of the following scopes:\s*([A-Za-z., ]+)")
 _NOT_LICENSED = re.compile(r"request not applicable to target tenant", re.IGNORECASE)
 _PERMISSION = re.compile(r"^[A-Z][A-Za-z]*(\.[A-Z][A-Za-z]*)+$")
+NOT_REPLICATED_REMEDIATION = ("Right after an app is added to or consented in a tenant, the directory can take a few "
+                              "minutes to show its service principal everywhere; try again later.")
 PROPAGATION_REMEDIATION = (
     "The directory already shows the permission as granted, but Microsoft Graph still refused a freshly issued "
     "token: a new admin consent can take several minutes (occasionally up to an hour) to propagate. Wait, then run "
@@ -108,6 +110,10 @@ def error_for(response: httpx.Response, contract: Contract, request_id: str | No
         detail = attempts_detail(f"Microsoft Graph kept throttling the requests{wait}", state)
     elif status >= 500:
         code, detail = ReasonCode.GRAPH_UNAVAILABLE, attempts_detail(f"Microsoft Graph answered HTTP {status}", state)
+    elif status == 404 and graph_code == "Request_ResourceNotFound":
+        code = ReasonCode.GRAPH_BAD_RESPONSE
+        detail = "Microsoft Graph did not find the directory object (Request_ResourceNotFound)."
+        remediation = NOT_REPLICATED_REMEDIATION
     else:
         suffix = f" ({graph_code})" if graph_code else ""
         code, detail = ReasonCode.GRAPH_BAD_RESPONSE, f"Microsoft Graph refused the request with HTTP {status}{suffix}."

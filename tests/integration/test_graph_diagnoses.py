@@ -46,6 +46,8 @@ TENANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "still_propagating": ("d1000007-0000-4000-8000-000000000007", {},
                           {"consent_lag": {"permissions": [DEVICES], "tokens": 100}}),
     "never_granted": ("d1000008-0000-4000-8000-000000000008", {}, {"permissions": [ORG, APPS_READ, CONFIG, APPS]}),
+    "sp_not_replicated": ("d1000009-0000-4000-8000-000000000009", {},
+                          {"consent_lag": {"service_principal_reads": 1}}),
 }
 
 
@@ -196,7 +198,7 @@ def test_a_permission_never_granted_is_permission_missing_without_a_new_token(
 
 # -- the same, through a whole inventory run ---------------------------------------------------------------------
 
-def _inventory_run(name: str) -> Any:
+def _inventory_run(name: str, op_type: str = "inventory_sync") -> Any:
     from atlas_services.runs.execute import execute_run
     from atlas_services.runs.queries import get_run
     from atlas_services.runs.start import start_operation
@@ -204,7 +206,7 @@ def _inventory_run(name: str) -> Any:
     actor = make_actor("owner")
     connection = create_connection(actor, name=f"{name}-run", entra_tenant_id=tenant_id(name),
                                    client_id=client_id(name), secret=secret(name), make_default=False)
-    started = start_operation(actor, "inventory_sync", connection.id, enqueue=lambda run_id: None)
+    started = start_operation(actor, op_type, connection.id, enqueue=lambda run_id: None)
     execute_run(started.run_id)
     return get_run(actor, started.run_id)
 
@@ -227,3 +229,17 @@ def test_an_inventory_run_names_the_propagation_delay_for_a_grant_still_propagat
     devices = run.summary.stored()["sections"]["managed_devices"]
     assert devices["status"] == "skipped" and devices["reason_code"] == ReasonCode.PERMISSION_MISSING
     assert "propagate" in devices["message"]
+
+
+def test_the_own_service_principal_not_yet_replicated_is_named_and_the_health_check_still_succeeds(
+        db: None, sim: RunningSimulator, caplog: pytest.LogCaptureFixture) -> None:
+    with Recorded(sim, "sp_not_replicated").graph as graph, pytest.raises(GraphRequestError) as caught:
+        graph.get_entity("servicePrincipals.getByAppId", path_params={"appId": client_id("sp_not_replicated")})
+    assert (caught.value.status_code, caught.value.graph_code) == (404, "Request_ResourceNotFound")
+    assert "few minutes" in caught.value.remediation
+    sim.state.consistency.reset()
+    run = _inventory_run("sp_not_replicated", "health_check")
+    assert run.status == "succeeded"
+    permissions = run.summary.stored()["permissions"]
+    # The directory could not be read yet, so the health check fell back to the token's roles (and says so).
+    assert permissions["source"] == "token_roles_claim" and set(permissions["granted"]) == set(EVERYTHING)
