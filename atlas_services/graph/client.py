@@ -86,11 +86,9 @@ class GraphClient:
     ``token_provider`` is called before every request (MSAL serves it from cache), so a long paging run picks up a
     renewed token. Not meant to be shared between threads; the request budget is shared across clients.
 
-    ``refresh_token`` gets a new token past any cache (after which ``token_provider`` answers with it). With it, a
-    401 (a token expired or revoked mid-listing) is retried once with a new token, on the same page; and a 403 for
-    a permission that ``directory_grants`` (read once per client, on the first such 403) shows as granted is taken
-    for a token minted before the admin consent reached it: one new token, one retry, then ``permission.missing``
-    with the propagation delay in its remediation.
+    ``refresh_token`` gets a new token past any cache (``token_provider`` then answers with it): a 401, or a 403 for
+    a permission ``directory_grants`` (read once, on the first 403) shows as granted, gets one new token and one
+    retry of the same request (the same page), then fails as usual (the 403 naming the propagation delay).
     """
 
     def __init__(self, cloud: CloudEndpoints, token_provider: Callable[[], str], http: httpx.Client | None = None, *,
@@ -326,10 +324,9 @@ class GraphClient:
                 return False
         elif not (error.code == ReasonCode.AUTH_FAILED and error.status_code == 401):
             return False
-        log.info("graph %s: HTTP %s, asking for a new token and retrying once (request id %s)", contract.key,
+        log.info("graph %s: HTTP %s, retrying once with a new token (request id %s)", contract.key,
                  error.status_code, error.request_id)
-        state.refreshed = True
-        self.stats.token_refreshes += 1
+        state.refreshed, self.stats.token_refreshes = True, self.stats.token_refreshes + 1
         self._refresh_token()
         return True
 
