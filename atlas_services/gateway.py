@@ -23,6 +23,8 @@ from atlas_services.graph.clouds import get_cloud
 from atlas_services.inventory_store import RunObservationStore
 from atlas_services.models import CredentialKind, HealthStatus, ProviderConnection, ProviderCredential, utcnow
 from atlas_services.providers.base import CapabilityContext, ConnectionFacts
+from atlas_services.providers.microsoft.health import HealthTarget, granted_permissions
+from atlas_services.providers.microsoft.readiness import SOURCE_ASSIGNMENTS
 from atlas_services.providers.registry import capability_for
 from atlas_services.reasons import ReasonCode
 from atlas_services.runs.lifecycle import RunContext
@@ -107,6 +109,17 @@ def _record_health(connection_id: uuid.UUID, status: HealthStatus, code: str | N
             connection.last_checked_at = connection.updated_at = utcnow()
 
 
+def directory_grants_of(target: HealthTarget) -> Callable[[GraphClient], frozenset[str] | None]:
+    """How a run's GraphClient reads the app's granted permissions when Graph refuses one: from the directory
+    (appRoleAssignments) only, since the token's roles are what a token minted before the consent lacks."""
+
+    def read(graph: GraphClient) -> frozenset[str] | None:
+        found = granted_permissions(graph, target, lambda: "")
+        return frozenset(found.permissions or ()) if found.source == SOURCE_ASSIGNMENTS else None
+
+    return read
+
+
 @contextmanager
 def _graph_session(resolved: ResolvedConnection) -> Iterator[tuple[GraphClient, Callable[[], str]]]:
     """A GraphClient for the connection, and the token function it signs its requests with."""
@@ -123,7 +136,13 @@ def _graph_session(resolved: ResolvedConnection) -> Iterator[tuple[GraphClient, 
         return tokens.acquire_graph_token(cloud, resolved.entra_tenant_id, resolved.client_id, credential,
                                           stored=stored)
 
-    graph = GraphClient(cloud, token, tenant_id=resolved.entra_tenant_id, client_id=resolved.client_id)
+    def new_token() -> str:
+        return tokens.refresh_graph_token(cloud, resolved.entra_tenant_id, resolved.client_id, credential,
+                                          stored=stored)
+
+    target = HealthTarget(resolved.cloud, resolved.entra_tenant_id, resolved.client_id)
+    graph = GraphClient(cloud, token, tenant_id=resolved.entra_tenant_id, client_id=resolved.client_id,
+                        refresh_token=new_token, directory_grants=directory_grants_of(target))
     try:
         yield graph, token
     finally:

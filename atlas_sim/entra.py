@@ -203,7 +203,7 @@ def _check_scope(request: Request, scope: str) -> JSONResponse | None:
 def _token_response(state: SimState, tenant: SimTenant, app: SimApp) -> dict[str, object]:
     access_token = state.signer.issue(
         tenant_id=tenant.id, client_id=app.client_id, app_display_name=app.display_name,
-        object_id=app.service_principal_id, roles=sorted(app.permissions),
+        object_id=app.service_principal_id, roles=state.consistency.token_roles(tenant, app),
         audience=GRAPH_RESOURCES[0], issuer=f"https://sts.windows.net/{tenant.id}/")
     return {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": access_token}
 

@@ -27,7 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from atlas_sim import applications
+from atlas_sim import applications, shapes
+from atlas_sim.directory import app_role_id
 from atlas_sim.scenario import MAX_TOP, FaultSpec, SimTenant
 from atlas_sim.state import SimState, client_request_id, json_response, request_id, sim_state, utc_now_iso
 
@@ -98,6 +99,22 @@ def graph_error(request: Request, status: int, code: str, message: str,
 def intune_error(request: Request, status: int, code: str, sentence: str,
                  headers: dict[str, str] | None = None) -> JSONResponse:
     """Intune's errors: ``message`` is a JSON document whose "Message" holds the sentence."""
+    return graph_error(request, status, code, _intune_document(request, sentence), headers)
+
+
+def not_licensed(request: Request, answer: str) -> JSONResponse:
+    """Intune's three answers for a tenant without Intune: the 400 "not applicable", or a 401/403 UnknownError
+    whose message is an OData error wrapping Intune's document (msgraph-sdk-powershell #1257)."""
+    if answer == "bad_request":
+        return intune_error(request, 400, "BadRequest", "Request not applicable to target tenant.")
+    wrapped: dict[str, object] = {
+        "ErrorCode": "Forbidden", "Message": _intune_document(request, "An error has occurred"), "Target": None,
+        "Details": None, "InnerError": None, "InstanceAnnotations": [], "TypeAnnotation": None}
+    return graph_error(request, 401 if answer == "unauthorized" else 403, "UnknownError",
+                       json.dumps(wrapped, separators=(",", ":")))
+
+
+def _intune_document(request: Request, sentence: str) -> str:
     url = f"https://fef.sim.atlas.invalid/StatelessDeviceFEService{request.url.path.removeprefix('/v1.0')}"
     inner = {
         "_version": 3,
@@ -108,7 +125,7 @@ def intune_error(request: Request, status: int, code: str, sentence: str,
         "ErrorSourceService": "",
         "HttpHeaders": "{}",
     }
-    return graph_error(request, status, code, json.dumps(inner), headers)
+    return json.dumps(inner, indent=2).replace("\n", "\r\n")  # as Intune's front end formats it
 
 
 def _forbidden(call: Call, scopes: tuple[str, ...] | frozenset[str], intune: bool) -> JSONResponse:
@@ -135,6 +152,9 @@ def _authenticate(request: Request) -> Caller | JSONResponse:
     if claims is None or tenant is None:
         return graph_error(request, 401, "InvalidAuthenticationToken",
                            "Access token validation failure. Invalid audience.", challenge)
+    if state.consistency.token_expired(tenant, claims):
+        return graph_error(request, 401, "InvalidAuthenticationToken",
+                           "Lifetime validation failed, the token is expired.", challenge)
     roles = claims.get("roles")
     granted = frozenset(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else frozenset()
     return Caller(tenant=tenant, roles=granted, app_id=str(claims.get("appid", "")),
@@ -211,7 +231,8 @@ def _page(call: Call, *, collection: str, context_path: str, total: int,
         return offset
     end = min(total, offset + size)
     body: dict[str, Any] = {"@odata.context": _context(call.state, context_path, chosen)}
-    if offset == 0 and (call.query("$count") or "").lower() == "true":
+    if offset == 0 and ((call.query("$count") or "").lower() == "true"
+                        or shapes.counts_unasked(call.caller.tenant.shapes, call.path)):
         body["@odata.count"] = total
     if end < total:
         query = {k: v for k, v in call.request.query_params.multi_items() if k.lower() != "$skiptoken"}
@@ -288,7 +309,9 @@ async def service_principal_by_app_id(call: Call) -> Result:
     if app_id.lower() != call.caller.app_id.lower() and not call.caller.roles & APPLICATION_READ:
         return _forbidden(call, APPLICATION_READ, intune=False)
     entity = call.state.directory(call.caller.tenant).service_principal_by_app_id(app_id)
-    if entity is None:
+    own = call.caller.tenant.app(app_id) if app_id.lower() == call.caller.app_id.lower() else None
+    if entity is None or (own is not None and call.state.consistency.service_principal_missing(call.caller.tenant,
+                                                                                                own)):
         return graph_error(call.request, 404, "Request_ResourceNotFound",
                            f"Resource '{app_id}' does not exist or one of its queried reference-property objects "
                            "are not present.")
@@ -307,6 +330,10 @@ async def app_role_assignments(call: Call) -> Result:
                            f"Resource '{sp_id}' does not exist or one of its queried reference-property objects "
                            "are not present.")
     assignments = directory.app_role_assignments(sp_id)
+    app = directory.app_by_service_principal_id(sp_id)
+    if app is not None:
+        hidden = {app_role_id(p) for p in call.state.consistency.hidden_assignments(call.caller.tenant, app)}
+        assignments = [a for a in assignments if a["appRoleId"] not in hidden]
     template = {"id": "", "deletedDateTime": None, "appRoleId": "", "createdDateTime": "",
                 "principalDisplayName": "", "principalId": "", "principalType": "", "resourceDisplayName": "",
                 "resourceId": ""}
@@ -321,7 +348,7 @@ def _intune_gate(call: Call, scopes: tuple[str, ...]) -> JSONResponse | None:
     if not call.caller.roles & set(scopes):
         return _forbidden(call, scopes, intune=True)
     if not call.caller.tenant.intune.licensed:
-        return intune_error(call.request, 400, "BadRequest", "Request not applicable to target tenant.")
+        return not_licensed(call.request, call.caller.tenant.intune.unlicensed_answer)
     return None
 
 
@@ -458,11 +485,15 @@ async def dispatch(request: Request) -> Response:
     decision = state.faults.decide(caller.tenant.id, path)
     if decision.delay:
         await asyncio.sleep(decision.delay)
+    shaped = caller.tenant.shapes
+    hop = shapes.empty_hop(shaped, request, state.graph_base, path)
     result = (_fault_response(call, endpoint, decision.terminal) if decision.terminal is not None
-              else await endpoint.handler(call))
+              else hop if hop is not None else await endpoint.handler(call))
     if isinstance(result, Response):
-        response = result
+        response = shapes.reshape_error(shaped, result)
     else:
+        if hop is None:
+            shapes.add_hops(shaped, result, request, state.graph_base, path)
         if decision.foreign_host is not None and isinstance(result.get("value"), list):
             query = urlencode({"$skiptoken": _skiptoken(caller.tenant, "foreign", len(result["value"]))})
             result["@odata.nextLink"] = f"https://{decision.foreign_host}/v1.0{path}?{query}"

@@ -31,6 +31,8 @@ display_name and verified_domains is optional)::
                 display_name: Atlas       # the secret's description in the portal
         intune:
           licensed: true                  # false: Intune paths answer 400 "Request not applicable to target tenant."
+          unlicensed_answer: bad_request  # or unauthorized (401) / unknown_error (403): the doubly nested
+                                          # UnknownError {"ErrorCode":"Forbidden"} form Intune also sends
           devices: 250                    # a count, or a mapping with distributions (weights, any scale):
           # devices:
           #   count: 250
@@ -42,6 +44,8 @@ display_name and verified_domains is optional)::
           compliance_policies: 4
           mobile_apps: 20
         faults: []                        # faults for this tenant only
+        token_lifetime: {requests: 3}     # and apps[].consent_lag: see atlas_sim.consistency
+        shapes: {empty_pages: true}       # see atlas_sim.shapes
 
 Faults (checked in order, tenant's before the scenario's; the first throttle, server_error or forbidden that
 fires answers the request; slow, malformed_json and foreign_next_link change a response that is otherwise
@@ -70,14 +74,21 @@ Tests override faults at run time with ``RunningSimulator.faults(...)``. Faults 
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
+
+from atlas_sim import fields
+from atlas_sim.consistency import ConsentLag, TokenLifetime, parse_consent_lag, parse_token_lifetime
+from atlas_sim.fields import ScenarioError as ScenarioError  # re-exported: callers catch it from here
+from atlas_sim.shapes import Shapes, parse_shapes
+
+# The shared validators, under the names this module reads them by.
+_mapping, _list, _str, _bool = fields.mapping, fields.items, fields.text, fields.boolean
+_int, _number, _guid, _unique = fields.whole, fields.number, fields.guid, fields.unique
 
 DEMO_SCENARIO_PATH = Path(__file__).with_name("scenarios") / "demo.yaml"
 
@@ -100,10 +111,7 @@ FAULT_KINDS = ("throttle", "server_error", "slow", "malformed_json", "foreign_ne
 TERMINAL_FAULTS = frozenset({"throttle", "server_error", "forbidden"})
 MAX_DEVICES = 1_000_000
 SIMULATOR_CLOUD_INSTANCE = "sim.atlas.invalid"
-
-
-class ScenarioError(ValueError):
-    """The scenario file is malformed; the message names the offending field."""
+UNLICENSED_ANSWERS = ("bad_request", "unauthorized", "unknown_error")
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,7 @@ class SimApp:
     def consented(self) -> frozenset[str]:
         """What the directory's app role assignments hold: the token's roles plus those still propagating."""
         return self.permissions | self.pending_permissions
+    consent_lag: ConsentLag | None = None
 
     def secret_matching(self, value: str) -> SimSecret | None:
         return next((s for s in self.secrets if s.value == value), None)
@@ -167,6 +176,7 @@ class DeviceSpec:
 @dataclass(frozen=True)
 class SimIntune:
     licensed: bool = True
+    unlicensed_answer: str = "bad_request"
     devices: DeviceSpec = DeviceSpec()
     configurations: int = 0
     compliance_policies: int = 0
@@ -222,6 +232,8 @@ class SimTenant:
     faults: tuple[FaultSpec, ...] = ()
     token_faults: tuple[FaultSpec, ...] = ()
     discovery: TenantDiscovery = TenantDiscovery()
+    token_lifetime: TokenLifetime | None = None
+    shapes: Shapes = Shapes()
 
     @property
     def default_domain(self) -> str:
@@ -324,7 +336,8 @@ def _tenant(data: object, where: str) -> SimTenant:
     from atlas_sim.token_faults import parse_discovery, parse_token_faults  # see parse_scenario
 
     raw = _mapping(data, where, required={"id", "display_name", "verified_domains"},
-                   optional={"apps", "country_letter_code", "intune", "faults", "token_faults", "discovery"})
+                   optional={"apps", "country_letter_code", "intune", "faults", "token_faults", "discovery",
+                             "token_lifetime", "shapes"})
     domains = _domains(_list(raw["verified_domains"], f"{where}.verified_domains"), f"{where}.verified_domains")
     apps = tuple(_app(a, f"{where}.apps[{i}]") for i, a in enumerate(_list(raw.get("apps", []), f"{where}.apps")))
     _unique([a.client_id for a in apps], f"{where}: client id")
@@ -338,14 +351,19 @@ def _tenant(data: object, where: str) -> SimTenant:
         faults=parse_faults(raw.get("faults", []), f"{where}.faults"),
         token_faults=parse_token_faults(raw.get("token_faults", []), f"{where}.token_faults"),
         discovery=parse_discovery(raw.get("discovery", {}), f"{where}.discovery"),
+        token_lifetime=parse_token_lifetime(raw.get("token_lifetime"), f"{where}.token_lifetime"),
+        shapes=parse_shapes(raw.get("shapes"), f"{where}.shapes"),
     )
 
 
 def _intune(data: object, where: str) -> SimIntune:
     raw = _mapping(data, where, required=set(),
-                   optional={"licensed", "devices", "configurations", "compliance_policies", "mobile_apps"})
+                   optional={"licensed", "unlicensed_answer", "devices", "configurations", "compliance_policies",
+                             "mobile_apps"})
     return SimIntune(
         licensed=_bool(raw.get("licensed", True), f"{where}.licensed"),
+        unlicensed_answer=fields.choice(raw.get("unlicensed_answer", "bad_request"), f"{where}.unlicensed_answer",
+                                        UNLICENSED_ANSWERS),
         devices=_devices(raw.get("devices", 0), f"{where}.devices"),
         configurations=_int(raw.get("configurations", 0), f"{where}.configurations", minimum=0, maximum=100_000),
         compliance_policies=_int(raw.get("compliance_policies", 0), f"{where}.compliance_policies", minimum=0,
@@ -434,7 +452,8 @@ def _domains(items: list[object], where: str) -> tuple[SimDomain, ...]:
 
 def _app(data: object, where: str) -> SimApp:
     raw = _mapping(data, where, required={"client_id", "display_name"},
-                   optional={"secrets", "permissions", "certificates", "pending_permissions", "registered_here"})
+                   optional={"secrets", "permissions", "certificates", "pending_permissions", "registered_here",
+                             "consent_lag"})
     secrets = tuple(_secret(s, f"{where}.secrets[{i}]") for i, s in enumerate(_list(raw.get("secrets", []),
                                                                                      f"{where}.secrets")))
     permissions = [_str(p, f"{where}.permissions") for p in _list(raw.get("permissions", []), f"{where}.permissions")]
@@ -449,6 +468,7 @@ def _app(data: object, where: str) -> SimApp:
                                                                            f"{where}.certificates")),
         pending_permissions=frozenset(pending) - frozenset(permissions),
         registered_here=_bool(raw.get("registered_here", True), f"{where}.registered_here"),
+        consent_lag=parse_consent_lag(raw.get("consent_lag"), f"{where}.consent_lag", frozenset(permissions)),
     )
 
 
@@ -464,64 +484,3 @@ def _secret(data: object, where: str) -> SimSecret:
         raise ScenarioError(f"{where}: expires_in_days must be negative exactly when the secret is expired")
     return SimSecret(value=value, secret_id=secret_id, expired=expired, expires_in_days=days,
                      display_name=_str(raw.get("display_name", "Atlas"), f"{where}.display_name"))
-
-
-def _mapping(data: object, where: str, *, required: set[str], optional: set[str]) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise ScenarioError(f"{where}: expected a mapping")
-    unknown = sorted(set(map(str, data)) - required - optional)
-    if unknown:
-        raise ScenarioError(f"{where}: unknown field(s) {', '.join(unknown)}")
-    missing = sorted(required - set(data))
-    if missing:
-        raise ScenarioError(f"{where}: missing field(s) {', '.join(missing)}")
-    return data
-
-
-def _list(data: object, where: str) -> list[object]:
-    if not isinstance(data, list):
-        raise ScenarioError(f"{where}: expected a list")
-    return data
-
-
-def _str(data: object, where: str, *, allow_empty: bool = False) -> str:
-    if not isinstance(data, str) or (not allow_empty and not data.strip()):
-        raise ScenarioError(f"{where}: expected a non-empty string")
-    return data
-
-
-def _bool(data: object, where: str) -> bool:
-    if not isinstance(data, bool):
-        raise ScenarioError(f"{where}: expected true or false")
-    return data
-
-
-def _int(data: object, where: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    if not isinstance(data, int) or isinstance(data, bool):
-        raise ScenarioError(f"{where}: expected a whole number")
-    if (minimum is not None and data < minimum) or (maximum is not None and data > maximum):
-        raise ScenarioError(f"{where}: expected a number between {minimum} and {maximum}")
-    return data
-
-
-def _number(data: object, where: str, *, minimum: float | None = None, maximum: float | None = None) -> float:
-    if not isinstance(data, int | float) or isinstance(data, bool) or not math.isfinite(data):
-        raise ScenarioError(f"{where}: expected a number")
-    if (minimum is not None and data < minimum) or (maximum is not None and data > maximum):
-        raise ScenarioError(f"{where}: expected a number between {minimum} and {maximum}")
-    return float(data)
-
-
-def _guid(data: object, where: str) -> str:
-    try:
-        return str(uuid.UUID(str(data)))
-    except ValueError:
-        raise ScenarioError(f"{where}: expected a GUID") from None
-
-
-def _unique(values: list[str], what: str) -> None:
-    seen: set[str] = set()
-    for value in values:
-        if value in seen:
-            raise ScenarioError(f"{what} '{value}' appears more than once")
-        seen.add(value)

@@ -11,6 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from atlas_sim.consistency import Consistency
 from atlas_sim.directory import Directory
 from atlas_sim.faults import FaultBook
 from atlas_sim.intune import IntuneData, reference_time
@@ -33,12 +34,14 @@ class SimState:
     reference: datetime = field(default_factory=reference_time)
     faults: FaultBook = field(init=False)
     token_faults: FaultBook = field(init=False)
+    consistency: Consistency = field(init=False)
     graph_requests: int = 0
     token_requests: int = 0
 
     def __post_init__(self) -> None:
         self.faults = FaultBook(self.scenario)
         self.token_faults = token_fault_book(self.scenario)
+        self.consistency = Consistency(self.scenario)
         self._intune: dict[str, IntuneData] = {}
         self._directory: dict[str, Directory] = {}
 

@@ -21,9 +21,8 @@ import re
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +32,8 @@ from atlas_services.graph.budget import PROCESS_BUDGETS, RequestBudgets, TokenBu
 from atlas_services.graph.clouds import CloudEndpoints
 from atlas_services.graph.contracts import Contract, ContractError, ContractSet, load_contracts
 from atlas_services.graph.errors import Attempts, GraphRequestError, attempts_detail, error_for
-from atlas_services.graph.http import make_httpx_client
+from atlas_services.graph.http import make_httpx_client, retry_after_seconds
+from atlas_services.graph.retry import RetryPolicy
 from atlas_services.reasons import ReasonCode
 
 if TYPE_CHECKING:
@@ -43,29 +43,14 @@ log = logging.getLogger("atlas.graph")
 
 # OData options a caller may add; $select goes through `select=` so it is checked against the contract.
 QUERY_OPTIONS = frozenset({"$filter", "$top", "$orderby", "$count"})
-RETRYABLE_STATUS = frozenset({429, 503, 504})
-# Until the catalogue has a dedicated code, an unlicensed tenant is reported as an unreadable answer with a
-# specific detail and remediation.
+# Every contract is a GET, so a transient 500/502 is safe to repeat (see retry.RetryPolicy.max_server_errors).
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+SERVER_ERRORS = frozenset({500, 502})
+__all__ = ["GraphClient", "GraphPage", "GraphStats", "RetryPolicy"]
 _SAFE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 Json = dict[str, Any]
 Params = Mapping[str, str | int | bool]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long one request may keep trying. Waits honour Retry-After exactly (Graph's guidance); without it,
-    exponential backoff with full jitter: uniform(0, min(max_backoff, base_delay * 2 ** (retry - 1)))."""
-
-    max_attempts: int = 6
-    base_delay: float = 1.0
-    max_backoff: float = 30.0
-    # A Retry-After longer than this is not waited for: the request fails as graph.throttled at once.
-    max_retry_after: float = 120.0
-    # The sum of the waits between attempts of one request.
-    max_total_wait: float = 300.0
-    # Timed-out attempts count here as well as in max_attempts: each one already cost a full HTTP timeout.
-    max_timeouts: int = 2
 
 
 @dataclass(frozen=True)
@@ -91,6 +76,7 @@ class GraphStats:
     budget_wait_seconds: float = 0.0
     pages: int = 0
     items: int = 0
+    token_refreshes: int = 0
 
 
 class GraphClient:
@@ -99,17 +85,26 @@ class GraphClient:
 
     ``token_provider`` is called before every request (MSAL serves it from cache), so a long paging run picks up a
     renewed token. Not meant to be shared between threads; the request budget is shared across clients.
+
+    ``refresh_token`` gets a new token past any cache (``token_provider`` then answers with it): a 401, or a 403 for
+    a permission ``directory_grants`` (read once, on the first 403) shows as granted, gets one new token and one
+    retry of the same request (the same page), then fails as usual (the 403 naming the propagation delay).
     """
 
     def __init__(self, cloud: CloudEndpoints, token_provider: Callable[[], str], http: httpx.Client | None = None, *,
                  tenant_id: str, client_id: str, contracts: ContractSet | None = None,
                  retry: RetryPolicy | None = None, budgets: RequestBudgets | None = None,
                  sleep: Callable[[float], None] = time.sleep, wall_clock: Callable[[], float] = time.time,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, refresh_token: Callable[[], str] | None = None,
+                 directory_grants: Callable[[GraphClient], Collection[str] | None] | None = None) -> None:
         self.cloud = cloud
         self.tenant_id = tenant_id
         self.client_id = client_id
         self._token_provider = token_provider
+        self._refresh_token = refresh_token
+        self._directory_grants = directory_grants
+        self._granted: frozenset[str] | None = None
+        self._granted_read = False
         self._owns_http = http is None
         self._http = http if http is not None else make_httpx_client(cloud)
         self._contracts = contracts if contracts is not None else load_contracts()
@@ -125,12 +120,15 @@ class GraphClient:
     def for_app(cls, cloud: CloudEndpoints, entra_tenant_id: str, client_id: str, secret: AppCredential,
                 **kwargs: Any) -> GraphClient:
         """A client whose tokens come from MSAL for this app registration (cached, renewed when near expiry)."""
-        from atlas_services.graph.tokens import acquire_graph_token
+        from atlas_services.graph.tokens import acquire_graph_token, refresh_graph_token
 
         def token() -> str:
             return acquire_graph_token(cloud, entra_tenant_id, client_id, secret)
 
-        return cls(cloud, token, tenant_id=entra_tenant_id, client_id=client_id, **kwargs)
+        def new_token() -> str:
+            return refresh_graph_token(cloud, entra_tenant_id, client_id, secret)
+
+        return cls(cloud, token, tenant_id=entra_tenant_id, client_id=client_id, refresh_token=new_token, **kwargs)
 
     @property
     def last_request_id(self) -> str | None:
@@ -297,15 +295,49 @@ class GraphClient:
                 self.request_ids.append(request_id)
             log.debug("graph %s -> HTTP %s (request id %s, attempt %d)", contract.key, response.status_code,
                       request_id, state.attempt)
-            if response.status_code in RETRYABLE_STATUS:
-                if response.status_code == 429:
+            status = response.status_code
+            if status in RETRYABLE_STATUS:
+                if status == 429:
                     self.stats.throttled += 1
-                retry_after = _retry_after_seconds(response.headers.get("retry-after"), self._wall_clock())
-                if self._retry_after_wait(contract, state, retry_after, bucket, f"HTTP {response.status_code}"):
+                state.server_errors += status in SERVER_ERRORS
+                retry_after = retry_after_seconds(response.headers.get("retry-after"), self._wall_clock())
+                if state.server_errors < self.retry.max_server_errors and \
+                        self._retry_after_wait(contract, state, retry_after, bucket, f"HTTP {status}"):
                     continue
-            if 200 <= response.status_code < 300:
+            if 200 <= status < 300:
                 return _json_body(response, contract, request_id), request_id
-            raise error_for(response, contract, request_id, state)
+            error = error_for(response, contract, request_id, state)
+            if self._new_token_may_help(contract, error, state):
+                continue
+            raise error
+
+    def _new_token_may_help(self, contract: Contract, error: GraphRequestError, state: Attempts) -> bool:
+        """For a 401, or a 403 for a permission the directory shows as granted: get a new token (once per request,
+        within the client's allowance) and return True to send the same request again."""
+        if self._refresh_token is None or state.refreshed or \
+                self.stats.token_refreshes >= self.retry.max_token_refreshes:
+            return False
+        if error.code == ReasonCode.PERMISSION_MISSING and error.status_code == 403:
+            granted = self._granted_permissions()
+            state.granted_in_directory = tuple(p for p in contract.permissions if granted and p in granted)
+            if not state.granted_in_directory:
+                return False
+        elif not (error.code == ReasonCode.AUTH_FAILED and error.status_code == 401):
+            return False
+        log.info("graph %s: HTTP %s, retrying once with a new token (request id %s)", contract.key,
+                 error.status_code, error.request_id)
+        state.refreshed, self.stats.token_refreshes = True, self.stats.token_refreshes + 1
+        self._refresh_token()
+        return True
+
+    def _granted_permissions(self) -> frozenset[str] | None:
+        """What the directory shows as granted, read once per client; None when it cannot tell. A 403 met while
+        reading it does not start another read."""
+        if not self._granted_read and self._directory_grants is not None:
+            self._granted_read = True
+            found = self._directory_grants(self)
+            self._granted = frozenset(found) if found is not None else None
+        return self._granted
 
     def _retry_after_wait(self, contract: Contract, state: Attempts, retry_after: float | None,
                           bucket: TokenBucket, why: str) -> bool:
@@ -344,24 +376,6 @@ def _page(contract: Contract, number: int, body: Json, request_id: str | None, *
 
 def _safe_header(value: str | None) -> str | None:
     return value if value and _SAFE_ID.match(value) else None
-
-
-def _retry_after_seconds(value: str | None, now: float) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3); None if absent or
-    unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if seconds == seconds else None  # NaN is unreadable
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
 
 
 def _json_body(response: httpx.Response, contract: Contract, request_id: str | None) -> Json:

@@ -2,6 +2,11 @@
 
 Graph's own error text is free text from outside: it is parsed (for the permissions an Intune 403 names, and
 for a missing Intune license), never shown.
+
+Intune answers a tenant where it is not licensed or not provisioned in three forms, all ``intune.not_licensed``:
+a 400 whose Intune document says "Request not applicable to target tenant.", and a 401 or a 403 with
+``code: "UnknownError"`` whose message is an OData error ``{"ErrorCode":"Forbidden","Message":"<Intune's own JSON
+document: 'An error has occurred - Operation ID ...'>",...}`` (msgraph-sdk-powershell #1257, M365Documentation #39).
 """
 
 from __future__ import annotations
@@ -22,12 +27,18 @@ log = logging.getLogger("atlas.graph")
 
 INTUNE_NOT_LICENSED = ReasonCode.INTUNE_NOT_LICENSED
 INTUNE_NOT_LICENSED_REMEDIATION = ("Assign an Intune license (for example Microsoft Intune Plan 1 or Microsoft 365 "
-                                   "E3/E5/Business Premium) in the customer tenant, or do not run Intune "
-                                   "operations for it.")
+                                   "E3/E5/Business Premium) in the customer tenant and make sure Intune is its MDM "
+                                   "authority, or do not run Intune operations for it.")
 _ERROR_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
 _SCOPES_IN_MESSAGE = re.compile(r"one of the following scopes:\s*([A-Za-z., ]+)")
 _NOT_LICENSED = re.compile(r"request not applicable to target tenant", re.IGNORECASE)
 _PERMISSION = re.compile(r"^[A-Z][A-Za-z]*(\.[A-Z][A-Za-z]*)+$")
+NOT_REPLICATED_REMEDIATION = ("Right after an app is added to or consented in a tenant, the directory can take a few "
+                              "minutes to show its service principal everywhere; try again later.")
+PROPAGATION_REMEDIATION = (
+    "The directory already shows the permission as granted, but Microsoft Graph still refused a freshly issued "
+    "token: a new admin consent can take several minutes (occasionally up to an hour) to propagate. Wait, then run "
+    "the operation again; if it persists, grant admin consent again.")
 
 
 class GraphRequestError(ProviderError):
@@ -54,6 +65,11 @@ class Attempts:
     timeouts: int = 0
     waited: float = 0.0
     last_retry_after: float | None = None
+    server_errors: int = 0
+    # One new token per request (a 401, or a 403 for a permission the directory shows as granted).
+    refreshed: bool = False
+    # The permissions (among the contract's) that the directory showed as granted when Graph refused them.
+    granted_in_directory: tuple[str, ...] = ()
 
 
 def attempts_detail(what: str, state: Attempts) -> str:
@@ -68,8 +84,20 @@ def error_for(response: httpx.Response, contract: Contract, request_id: str | No
     log.info("graph %s failed: HTTP %s %s (request id %s)", contract.key, status, graph_code or "", request_id)
     missing: list[str] = []
     remediation = None
-    if status == 401:
+    if status in (400, 401, 403) and _intune_not_available(inner, message):
+        code = INTUNE_NOT_LICENSED
+        detail = ("The tenant has no active Intune license (or Intune is not set up there), so Microsoft Graph "
+                  f"refuses Intune requests (HTTP {status}).")
+        remediation = INTUNE_NOT_LICENSED_REMEDIATION
+    elif status == 401:
         code, detail = ReasonCode.AUTH_FAILED, "Microsoft Graph did not accept the access token."
+    elif status == 403 and state.granted_in_directory:
+        missing = list(state.granted_in_directory)
+        code = ReasonCode.PERMISSION_MISSING
+        detail = (f"Microsoft Graph refused '{contract.key}' although the directory shows {', '.join(missing)} "
+                  "granted to the app, also with a newly issued token: a new admin consent can take minutes to "
+                  "propagate.")
+        remediation = PROPAGATION_REMEDIATION
     elif status == 403:
         missing = _scopes_from_message(inner) or list(contract.permissions)
         code = ReasonCode.PERMISSION_MISSING
@@ -82,10 +110,10 @@ def error_for(response: httpx.Response, contract: Contract, request_id: str | No
         detail = attempts_detail(f"Microsoft Graph kept throttling the requests{wait}", state)
     elif status >= 500:
         code, detail = ReasonCode.GRAPH_UNAVAILABLE, attempts_detail(f"Microsoft Graph answered HTTP {status}", state)
-    elif _NOT_LICENSED.search(inner):
-        code = INTUNE_NOT_LICENSED
-        detail = "The tenant has no active Intune license, so Microsoft Graph refuses Intune requests."
-        remediation = INTUNE_NOT_LICENSED_REMEDIATION
+    elif status == 404 and graph_code == "Request_ResourceNotFound":
+        code = ReasonCode.GRAPH_BAD_RESPONSE
+        detail = "Microsoft Graph did not find the directory object (Request_ResourceNotFound)."
+        remediation = NOT_REPLICATED_REMEDIATION
     else:
         suffix = f" ({graph_code})" if graph_code else ""
         code, detail = ReasonCode.GRAPH_BAD_RESPONSE, f"Microsoft Graph refused the request with HTTP {status}{suffix}."
@@ -106,6 +134,26 @@ def _graph_error(response: httpx.Response) -> tuple[str | None, str]:
     message = error.get("message")
     return (code if isinstance(code, str) and _ERROR_CODE.match(code) else None,
             message if isinstance(message, str) else "")
+
+
+def _intune_not_available(inner: str, message: str) -> bool:
+    """Intune's answer for a tenant without (a provisioned) Intune: the "not applicable" sentence, or the doubly
+    nested ``{"ErrorCode":"Forbidden"}`` document whose Intune message names no missing scope."""
+    if _NOT_LICENSED.search(inner):
+        return True
+    outer = _json_object(message)
+    nested = outer.get("Message") if outer is not None else None
+    if outer is None or outer.get("ErrorCode") != "Forbidden" or not isinstance(nested, str):
+        return False
+    return _SCOPES_IN_MESSAGE.search(_intune_message(nested)) is None
+
+
+def _json_object(text: str) -> dict[str, object] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _intune_message(message: str) -> str:

@@ -95,6 +95,21 @@ def acquire_graph_token(cloud: CloudEndpoints, entra_tenant_id: str, client_id: 
     return str(result["access_token"])
 
 
+def refresh_graph_token(cloud: CloudEndpoints, entra_tenant_id: str, client_id: str, secret: AppCredential, *,
+                        stored: StoredCredential | None = None) -> str:
+    """A newly issued token, past MSAL's cache: for when Graph refused the cached one (expired or revoked early,
+    or minted before an admin consent reached it). Later ``acquire_graph_token`` calls answer with the new token.
+
+    MSAL 1.39 refuses ``force_refresh`` for app tokens, so the app's cached tokens are removed instead (a
+    ``claims_challenge`` would bypass the cache too, but sends a claims parameter Entra has not asked for). Raises
+    what ``acquire_graph_token`` raises.
+    """
+    cached = _cached_app(_Key(stored, _cache_key(cloud, entra_tenant_id, client_id, secret)))
+    if cached is not None:
+        cached.app.remove_tokens_for_client()
+    return acquire_graph_token(cloud, entra_tenant_id, client_id, secret, stored=stored)
+
+
 def clear_token_cache() -> None:
     """Forget every MSAL app (and with it every cached token) in this process."""
     with _apps_lock:

@@ -21,7 +21,9 @@ from atlas_services.graph.budget import RequestBudgets
 from atlas_services.graph.client import GraphClient
 from atlas_services.graph.clouds import CLOUDS
 from atlas_services.graph.contracts import load_contracts
+from atlas_services.graph.errors import GraphRequestError
 from atlas_services.graph.http import SimulatorRoutingTransport
+from atlas_services.reasons import ReasonCode
 from atlas_sim.scenario import parse_scenario
 from atlas_sim.server import RunningSimulator, start_in_thread
 from tests.support.aio import run_coroutine
@@ -205,3 +207,79 @@ def test_the_sdk_understands_every_property_of_a_full_device_and_the_summaries(s
     assert [type(c).__name__ for c in configurations.value] == [
         c["@odata.type"].removeprefix("#microsoft.graph.")[:1].upper()
         + c["@odata.type"].removeprefix("#microsoft.graph.")[1:] for c in ours_configurations]
+
+
+# -- issue 14: Graph's rough shapes, read by the SDK and by GraphClient alike -----------------------------------------
+
+SHAPED_TENANT = "e5e5e5e5-0000-4000-8000-0000000000e6"
+SHAPED_DEVICES = 150
+
+
+@pytest.fixture(scope="module")
+def shaped_sim() -> Iterator[RunningSimulator]:
+    scenario = parse_scenario({"name": "fidelity-shapes", "seed": 14, "tenants": [{
+        "id": SHAPED_TENANT, "display_name": "Shaped", "verified_domains": [{"name": "shaped.example"}],
+        "apps": [{"client_id": APP, "display_name": "Atlas", "secrets": [{"value": SECRET}],
+                  "permissions": ["DeviceManagementManagedDevices.Read.All"]}],
+        "intune": {"devices": SHAPED_DEVICES, "mobile_apps": 3},
+        "shapes": {"empty_pages": True, "count_unasked": True, "naive_error_dates": True,
+                   "empty_error_code": True}}]})
+    with start_in_thread(scenario) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def shaped_token(shaped_sim: RunningSimulator) -> str:
+    return str(httpx.post(f"{shaped_sim.base_url}/{SHAPED_TENANT}/oauth2/v2.0/token", data={
+        "grant_type": "client_credentials", "client_id": APP, "client_secret": SECRET,
+        "scope": "https://graph.microsoft.com/.default"}).json()["access_token"])
+
+
+def shaped_graph_client(sim: RunningSimulator, token: str) -> GraphClient:
+    http = httpx.Client(transport=SimulatorRoutingTransport(sim.base_url), timeout=30)
+    return GraphClient(SIM, lambda: token, http, tenant_id=SHAPED_TENANT, client_id=APP, budgets=RequestBudgets())
+
+
+def test_empty_pages_and_an_unasked_count_read_alike_by_the_sdk_and_graph_client(shaped_sim: RunningSimulator,
+                                                                                 shaped_token: str) -> None:
+    sdk, adapter, _ = sdk_client(shaped_sim, shaped_token)
+
+    async def read() -> tuple[Any, list[int], list[str], int]:
+        query = ManagedDevicesRequestBuilder.ManagedDevicesRequestBuilderGetQueryParameters(select=["id"], top=TOP)
+        first = await sdk.device_management.managed_devices.get(
+            request_configuration=RequestConfiguration(query_parameters=query))
+        page, sizes, ids = first, [len(first.value)], [d.id for d in first.value]
+        while page.odata_next_link:  # every nextLink, whatever the page held
+            page = await sdk.device_management.managed_devices.with_url(page.odata_next_link).get()
+            sizes.append(len(page.value))
+            ids.extend(d.id for d in page.value)
+        iterated: list[ManagedDevice] = []
+        await PageIterator(first, adapter).iterate(lambda device: iterated.append(device) or True)
+        return first, sizes, ids, len(iterated)
+
+    first, sizes, sdk_ids, page_iterator_count = run_coroutine(read())
+    with shaped_graph_client(shaped_sim, shaped_token) as graph:
+        pages = list(graph.iter_pages("managedDevices.list", select=["id"], params={"$top": TOP}))
+
+    assert first.odata_count == pages[0].count == SHAPED_DEVICES  # sent unasked; both read it
+    assert sizes == [len(p.items) for p in pages] == [TOP, 0, TOP, 0, SHAPED_DEVICES - 2 * TOP, 0]
+    assert sdk_ids == [item["id"] for p in pages for item in p.items] and len(set(sdk_ids)) == SHAPED_DEVICES
+    # The hazard the shape exists for: the SDK's PageIterator takes an empty page for the end of the listing (as
+    # msgraph-sdk-javascript #129 reports of Graph itself), so it stops after the first page.
+    assert page_iterator_count == TOP
+
+
+def test_an_error_with_a_naive_date_and_an_empty_code_reads_alike(shaped_sim: RunningSimulator,
+                                                                   shaped_token: str) -> None:
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+    sdk, _, _ = sdk_client(shaped_sim, shaped_token)
+    with pytest.raises(ODataError) as caught:
+        run_coroutine(sdk.device_app_management.mobile_apps.get())  # the app lacks DeviceManagementApps.Read.All
+    error = caught.value
+    assert error.response_status_code == 403 and error.error.code == ""
+    assert isinstance(error.error.inner_error.date, datetime) and error.error.inner_error.date.tzinfo is None
+    with pytest.raises(GraphRequestError) as ours, shaped_graph_client(shaped_sim, shaped_token) as graph:
+        list(graph.iter_pages("mobileApps.list"))
+    assert ours.value.code == ReasonCode.PERMISSION_MISSING and ours.value.graph_code is None
+    assert ours.value.missing_permissions == ("DeviceManagementApps.Read.All", "DeviceManagementApps.ReadWrite.All")

@@ -428,13 +428,13 @@ def test_the_total_wait_is_bounded() -> None:
     assert fake.sleeps == [4, 4]  # a third wait would pass 10 s
 
 
-def test_503_and_504_are_retried_but_500_is_not() -> None:
+def test_503_and_504_are_retried_and_500_within_its_own_bound() -> None:
     fake = FakeGraph(error(503, **{"Retry-After": "2"}), error(504), ok({}))
     fake.client().get("organization.list")
     assert fake.sleeps[0] == 2 and len(fake.requests) == 3
-    once = FakeGraph(error(500))
-    assert refused(once).code == "graph.unavailable"
-    assert len(once.requests) == 1
+    persistent = FakeGraph(error(500))
+    assert refused(persistent, retry=RetryPolicy(max_server_errors=2)).code == "graph.unavailable"
+    assert len(persistent.requests) == 2
 
 
 def test_connection_errors_are_retried_then_network_unreachable() -> None:
