@@ -53,6 +53,9 @@ normal)::
     - kind: foreign_next_link             # the page's @odata.nextLink points at `host` (default graph.evil.invalid)
     - kind: forbidden                     # 403 as if the permission were missing (Intune-shaped for Intune paths,
                                           # Authorization_RequestDenied for directory paths)
+    - kind: truncate_listing              # the listing ends at this page: no nextLink, @odata.count = the true total
+      drop: 1                             # also cut this many items from the page's end (default 0)
+      odata_count: true                   # false: no @odata.count either (see atlas_sim.truncation)
     # Which requests (all optional): paths are prefixes of the path after /v1.0, case-insensitive (default: all)
       paths: [/deviceManagement/managedDevices]
       every: 5                            # every 5th matching request, or
@@ -61,6 +64,9 @@ normal)::
       count: 3                            # fire at most this many times (a burst); default: no limit
 
 Tests override faults at run time with ``RunningSimulator.faults(...)``.
+
+Rate enforcement (``rate_limits:`` at the top level, Intune's and Graph's published limits) is described in
+atlas_sim.rate_limits.
 """
 
 from __future__ import annotations
@@ -70,9 +76,12 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from atlas_sim.rate_limits import RateLimits
 
 DEMO_SCENARIO_PATH = Path(__file__).with_name("scenarios") / "demo.yaml"
 
@@ -91,7 +100,8 @@ OPERATING_SYSTEMS = ("Windows", "iOS", "Android", "macOS")
 # managedDevice.complianceState in Graph's v1.0 schema.
 COMPLIANCE_STATES = ("unknown", "compliant", "noncompliant", "conflict", "error", "inGracePeriod", "configManager")
 OWNER_TYPES = ("company", "personal", "unknown")
-FAULT_KINDS = ("throttle", "server_error", "slow", "malformed_json", "foreign_next_link", "forbidden")
+FAULT_KINDS = ("throttle", "server_error", "slow", "malformed_json", "foreign_next_link", "forbidden",
+               "truncate_listing")
 TERMINAL_FAULTS = frozenset({"throttle", "server_error", "forbidden"})
 MAX_DEVICES = 1_000_000
 
@@ -165,6 +175,8 @@ class FaultSpec:
     status: int = 503
     seconds: float = 0.0
     host: str = "graph.evil.invalid"
+    drop: int = 0
+    odata_count: bool = True
 
     @property
     def terminal(self) -> bool:
@@ -214,6 +226,7 @@ class Scenario:
     seed: int = 0
     page_sizes: Mapping[str, int] = field(default_factory=lambda: dict(PAGE_SIZES))
     faults: tuple[FaultSpec, ...] = ()
+    rate_limits: RateLimits | None = None
 
     def tenant(self, ref: str) -> SimTenant | None:
         """Resolve a tenant by id or by any verified domain, case-insensitively, as Entra does."""
@@ -253,8 +266,11 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
 
 
 def parse_scenario(data: object, *, source: str = "<scenario>") -> Scenario:
+    # Imported here: rate_limits builds on this module's validators.
+    from atlas_sim.rate_limits import parse_rate_limits
+
     root = _mapping(data, source, required={"tenants"},
-                    optional={"name", "description", "seed", "page_sizes", "faults"})
+                    optional={"name", "description", "seed", "page_sizes", "faults", "rate_limits"})
     tenants = tuple(_tenant(t, f"{source}: tenants[{i}]") for i, t in enumerate(_list(root["tenants"], "tenants")))
     _unique([t.id for t in tenants], f"{source}: tenant id")
     _unique([d.name.lower() for t in tenants for d in t.verified_domains], f"{source}: verified domain")
@@ -262,7 +278,8 @@ def parse_scenario(data: object, *, source: str = "<scenario>") -> Scenario:
                     description=_str(root.get("description", ""), "description", allow_empty=True),
                     seed=_int(root.get("seed", 0), f"{source}: seed", minimum=0),
                     page_sizes=_page_sizes(root.get("page_sizes", {}), f"{source}: page_sizes"),
-                    faults=parse_faults(root.get("faults", []), f"{source}: faults"))
+                    faults=parse_faults(root.get("faults", []), f"{source}: faults"),
+                    rate_limits=parse_rate_limits(root.get("rate_limits"), f"{source}: rate_limits"))
 
 
 def parse_faults(data: object, where: str = "faults") -> tuple[FaultSpec, ...]:
@@ -338,14 +355,16 @@ def _weights(data: object, where: str, allowed: tuple[str, ...],
 
 def _fault(data: object, where: str) -> FaultSpec:
     raw = _mapping(data, where, required={"kind"},
-                   optional={"paths", "every", "rate", "after", "count", "retry_after", "status", "seconds", "host"})
+                   optional={"paths", "every", "rate", "after", "count", "retry_after", "status", "seconds", "host",
+                             "drop", "odata_count"})
     kind = raw["kind"]
     if kind not in FAULT_KINDS:
         raise ScenarioError(f"{where}.kind: {kind!r} is not one of {', '.join(FAULT_KINDS)}")
     if "every" in raw and "rate" in raw:
         raise ScenarioError(f"{where}: give either every or rate, not both")
     kind_fields = {"retry_after": {"throttle", "server_error"}, "status": {"server_error"}, "seconds": {"slow"},
-                   "host": {"foreign_next_link"}}
+                   "host": {"foreign_next_link"}, "drop": {"truncate_listing"},
+                   "odata_count": {"truncate_listing"}}
     for name, kinds in kind_fields.items():
         if name in raw and kind not in kinds:
             raise ScenarioError(f"{where}: {name} does not apply to kind {kind}")
@@ -367,6 +386,8 @@ def _fault(data: object, where: str) -> FaultSpec:
         status=status,
         seconds=_number(raw.get("seconds", 0.0), f"{where}.seconds", minimum=0, maximum=600),
         host=_str(raw.get("host", "graph.evil.invalid"), f"{where}.host"),
+        drop=_int(raw.get("drop", 0), f"{where}.drop", minimum=0),
+        odata_count=_bool(raw.get("odata_count", True), f"{where}.odata_count"),
     )
 
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from atlas_services.graph.budget import PROCESS_BUDGETS, RequestBudgets, TokenBucket
+from atlas_services.graph.budget import PROCESS_BUDGETS, RequestBudget, RequestBudgets
 from atlas_services.graph.clouds import CloudEndpoints
 from atlas_services.graph.contracts import Contract, ContractError, ContractSet, load_contracts
 from atlas_services.graph.errors import Attempts, GraphRequestError, attempts_detail, error_for
@@ -260,9 +260,9 @@ class GraphClient:
 
     # -- sending ----------------------------------------------------------------------------------------------
 
-    def _bucket(self, contract: Contract) -> TokenBucket:
+    def _bucket(self, contract: Contract) -> RequestBudget:
         key = (self.cloud.name, self.tenant_id, self.client_id, contract.throttle_class)
-        return self._budgets.bucket(key, contract.throttle)
+        return self._budgets.budget(key, contract.throttle)
 
     def _send(self, contract: Contract, url: str, query: dict[str, str] | None) -> tuple[Json, str | None]:
         bucket = self._bucket(contract)
@@ -301,14 +301,15 @@ class GraphClient:
                 if response.status_code == 429:
                     self.stats.throttled += 1
                 retry_after = _retry_after_seconds(response.headers.get("retry-after"), self._wall_clock())
-                if self._retry_after_wait(contract, state, retry_after, bucket, f"HTTP {response.status_code}"):
+                if self._retry_after_wait(contract, state, retry_after, bucket, f"HTTP {response.status_code}",
+                                          throttled=response.status_code == 429):
                     continue
             if 200 <= response.status_code < 300:
                 return _json_body(response, contract, request_id), request_id
             raise error_for(response, contract, request_id, state)
 
     def _retry_after_wait(self, contract: Contract, state: Attempts, retry_after: float | None,
-                          bucket: TokenBucket, why: str) -> bool:
+                          bucket: RequestBudget, why: str, *, throttled: bool = False) -> bool:
         """Wait before the next attempt and return True, or return False when the policy says stop."""
         policy = self.retry
         state.last_retry_after = retry_after
@@ -321,6 +322,9 @@ class GraphClient:
             bucket.pause(retry_after)
         else:
             delay = self._rng.uniform(0, min(policy.max_backoff, policy.base_delay * 2 ** (state.attempt - 1)))
+            if throttled:
+                # Intune sometimes throttles without Retry-After: the other syncs of this tenant wait too.
+                bucket.pause(delay)
         if state.waited + delay > policy.max_total_wait:
             return False
         log.info("graph %s: %s, retrying in %.2f s (attempt %d of %d)", contract.key, why, delay, state.attempt + 1,

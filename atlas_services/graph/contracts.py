@@ -72,6 +72,8 @@ THROTTLE_CLASSES: dict[str, ThrottleClass] = {
         ThrottleClass("intune_apps", 1000, 20.0, "Intune applications (mobileApp)"),
     )
 }
+# Graph's global limit: per app, across every tenant, whatever the call (reference/graph-facts.md §3).
+GLOBAL_PER_APP = ThrottleClass("global_per_app", 130_000, 10.0, "Graph's global limit per app, all tenants")
 
 _KEY = re.compile(r"^[a-z][A-Za-z0-9]*(\.[a-z][A-Za-z0-9_]*)+$")
 _NAME = r"[A-Za-z][A-Za-z0-9.]*"
