@@ -31,7 +31,7 @@ def test_the_readiness_and_section_enums_cover_what_the_provider_writes() -> Non
     granted_cases: list[set[str] | None] = [None, set(), {"Organization.Read.All"}]
     found = {entry["status"] for granted in granted_cases for entry in readiness(contracts, granted).values()}
     assert found == {member.value for member in ReadinessStatus}
-    section_statuses = {"running", "succeeded",  # set by the inventory section loop itself
+    section_statuses = {"running", "succeeded", "partial",  # set by the inventory section loop itself
                         failure_entry(ProviderError("permission.missing"))["status"],
                         failure_entry(ProviderError("internal.unexpected"))["status"],
                         skipped_for_readiness(["X.Read.All"], _Facts())["status"]}

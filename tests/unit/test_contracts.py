@@ -172,7 +172,8 @@ def test_the_project_file_declares_every_call_v1_needs() -> None:
         "organization.list", "servicePrincipals.getByAppId", "servicePrincipals.appRoleAssignments",
         "servicePrincipals.graphAppRoles"}
     assert {c.key for c in contracts.for_capability("inventory_sync")} == {
-        "managedDevices.list", "deviceConfigurations.list", "deviceCompliancePolicies.list", "mobileApps.list"}
+        "managedDevices.list", "deviceConfigurations.list", "deviceCompliancePolicies.list", "mobileApps.list",
+        "managedDeviceOverview.get"}
     assert {c.key for c in contracts.for_capability("compliance_snapshot")} == {
         "managedDevices.list", "managedDeviceOverview.get", "deviceCompliancePolicyDeviceStateSummary.get"}
     assert contracts["managedDevices.list"].permissions[0] == "DeviceManagementManagedDevices.Read.All"
