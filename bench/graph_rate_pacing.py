@@ -51,6 +51,7 @@ def _syncs(sim: RunningSimulator, tenants: tuple[str, ...], budgets: RequestBudg
             totals[0] += graph.stats.requests
             totals[1] += graph.stats.throttled
 
+    time.sleep(WINDOW)  # the simulator's windows empty again after the previous case
     started = time.perf_counter()
     threads = [threading.Thread(target=sync, args=(tenant,)) for tenant in tenants]
     for thread in threads:

@@ -50,9 +50,11 @@ class ThrottleClass:
 
     @property
     def rate_per_second(self) -> float:
-        # 90 % of the limit as the sustained rate plus a burst of the remaining 10 %: a token bucket with
-        # capacity C and rate r admits at most C + r*T requests in any window T, which is then exactly the limit.
-        return 0.9 * self.limit / self.window_seconds
+        # 80 % of the limit as the sustained rate plus a burst of 10 %: a token bucket with capacity C and rate r
+        # admits at most C + r*T requests in any window T, here 90 % of the limit. The last 10 % is headroom for
+        # what the bucket cannot see: requests still in Graph's window from before it existed (a restarted
+        # worker) and network jitter that bunches requests up on arrival.
+        return 0.8 * self.limit / self.window_seconds
 
     @property
     def burst(self) -> float:

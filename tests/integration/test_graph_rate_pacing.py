@@ -10,6 +10,7 @@ A control sync without pacing shows the simulator does throttle what exceeds the
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -78,6 +79,8 @@ def concurrent_syncs(sim: RunningSimulator, tenants: tuple[str, ...], budgets: R
         except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
             errors.append(exc)
 
+    # Start with the simulator's windows empty, whatever an earlier test sent: a bucket cannot see those.
+    time.sleep(WINDOW)
     threads = [threading.Thread(target=sync, args=(tenant,)) for tenant in tenants]
     for thread in threads:
         thread.start()

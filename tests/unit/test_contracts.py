@@ -193,6 +193,9 @@ def test_throttle_class_budgets_never_exceed_graphs_limit_in_any_window() -> Non
     for throttle in THROTTLE_CLASSES.values():
         # A bucket admits at most burst + rate * window requests in any window.
         assert throttle.burst + throttle.rate_per_second * throttle.window_seconds <= throttle.limit + 1e-9
+        # ... with headroom for requests the bucket cannot see (a restart, jitter), yet not needlessly slow.
+        assert throttle.burst + throttle.rate_per_second * throttle.window_seconds == pytest.approx(
+            0.9 * throttle.limit)
     assert (THROTTLE_CLASSES["intune_devices"].limit, THROTTLE_CLASSES["intune_devices"].window_seconds) == (2000, 20)
     assert THROTTLE_CLASSES["intune_configuration"].limit == THROTTLE_CLASSES["intune_apps"].limit == 1000
 

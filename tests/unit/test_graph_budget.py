@@ -43,7 +43,7 @@ def test_the_published_figures_are_the_default_and_classes_can_be_scaled() -> No
     assert published.app_bucket("global", APP).rate == GLOBAL_PER_APP.rate_per_second
     assert (GLOBAL_PER_APP.limit, GLOBAL_PER_APP.window_seconds) == (130_000, 10.0)
     scaled = RequestBudgets(clock.monotonic, classes={"intune_devices": ThrottleClass("intune_devices", 20, 2, "t")})
-    assert scaled.bucket(key, THROTTLE_CLASSES["intune_devices"]).rate == pytest.approx(9.0)
+    assert scaled.bucket(key, THROTTLE_CLASSES["intune_devices"]).rate == pytest.approx(8.0)
 
 
 def test_the_global_bucket_is_shared_by_every_tenant_of_one_app_only() -> None:
@@ -54,7 +54,7 @@ def test_the_global_bucket_is_shared_by_every_tenant_of_one_app_only() -> None:
     b = budgets.budget(("global", TENANT_B, APP, "intune_devices"), devices)
     other = budgets.budget(("global", TENANT_B, OTHER_APP, "intune_devices"), devices)
     assert a.app_global is b.app_global and a.tenant_class is not b.tenant_class
-    assert (a.reserve(), b.reserve()) == (0.0, pytest.approx(1 / 9))  # burst 1, then 9 per second
+    assert (a.reserve(), b.reserve()) == (0.0, pytest.approx(1 / 8))  # burst 1, then 8 per second
     assert other.reserve() == 0.0
 
 
