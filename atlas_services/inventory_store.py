@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 
@@ -70,17 +70,23 @@ class RunObservationStore:
             session.execute(statement, rows)
         return len(rows)
 
+    def _unseen(self, kind: str) -> list[Any]:
+        """Items of ``kind`` still active that this run did not observe."""
+        return [col(InventoryItem.connection_id) == self.connection_id, col(InventoryItem.kind) == kind,
+                col(InventoryItem.removed_at).is_(None),
+                or_(col(InventoryItem.last_run_id).is_(None), col(InventoryItem.last_run_id) != self.run_id)]
+
     def mark_removed(self, kind: str) -> int:
         """Mark the connection's items of ``kind`` that this run did not observe as removed."""
         with session_scope() as session:
             self._hold_lease(session)
-            result = session.execute(
-                update(InventoryItem)
-                .where(col(InventoryItem.connection_id) == self.connection_id, col(InventoryItem.kind) == kind,
-                       col(InventoryItem.removed_at).is_(None),
-                       or_(col(InventoryItem.last_run_id).is_(None), col(InventoryItem.last_run_id) != self.run_id))
-                .values(removed_at=utcnow()))
+            result = session.execute(update(InventoryItem).where(*self._unseen(kind)).values(removed_at=utcnow()))
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def count_unseen(self, kind: str) -> int:
+        with session_scope() as session:
+            return int(session.execute(select(func.count()).select_from(InventoryItem)
+                                       .where(*self._unseen(kind))).scalar_one())
 
     def store_snapshot(self, counts: Mapping[str, Any]) -> None:
         with session_scope() as session:

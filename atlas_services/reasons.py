@@ -22,6 +22,7 @@ class ReasonCode(StrEnum):
     GRAPH_TIMEOUT = "graph.timeout"
     GRAPH_BAD_RESPONSE = "graph.bad_response"
     INTUNE_NOT_LICENSED = "intune.not_licensed"
+    INVENTORY_LISTING_INCOMPLETE = "inventory.listing_incomplete"
     NETWORK_UNREACHABLE = "network.unreachable"
     CREDENTIAL_UNAVAILABLE = "credential.unavailable"
     CONNECTION_NO_DEFAULT = "connection.no_default"
@@ -85,6 +86,10 @@ _CATALOGUE = [
     Reason(ReasonCode.INTUNE_NOT_LICENSED, "The tenant has no active Intune license, or Intune is not set up there.",
            "Assign an Intune license in the customer tenant and make Intune its MDM authority, or do not run Intune "
            "operations for it."),
+    Reason(ReasonCode.INVENTORY_LISTING_INCOMPLETE,
+           "Microsoft Graph ended a listing before all of its items; nothing was marked removed.",
+           "Nothing is lost: what was last observed is kept. Run the sync again later; if the listing keeps "
+           "ending early, compare the count in the Intune admin center and report it to Microsoft."),
     Reason(ReasonCode.NETWORK_UNREACHABLE, "Microsoft could not be reached.",
            "Check the network path from the worker."),
     Reason(ReasonCode.CREDENTIAL_UNAVAILABLE, "The connection's credential cannot be opened.",

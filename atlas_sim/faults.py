@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from atlas_sim.rate_limits import RateLimiter, Refusal
 from atlas_sim.scenario import FaultSpec, Scenario
 
 
@@ -52,6 +53,7 @@ class Decision:
     terminal: FaultSpec | None = None
     malformed: bool = False
     foreign_host: str | None = None
+    truncate: FaultSpec | None = None
 
 
 @dataclass
@@ -70,6 +72,8 @@ class FaultBook:
         self._scenario_rules = self._rules(self.scenario.faults, "scenario")
         self._tenant_rules = {t.id: self._rules(t.faults, f"tenant:{t.id}") for t in self.scenario.tenants}
         self._overrides: list[_Override] = []
+        limits = self.scenario.rate_limits
+        self.rate_limiter = RateLimiter(limits) if limits is not None else None
 
     def _rules(self, specs: Iterable[FaultSpec], scope: str) -> list[_Rule]:
         return [_Rule(spec, random.Random(f"{self.scenario.seed}:{scope}:{i}"))
@@ -107,10 +111,22 @@ class FaultBook:
                     decision.malformed = True
                 elif spec.kind == "foreign_next_link":
                     decision.foreign_host = spec.host
+                elif spec.kind == "truncate_listing":
+                    decision.truncate = spec
                 else:
                     decision.terminal = spec
                     break
         return decision
+
+    def over_rate(self, app_id: str, tenant_id: str, path: str) -> Refusal | None:
+        """The scenario's rate limits (atlas_sim.rate_limits) for one request; a refusal is logged as a
+        ``rate_limit`` event."""
+        refusal = self.rate_limiter.check(app_id, tenant_id, path) if self.rate_limiter is not None else None
+        if refusal is not None:
+            with self._lock:
+                self.events.append(FaultEvent("rate_limit", tenant_id, path, 429,
+                                              None if refusal.retry_after is None else float(refusal.retry_after)))
+        return refusal
 
     def fired(self, kind: str | None = None) -> list[FaultEvent]:
         with self._lock:

@@ -31,6 +31,7 @@ from atlas_sim import applications, shapes
 from atlas_sim.directory import app_role_id
 from atlas_sim.scenario import MAX_TOP, FaultSpec, SimTenant
 from atlas_sim.state import SimState, client_request_id, json_response, request_id, sim_state, utc_now_iso
+from atlas_sim.truncation import truncate
 
 # Application permissions that grant each family of calls (Graph's permission tables; any one suffices).
 ORGANIZATION_READ = frozenset({
@@ -230,6 +231,7 @@ def _page(call: Call, *, collection: str, context_path: str, total: int,
     if isinstance(offset, JSONResponse):
         return offset
     end = min(total, offset + size)
+    call.request.state.listing_total = total  # for a truncate_listing fault (atlas_sim.truncation)
     body: dict[str, Any] = {"@odata.context": _context(call.state, context_path, chosen)}
     if offset == 0 and ((call.query("$count") or "").lower() == "true"
                         or shapes.counts_unasked(call.caller.tenant.shapes, call.path)):
@@ -455,6 +457,15 @@ def _fault_response(call: Call, endpoint: Endpoint, spec: FaultSpec) -> Response
     return _forbidden(call, endpoint.scopes, endpoint.intune)
 
 
+def _over_rate(call: Call, endpoint: Endpoint, retry_after: int | None) -> Response:
+    """A 429 from the rate limits: Intune's JSON-in-message form on Intune paths (code TooManyRequests, as
+    IntuneCD #217 shows), Graph's plain form elsewhere; Retry-After only when the scenario sends it."""
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    if endpoint.intune:
+        return intune_error(call.request, 429, "TooManyRequests", "An error has occurred", headers)
+    return graph_error(call.request, 429, "TooManyRequests", "Too many requests.", headers)
+
+
 def _seconds(value: float) -> str:
     # HTTP wants whole seconds; fractions are kept so tests can ask for sub-second waits.
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
@@ -482,6 +493,9 @@ async def dispatch(request: Request) -> Response:
         return graph_error(request, 400, "BadRequest",
                            f"Query option '{unsupported}' is not supported by the Atlas simulator.")
 
+    refusal = state.faults.over_rate(caller.app_id, caller.tenant.id, path)
+    if refusal is not None:
+        return _over_rate(call, endpoint, refusal.retry_after)
     decision = state.faults.decide(caller.tenant.id, path)
     if decision.delay:
         await asyncio.sleep(decision.delay)
@@ -497,6 +511,8 @@ async def dispatch(request: Request) -> Response:
         if decision.foreign_host is not None and isinstance(result.get("value"), list):
             query = urlencode({"$skiptoken": _skiptoken(caller.tenant, "foreign", len(result["value"]))})
             result["@odata.nextLink"] = f"https://{decision.foreign_host}/v1.0{path}?{query}"
+        if decision.truncate is not None and isinstance(result.get("value"), list):
+            truncate(result, decision.truncate, getattr(request.state, "listing_total", None))
         response = Response(json.dumps(result, separators=(",", ":")).encode(), media_type=GRAPH_CONTENT_TYPE)
     if decision.malformed:
         body = bytes(response.body)

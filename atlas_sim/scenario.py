@@ -61,6 +61,9 @@ normal)::
     - kind: foreign_next_link             # the page's @odata.nextLink points at `host` (default graph.evil.invalid)
     - kind: forbidden                     # 403 as if the permission were missing (Intune-shaped for Intune paths,
                                           # Authorization_RequestDenied for directory paths)
+    - kind: truncate_listing              # the listing ends at this page: no nextLink, @odata.count = the true total
+      drop: 1                             # also cut this many items from the page's end (default 0)
+      odata_count: true                   # false: no @odata.count either (see atlas_sim.truncation)
     # Which requests (all optional): paths are prefixes of the path after /v1.0, case-insensitive (default: all)
       paths: [/deviceManagement/managedDevices]
       every: 5                            # every 5th matching request, or
@@ -70,6 +73,9 @@ normal)::
 
 Tests override faults at run time with ``RunningSimulator.faults(...)``. Faults of the token endpoint
 (``token_faults``) and a tenant that lives in another cloud (``discovery``) are described in atlas_sim.token_faults.
+
+Rate enforcement (``rate_limits:`` at the top level, Intune's and Graph's published limits) is described in
+atlas_sim.rate_limits.
 """
 
 from __future__ import annotations
@@ -84,6 +90,7 @@ import yaml
 from atlas_sim import fields
 from atlas_sim.consistency import ConsentLag, TokenLifetime, parse_consent_lag, parse_token_lifetime
 from atlas_sim.fields import ScenarioError as ScenarioError  # re-exported: callers catch it from here
+from atlas_sim.rate_limits import RateLimits, parse_rate_limits
 from atlas_sim.shapes import Shapes, parse_shapes
 
 # The shared validators, under the names this module reads them by.
@@ -107,7 +114,8 @@ OPERATING_SYSTEMS = ("Windows", "iOS", "Android", "macOS")
 # managedDevice.complianceState in Graph's v1.0 schema.
 COMPLIANCE_STATES = ("unknown", "compliant", "noncompliant", "conflict", "error", "inGracePeriod", "configManager")
 OWNER_TYPES = ("company", "personal", "unknown")
-FAULT_KINDS = ("throttle", "server_error", "slow", "malformed_json", "foreign_next_link", "forbidden")
+FAULT_KINDS = ("throttle", "server_error", "slow", "malformed_json", "foreign_next_link", "forbidden",
+               "truncate_listing")
 TERMINAL_FAULTS = frozenset({"throttle", "server_error", "forbidden"})
 MAX_DEVICES = 1_000_000
 SIMULATOR_CLOUD_INSTANCE = "sim.atlas.invalid"
@@ -197,6 +205,8 @@ class FaultSpec:
     status: int = 503
     seconds: float = 0.0
     host: str = "graph.evil.invalid"
+    drop: int = 0
+    odata_count: bool = True
 
     @property
     def terminal(self) -> bool:
@@ -264,6 +274,7 @@ class Scenario:
     page_sizes: Mapping[str, int] = field(default_factory=lambda: dict(PAGE_SIZES))
     faults: tuple[FaultSpec, ...] = ()
     token_faults: tuple[FaultSpec, ...] = ()
+    rate_limits: RateLimits | None = None
 
     def tenant(self, ref: str) -> SimTenant | None:
         """Resolve a tenant by id or by any verified domain, case-insensitively, as Entra does."""
@@ -307,7 +318,8 @@ def parse_scenario(data: object, *, source: str = "<scenario>") -> Scenario:
     from atlas_sim.token_faults import parse_token_faults
 
     root = _mapping(data, source, required={"tenants"},
-                    optional={"name", "description", "seed", "page_sizes", "faults", "token_faults"})
+                    optional={"name", "description", "seed", "page_sizes", "faults", "token_faults",
+                              "rate_limits"})
     tenants = tuple(_tenant(t, f"{source}: tenants[{i}]") for i, t in enumerate(_list(root["tenants"], "tenants")))
     _unique([t.id for t in tenants], f"{source}: tenant id")
     _unique([d.name.lower() for t in tenants for d in t.verified_domains], f"{source}: verified domain")
@@ -316,7 +328,8 @@ def parse_scenario(data: object, *, source: str = "<scenario>") -> Scenario:
                     seed=_int(root.get("seed", 0), f"{source}: seed", minimum=0),
                     page_sizes=_page_sizes(root.get("page_sizes", {}), f"{source}: page_sizes"),
                     faults=parse_faults(root.get("faults", []), f"{source}: faults"),
-                    token_faults=parse_token_faults(root.get("token_faults", []), f"{source}: token_faults"))
+                    token_faults=parse_token_faults(root.get("token_faults", []), f"{source}: token_faults"),
+                    rate_limits=parse_rate_limits(root.get("rate_limits"), f"{source}: rate_limits"))
 
 
 def parse_faults(data: object, where: str = "faults") -> tuple[FaultSpec, ...]:
@@ -402,14 +415,16 @@ def _weights(data: object, where: str, allowed: tuple[str, ...],
 
 def _fault(data: object, where: str) -> FaultSpec:
     raw = _mapping(data, where, required={"kind"},
-                   optional={"paths", "every", "rate", "after", "count", "retry_after", "status", "seconds", "host"})
+                   optional={"paths", "every", "rate", "after", "count", "retry_after", "status", "seconds", "host",
+                             "drop", "odata_count"})
     kind = raw["kind"]
     if kind not in FAULT_KINDS:
         raise ScenarioError(f"{where}.kind: {kind!r} is not one of {', '.join(FAULT_KINDS)}")
     if "every" in raw and "rate" in raw:
         raise ScenarioError(f"{where}: give either every or rate, not both")
     kind_fields = {"retry_after": {"throttle", "server_error"}, "status": {"server_error"}, "seconds": {"slow"},
-                   "host": {"foreign_next_link"}}
+                   "host": {"foreign_next_link"}, "drop": {"truncate_listing"},
+                   "odata_count": {"truncate_listing"}}
     for name, kinds in kind_fields.items():
         if name in raw and kind not in kinds:
             raise ScenarioError(f"{where}: {name} does not apply to kind {kind}")
@@ -431,6 +446,8 @@ def _fault(data: object, where: str) -> FaultSpec:
         status=status,
         seconds=_number(raw.get("seconds", 0.0), f"{where}.seconds", minimum=0, maximum=600),
         host=_str(raw.get("host", "graph.evil.invalid"), f"{where}.host"),
+        drop=_int(raw.get("drop", 0), f"{where}.drop", minimum=0),
+        odata_count=_bool(raw.get("odata_count", True), f"{where}.odata_count"),
     )
 
 

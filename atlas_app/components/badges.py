@@ -70,6 +70,7 @@ class BadgeCatalog:
             SectionStatus.SUCCEEDED.value: BadgeStyle("Done", "green", "circle_check"),
             SectionStatus.FAILED.value: BadgeStyle("Failed", "red", "circle_x"),
             SectionStatus.SKIPPED.value: BadgeStyle("Skipped", "amber", "circle_slash"),
+            SectionStatus.PARTIAL.value: BadgeStyle("Incomplete", "amber", "circle_alert"),
         }),
         PERMISSION_GRANT: MappingProxyType({
             PermissionGrant.GRANTED.value: BadgeStyle("Granted", "green", "check"),

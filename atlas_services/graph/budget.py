@@ -1,18 +1,27 @@
-"""Request budgets: a token bucket per (cloud, Entra tenant, app, throttle class), shared by every GraphClient in the
-process, so one tenant's sync stays under Graph's per-app-per-tenant limits however many threads run it.
+"""Request budgets: client-side pacing that keeps Atlas under Graph's published limits.
 
-A bucket hands out permits at the class's sustained rate with a small burst (contracts.ThrottleClass). A 429 with
-Retry-After pauses the whole bucket, so the other threads syncing the same tenant wait too instead of each
-discovering the throttle on its own.
+Two token buckets meter every request: one per (cloud, Entra tenant, app, throttle class), for Intune's limits per
+app per tenant, and one per (cloud, app), for Graph's global limit per app across all tenants (a multi-tenant app
+syncing many customers at once meets that one). Both are shared by every GraphClient in the process, so
+concurrent syncs of the same app draw from the same budgets however many threads run them.
+
+A bucket hands out permits at the class's sustained rate with a small burst (contracts.ThrottleClass), which
+admits at most the class's limit in any window. A 429 pauses the class bucket (for Retry-After, or for the
+backoff when Graph names no wait, as Intune sometimes does), so the other threads syncing the same tenant wait
+too instead of each discovering the throttle on its own.
+
+The buckets live in this process; a shared store across processes can replace RequestBudgets behind the same
+``budget(...)`` / ``RequestBudget`` interface.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from atlas_services.graph.contracts import ThrottleClass
+from atlas_services.graph.contracts import GLOBAL_PER_APP, THROTTLE_CLASSES, ThrottleClass
 
 BudgetKey = tuple[str, str, str, str]  # cloud name, Entra tenant id, client id, throttle class
 
@@ -61,22 +70,56 @@ class TokenBucket:
         self._updated = now
 
 
-class RequestBudgets:
-    """The buckets of one process (or of one test, with a fake clock)."""
+@dataclass(frozen=True)
+class RequestBudget:
+    """What one request draws from: its class's bucket for this tenant, and the app's global bucket."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    tenant_class: TokenBucket
+    app_global: TokenBucket
+
+    def reserve(self) -> float:
+        """Take a permit from both; the wait is the longer of the two."""
+        return max(self.tenant_class.reserve(), self.app_global.reserve())
+
+    def pause(self, seconds: float) -> None:
+        """Graph throttled a request of this class in this tenant: hold the class's bucket."""
+        self.tenant_class.pause(seconds)
+
+
+class RequestBudgets:
+    """The buckets of one process (or of one test, with a fake clock or scaled-down limits).
+
+    ``classes`` and ``global_limit`` replace the published figures (by throttle class name); tests use them to
+    run against a simulator enforcing the same figures in seconds instead of minutes.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *,
+                 classes: Mapping[str, ThrottleClass] | None = None,
+                 global_limit: ThrottleClass = GLOBAL_PER_APP) -> None:
         self._clock = clock
+        self._classes = dict(THROTTLE_CLASSES if classes is None else classes)
+        self._global = global_limit
         self._lock = threading.Lock()
-        self._buckets: dict[BudgetKey, TokenBucket] = {}
+        self._buckets: dict[tuple[str, ...], TokenBucket] = {}
+
+    def _get(self, key: tuple[str, ...], throttle: ThrottleClass) -> TokenBucket:
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = TokenBucket(throttle.rate_per_second, throttle.burst, self._clock)
+            return bucket
 
     def bucket(self, key: BudgetKey, throttle: ThrottleClass) -> TokenBucket:
+        """The per-tenant bucket of ``throttle``'s class (its figures replaced by ``classes`` when given)."""
         normalized = (key[0], key[1].strip().lower(), key[2].strip().lower(), key[3])
-        with self._lock:
-            bucket = self._buckets.get(normalized)
-            if bucket is None:
-                bucket = TokenBucket(throttle.rate_per_second, throttle.burst, self._clock)
-                self._buckets[normalized] = bucket
-            return bucket
+        return self._get(normalized, self._classes.get(throttle.name, throttle))
+
+    def app_bucket(self, cloud: str, client_id: str) -> TokenBucket:
+        """The app's bucket for Graph's global limit (all tenants)."""
+        return self._get(("global", cloud, client_id.strip().lower()), self._global)
+
+    def budget(self, key: BudgetKey, throttle: ThrottleClass) -> RequestBudget:
+        return RequestBudget(self.bucket(key, throttle), self.app_bucket(key[0], key[2]))
 
     def clear(self) -> None:
         with self._lock:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from atlas_services.graph.budget import PROCESS_BUDGETS, RequestBudgets, TokenBucket
+from atlas_services.graph.budget import PROCESS_BUDGETS, RequestBudget, RequestBudgets
 from atlas_services.graph.clouds import CloudEndpoints
 from atlas_services.graph.contracts import Contract, ContractError, ContractSet, load_contracts
 from atlas_services.graph.errors import Attempts, GraphRequestError, attempts_detail, error_for
@@ -258,9 +258,9 @@ class GraphClient:
 
     # -- sending ----------------------------------------------------------------------------------------------
 
-    def _bucket(self, contract: Contract) -> TokenBucket:
+    def _bucket(self, contract: Contract) -> RequestBudget:
         key = (self.cloud.name, self.tenant_id, self.client_id, contract.throttle_class)
-        return self._budgets.bucket(key, contract.throttle)
+        return self._budgets.budget(key, contract.throttle)
 
     def _send(self, contract: Contract, url: str, query: dict[str, str] | None) -> tuple[Json, str | None]:
         bucket = self._bucket(contract)
@@ -302,7 +302,8 @@ class GraphClient:
                 state.server_errors += status in SERVER_ERRORS
                 retry_after = retry_after_seconds(response.headers.get("retry-after"), self._wall_clock())
                 if state.server_errors < self.retry.max_server_errors and \
-                        self._retry_after_wait(contract, state, retry_after, bucket, f"HTTP {status}"):
+                        self._retry_after_wait(contract, state, retry_after, bucket, f"HTTP {status}",
+                                               throttled=status == 429):
                     continue
             if 200 <= status < 300:
                 return _json_body(response, contract, request_id), request_id
@@ -340,7 +341,7 @@ class GraphClient:
         return self._granted
 
     def _retry_after_wait(self, contract: Contract, state: Attempts, retry_after: float | None,
-                          bucket: TokenBucket, why: str) -> bool:
+                          bucket: RequestBudget, why: str, *, throttled: bool = False) -> bool:
         """Wait before the next attempt and return True, or return False when the policy says stop."""
         policy = self.retry
         state.last_retry_after = retry_after
@@ -353,6 +354,9 @@ class GraphClient:
             bucket.pause(retry_after)
         else:
             delay = self._rng.uniform(0, min(policy.max_backoff, policy.base_delay * 2 ** (state.attempt - 1)))
+            if throttled:
+                # Intune sometimes throttles without Retry-After: the other syncs of this tenant wait too.
+                bucket.pause(delay)
         if state.waited + delay > policy.max_total_wait:
             return False
         log.info("graph %s: %s, retrying in %.2f s (attempt %d of %d)", contract.key, why, delay, state.attempt + 1,

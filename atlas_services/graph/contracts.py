@@ -50,9 +50,11 @@ class ThrottleClass:
 
     @property
     def rate_per_second(self) -> float:
-        # 90 % of the limit as the sustained rate plus a burst of the remaining 10 %: a token bucket with
-        # capacity C and rate r admits at most C + r*T requests in any window T, which is then exactly the limit.
-        return 0.9 * self.limit / self.window_seconds
+        # 80 % of the limit as the sustained rate plus a burst of 10 %: a token bucket with capacity C and rate r
+        # admits at most C + r*T requests in any window T, here 90 % of the limit. The last 10 % is headroom for
+        # what the bucket cannot see: requests still in Graph's window from before it existed (a restarted
+        # worker) and network jitter that bunches requests up on arrival.
+        return 0.8 * self.limit / self.window_seconds
 
     @property
     def burst(self) -> float:
@@ -72,6 +74,8 @@ THROTTLE_CLASSES: dict[str, ThrottleClass] = {
         ThrottleClass("intune_apps", 1000, 20.0, "Intune applications (mobileApp)"),
     )
 }
+# Graph's global limit: per app, across every tenant, whatever the call (reference/graph-facts.md §3).
+GLOBAL_PER_APP = ThrottleClass("global_per_app", 130_000, 10.0, "Graph's global limit per app, all tenants")
 
 _KEY = re.compile(r"^[a-z][A-Za-z0-9]*(\.[a-z][A-Za-z0-9_]*)+$")
 _NAME = r"[A-Za-z][A-Za-z0-9.]*"

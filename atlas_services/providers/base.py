@@ -77,6 +77,9 @@ class InventoryStore(Protocol):
     def mark_removed(self, kind: str) -> int:
         """After a complete listing of ``kind``: mark what this run did not observe as removed; returns how many."""
 
+    def count_unseen(self, kind: str) -> int:
+        """How many items of ``kind`` ``mark_removed`` would mark now (observed before, not by this run)."""
+
 
 class SnapshotStore(Protocol):
     def store_snapshot(self, counts: Mapping[str, Any]) -> None:

@@ -24,6 +24,7 @@ class SectionStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"  # a missing permission: skipped with its reason instead of failing the run
+    PARTIAL = "partial"  # read to the end, but fewer items than Graph said there are: nothing marked removed
 
 
 class ReadinessStatus(StrEnum):
@@ -63,6 +64,9 @@ class SectionResult(StoredModel):
     remediation: str | None = None
     missing_permissions: list[str] = Field(default_factory=list)
     request_id: str | None = None
+    # How many items the listing should have held, and from what (providers.microsoft.completeness).
+    expected: int | None = None
+    basis: str | None = None
 
 
 class ContractReadiness(StoredModel):
@@ -187,6 +191,13 @@ class GraphStats(StoredModel):
     throttled: int = 0
 
 
+# What an inventory sync cannot see: Graph v1.0 has no Settings Catalog (configurationPolicies) and no endpoint
+# security (intents) entity sets (a test reads the v1.0 CSDL); the summary and the connection page say so.
+NOT_IN_GRAPH_V1 = ("Settings Catalog policies (configurationPolicies) and endpoint security policies are not "
+                   "visible through Microsoft Graph v1.0, so they are not in this inventory; device configurations "
+                   "here are the classic profiles only.")
+
+
 class InventorySyncSummary(StoredModel):
     sections: dict[str, SectionResult] = Field(default_factory=dict)
     pages_fetched: int = 0
@@ -195,6 +206,7 @@ class InventorySyncSummary(StoredModel):
     counts: dict[str, int] = Field(default_factory=dict)
     graph: GraphStats | None = None
     duration_seconds: float | None = None
+    not_in_graph_v1: str | None = None
 
 
 class ComplianceSnapshotSummary(StoredModel):

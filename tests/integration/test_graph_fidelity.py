@@ -7,6 +7,7 @@ server (as Atlas's own transport does), with a static bearer token from the simu
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from collections.abc import Iterator
@@ -37,11 +38,13 @@ with warnings.catch_warnings():  # the SDK's generated modules warn about their 
     )
     from kiota_abstractions.base_request_configuration import RequestConfiguration
     from kiota_abstractions.serialization import Parsable
+    from kiota_http.middleware.options import RetryHandlerOption
     from msgraph import GraphRequestAdapter, GraphServiceClient
     from msgraph.generated.device_management.managed_devices.managed_devices_request_builder import (
         ManagedDevicesRequestBuilder,
     )
     from msgraph.generated.models.managed_device import ManagedDevice
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
     from msgraph_core import GraphClientFactory
     from msgraph_core.tasks.page_iterator import PageIterator
 
@@ -100,9 +103,11 @@ class AsyncSimulatorRouting(httpx.AsyncBaseTransport):
         self.urls.append(str(request.url))
         if request.url.host != SIM.graph_host:
             raise httpx.ConnectError(f"not routed: {request.url.host}", request=request)
-        request.url = request.url.copy_with(scheme=self._target.scheme, host=self._target.host,
-                                            port=self._target.port)
-        return await self._inner.handle_async_request(request)
+        # A copy: the SDK's retry handler sends the same request again, which must still name the Graph host.
+        routed = httpx.Request(request.method, request.url.copy_with(
+            scheme=self._target.scheme, host=self._target.host, port=self._target.port),
+            headers=request.headers, stream=request.stream, extensions=request.extensions)
+        return await self._inner.handle_async_request(routed)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -283,3 +288,89 @@ def test_an_error_with_a_naive_date_and_an_empty_code_reads_alike(shaped_sim: Ru
         list(graph.iter_pages("mobileApps.list"))
     assert ours.value.code == ReasonCode.PERMISSION_MISSING and ours.value.graph_code is None
     assert ours.value.missing_permissions == ("DeviceManagementApps.Read.All", "DeviceManagementApps.ReadWrite.All")
+
+
+# -- throttled and truncated listings (issue 14) -----------------------------------------------------------------------
+
+def _token_for(sim: RunningSimulator) -> str:
+    return str(httpx.post(f"{sim.base_url}/{TENANT}/oauth2/v2.0/token", data={
+        "grant_type": "client_credentials", "client_id": APP, "client_secret": SECRET,
+        "scope": "https://graph.microsoft.com/.default"}).json()["access_token"])
+
+
+def test_the_sdk_reads_a_rate_limited_listing_through_its_retry_middleware_like_graph_client() -> None:
+    # One device request per 2 s: the SDK's next pages meet 429s with Retry-After and its RetryHandler waits.
+    scenario = parse_scenario({"name": "fidelity-throttled", "seed": 99,
+                               "rate_limits": {"window_seconds": 2, "intune_devices": 1}, "tenants": [{
+        "id": TENANT, "display_name": "Fidelity", "verified_domains": [{"name": "fidelity.example"}],
+        "apps": [{"client_id": APP, "display_name": "Atlas", "secrets": [{"value": SECRET}],
+                  "permissions": ["DeviceManagementManagedDevices.Read.All"]}],
+        "intune": {"devices": DEVICES}}]})
+    select = list(load_contracts()["managedDevices.list"].select)
+    with start_in_thread(scenario) as throttled:
+        token = _token_for(throttled)
+        sdk, adapter, _ = sdk_client(throttled, token)
+        sdk_devices = run_coroutine(read_devices_with_the_sdk(sdk, adapter, select))
+        refused_sdk = len(throttled.fault_book.fired("rate_limit"))
+        with graph_client(throttled, token) as graph:
+            ours = list(graph.iter_items("managedDevices.list", params={"$top": TOP}))
+            throttled_ours = graph.stats.throttled
+        refused_total = len(throttled.fault_book.fired("rate_limit"))
+    assert refused_sdk >= 1  # the SDK met the limit and got through by waiting as told
+    assert refused_total - refused_sdk == throttled_ours
+    assert [d.id for d in sdk_devices] == [item["id"] for item in ours] and len(ours) == DEVICES
+
+
+def test_the_sdk_reads_intunes_429_body_and_finds_the_json_in_its_message() -> None:
+    scenario = parse_scenario({"name": "fidelity-429", "seed": 99,
+                               "rate_limits": {"window_seconds": 600, "intune_devices": 1, "retry_after": False},
+                               "tenants": [{
+        "id": TENANT, "display_name": "Fidelity", "verified_domains": [{"name": "fidelity.example"}],
+        "apps": [{"client_id": APP, "display_name": "Atlas", "secrets": [{"value": SECRET}],
+                  "permissions": ["DeviceManagementManagedDevices.Read.All"]}],
+        "intune": {"devices": 5}}]})
+    with start_in_thread(scenario) as throttled:
+        sdk, _, transport = sdk_client(throttled, _token_for(throttled))
+
+        async def read_twice() -> Any:
+            await sdk.device_management.managed_devices.get()
+            config = RequestConfiguration[Any](options=[RetryHandlerOption(max_retries=0, should_retry=False)])
+            return await sdk.device_management.managed_devices.get(request_configuration=config)
+
+        with pytest.raises(ODataError) as caught:
+            run_coroutine(read_twice())
+    assert caught.value.response_status_code == 429
+    assert caught.value.error is not None and caught.value.error.code == "TooManyRequests"
+    inner = json.loads(caught.value.error.message or "")
+    assert inner["_version"] == 3 and "Operation ID" in inner["Message"]
+    assert len(transport.urls) == 2  # no retry was sent
+
+
+def test_the_sdk_takes_a_truncated_listing_at_its_word_while_its_count_says_more(sim: RunningSimulator,
+                                                                                 token: str) -> None:
+    sdk, adapter, _ = sdk_client(sim, token)
+    select = list(load_contracts()["managedDevices.list"].select)
+
+    async def read() -> tuple[Any, list[ManagedDevice]]:
+        query = ManagedDevicesRequestBuilder.ManagedDevicesRequestBuilderGetQueryParameters(select=select, top=TOP)
+        first = await sdk.device_management.managed_devices.get(
+            request_configuration=RequestConfiguration(query_parameters=query))
+        devices: list[ManagedDevice] = []
+
+        def keep(device: ManagedDevice) -> bool:
+            devices.append(device)
+            return True
+
+        await PageIterator(first, adapter).iterate(keep)
+        return first, devices
+
+    with sim.faults([{"kind": "truncate_listing", "paths": ["/deviceManagement/managedDevices"], "drop": 4}]):
+        page, sdk_devices = run_coroutine(read())
+        with graph_client(sim, token) as graph:
+            ours = list(graph.iter_pages("managedDevices.list", params={"$top": TOP}))
+    # The SDK parses the count and stops where the nextLink stops: the listing looks complete to it.
+    assert page.odata_count == DEVICES and page.odata_next_link is None and len(page.value) == TOP - 4
+    assert len(sdk_devices) == TOP - 4
+    # GraphClient reads the same page and keeps the count, which is what lets inventory notice the shortfall.
+    assert [(p.count, p.has_next, len(p.items)) for p in ours] == [(DEVICES, False, TOP - 4)]
+    assert [d.id for d in sdk_devices] == [item["id"] for item in ours[0].items]

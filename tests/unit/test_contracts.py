@@ -175,7 +175,8 @@ def test_the_project_file_declares_every_call_v1_needs() -> None:
     assert contracts["application.byAppId"].permissions[0] == "Application.Read.All"
     assert {"passwordCredentials", "keyCredentials"} <= set(contracts["application.byAppId"].select)
     assert {c.key for c in contracts.for_capability("inventory_sync")} == {
-        "managedDevices.list", "deviceConfigurations.list", "deviceCompliancePolicies.list", "mobileApps.list"}
+        "managedDevices.list", "deviceConfigurations.list", "deviceCompliancePolicies.list", "mobileApps.list",
+        "managedDeviceOverview.get"}
     assert {c.key for c in contracts.for_capability("compliance_snapshot")} == {
         "managedDevices.list", "managedDeviceOverview.get", "deviceCompliancePolicyDeviceStateSummary.get"}
     assert contracts["managedDevices.list"].permissions[0] == "DeviceManagementManagedDevices.Read.All"
@@ -195,6 +196,9 @@ def test_throttle_class_budgets_never_exceed_graphs_limit_in_any_window() -> Non
     for throttle in THROTTLE_CLASSES.values():
         # A bucket admits at most burst + rate * window requests in any window.
         assert throttle.burst + throttle.rate_per_second * throttle.window_seconds <= throttle.limit + 1e-9
+        # ... with headroom for requests the bucket cannot see (a restart, jitter), yet not needlessly slow.
+        assert throttle.burst + throttle.rate_per_second * throttle.window_seconds == pytest.approx(
+            0.9 * throttle.limit)
     assert (THROTTLE_CLASSES["intune_devices"].limit, THROTTLE_CLASSES["intune_devices"].window_seconds) == (2000, 20)
     assert THROTTLE_CLASSES["intune_configuration"].limit == THROTTLE_CLASSES["intune_apps"].limit == 1000
 

@@ -11,6 +11,7 @@ from atlas_app.pages.connection_detail.reads import TREND_SERIES, ItemRow, KindR
 from atlas_app.pages.connection_detail.section import section
 from atlas_app.pages.connection_detail.state import ConnectionDetailState as S
 from atlas_services.inventory import KIND_LABELS
+from atlas_services.runs.summaries import NOT_IN_GRAPH_V1
 
 
 def _kind_card(row: KindRow) -> rx.Component:
@@ -100,11 +101,18 @@ def _items() -> rx.Component:
     )
 
 
+def _not_in_graph_v1() -> rx.Component:
+    # Said on every inventory, synced or not, so nobody takes the classic profiles for the whole configuration.
+    return rx.callout(NOT_IN_GRAPH_V1, icon="info", color_scheme="gray", size="1", width="100%",
+                      custom_attrs={"data-testid": "inventory-not-in-graph-v1"})
+
+
 def inventory() -> rx.Component:
     return section(
         "Inventory",
         rx.grid(rx.foreach(S.kinds, _kind_card), columns=rx.breakpoints(initial="2", md="4"), spacing="3",
                 width="100%"),
+        _not_in_graph_v1(),
         rx.cond(
             S.last_sync_run_id != "",
             rx.vstack(

@@ -2,9 +2,10 @@
 
 Each section pages through its Graph listing and stores every page as it arrives (memory stays flat), reporting
 progress and honouring cancellation at each page boundary. A section that completes marks what it no longer saw
-as removed; a section that fails leaves what was last observed untouched and makes the run partial. A section the
-last health check found blocked by a missing permission, or that Graph refuses with a 403, is skipped with that
-reason instead of failing the run.
+as removed, but only once its listing is known to be complete (completeness.py): one that ended short of what
+Graph said it holds is ``partial`` and marks nothing removed. A section that fails leaves what was last observed
+untouched and makes the run partial. A section the last health check found blocked by a missing permission, or
+that Graph refuses with a 403, is skipped with that reason instead of failing the run.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from atlas_services.errors import CapabilityFailed, ProviderError
 from atlas_services.graph.errors import GraphRequestError
 from atlas_services.models import InventoryKind
 from atlas_services.providers.base import CapabilityContext, CapabilityResult, ConnectionFacts, InventoryRecord
+from atlas_services.providers.microsoft.completeness import judge
 from atlas_services.reasons import ReasonCode
-from atlas_services.runs.summaries import InventorySyncSummary, parse_health
+from atlas_services.runs.summaries import NOT_IN_GRAPH_V1, InventorySyncSummary, parse_health
 from atlas_services.runs.types import OperationType
 
 Json = dict[str, Any]
@@ -68,13 +70,16 @@ class Section:
     kind: str
     contract: str
     record: Callable[[Json], InventoryRecord | None]
+    label: str
 
 
 SECTIONS = (
-    Section("managed_devices", InventoryKind.MANAGED_DEVICE, "managedDevices.list", _device),
-    Section("device_configurations", InventoryKind.DEVICE_CONFIGURATION, "deviceConfigurations.list", _policy),
-    Section("compliance_policies", InventoryKind.COMPLIANCE_POLICY, "deviceCompliancePolicies.list", _policy),
-    Section("mobile_apps", InventoryKind.MOBILE_APP, "mobileApps.list", _app),
+    Section("managed_devices", InventoryKind.MANAGED_DEVICE, "managedDevices.list", _device, "managed devices"),
+    Section("device_configurations", InventoryKind.DEVICE_CONFIGURATION, "deviceConfigurations.list", _policy,
+            "device configurations"),
+    Section("compliance_policies", InventoryKind.COMPLIANCE_POLICY, "deviceCompliancePolicies.list", _policy,
+            "compliance policies"),
+    Section("mobile_apps", InventoryKind.MOBILE_APP, "mobileApps.list", _app, "mobile apps"),
 )
 
 
@@ -117,9 +122,11 @@ class InventorySync:
                        if sections[s.name]["status"] == "succeeded"},
             "graph": {"requests": stats.requests, "retries": stats.retries, "throttled": stats.throttled},
             "duration_seconds": round(time.monotonic() - started, 3),
+            "not_in_graph_v1": NOT_IN_GRAPH_V1,
         })
         succeeded = [name for name, s in sections.items() if s["status"] == "succeeded"]
-        if not succeeded:
+        read = [name for name, s in sections.items() if s["status"] in ("succeeded", "partial")]
+        if not read:
             first = next(s for s in sections.values() if s["status"] != "succeeded")
             raise CapabilityFailed(first["reason_code"], "No inventory section could be read: "
                                    f"{first.get('message') or first['reason_code']}",
@@ -135,8 +142,10 @@ class InventorySync:
             state.update(skipped_for_readiness(blocked[section.contract], context.connection))
             context.progress.checkpoint(**progress)
             return state
+        listing_count: int | None = None
         try:
             for page in context.graph.iter_pages(section.contract):
+                listing_count = page.count if page.count is not None else listing_count
                 records = [r for r in (section.record(item) for item in page.items) if r is not None]
                 stored = context.inventory.store_page(section.kind, records)
                 state["pages"] += 1
@@ -148,6 +157,14 @@ class InventorySync:
         except ProviderError as exc:
             # What this section observed before stays; nothing is marked removed from an incomplete listing.
             state.update(failure_entry(exc))
+            context.progress.checkpoint(**progress)
+            return state
+        verdict = judge(section.kind, state["items"], listing_count, context.graph, context.inventory)
+        if verdict.expected is not None:
+            state.update(expected=verdict.expected, basis=verdict.basis)
+        if not verdict.complete:
+            state.update(status="partial", removed=0, reason_code=ReasonCode.INVENTORY_LISTING_INCOMPLETE,
+                         message=verdict.message(section.label, state["items"]))
             context.progress.checkpoint(**progress)
             return state
         state["removed"] = context.inventory.mark_removed(section.kind)
