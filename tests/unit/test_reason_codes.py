@@ -53,3 +53,10 @@ def test_an_unknown_code_is_refused_not_mapped() -> None:
     with pytest.raises(ValueError):
         ProviderError("no.such_code")  # type: ignore[arg-type]
     assert reason(ReasonCode.GRAPH_TIMEOUT).code == "graph.timeout"
+
+
+def test_the_readme_lists_every_reason_code_with_its_catalogue_text() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [code.value for code, entry in REASONS.items()
+               if f"| `{code.value}` | {entry.message} | {entry.remediation} |" not in readme]
+    assert not missing, f"README's reason table is missing or out of date for: {missing}"
