@@ -16,7 +16,7 @@ from atlas_services.credential_input import CredentialInput, prepare
 from atlas_services.db import session_scope
 from atlas_services.errors import ProviderError
 from atlas_services.models import ProviderConnection, ProviderCredential, utcnow
-from atlas_services.reasons import ReasonCode
+from atlas_services.reasons import TRANSIENT, ReasonCode
 from atlas_services.runs.start import start_verification
 
 
@@ -64,9 +64,12 @@ def _retire(credential_id: uuid.UUID) -> None:
             row.retired_at = utcnow()
 
 
-def finish_verification(credential_id: uuid.UUID, *, succeeded: bool,
-                        actor_user_id: uuid.UUID | None) -> list[uuid.UUID]:
+def finish_verification(credential_id: uuid.UUID, *, succeeded: bool, actor_user_id: uuid.UUID | None,
+                        reason_code: str | None = None) -> list[uuid.UUID]:
     """A rotated credential passed its health check (it becomes the active one) or failed it (it is retired).
+
+    A check that failed for a transient reason (``reasons.TRANSIENT``: Microsoft busy or down) retires the new
+    credential too, but is audited as ``credential.verification_incomplete``: nothing was learnt about it.
 
     Returns the credentials this retired, so the worker can drop what it still holds of them (their MSAL apps).
     """
@@ -84,8 +87,10 @@ def finish_verification(credential_id: uuid.UUID, *, succeeded: bool,
         else:
             new.retired_at = now
             retired = [new.id]
-        audit.record(session, tenant_id=new.tenant_id, actor_user_id=actor_user_id,
-                     action="credential.activate" if succeeded else "credential.verification_failed",
+        action = "credential.activate" if succeeded else (
+            "credential.verification_incomplete" if reason_code in TRANSIENT else "credential.verification_failed")
+        details = {"credential_id": str(new.id), "credential_hint": new.hint}
+        audit.record(session, tenant_id=new.tenant_id, actor_user_id=actor_user_id, action=action,
                      target_type="provider_connection", target_id=new.connection_id,
-                     details={"credential_id": str(new.id), "credential_hint": new.hint})
+                     details=details if reason_code is None else {**details, "reason_code": reason_code})
     return retired

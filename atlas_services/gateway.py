@@ -177,7 +177,8 @@ def _health_check(connection_id: uuid.UUID, context: RunContext, credential_id: 
     except ProviderError as exc:
         if credential_id is not None:
             # The active credential is untouched, so the connection's health says nothing new.
-            tokens.forget_credentials(finish_verification(credential_id, succeeded=False, actor_user_id=actor_user_id))
+            tokens.forget_credentials(finish_verification(credential_id, succeeded=False, actor_user_id=actor_user_id,
+                                                          reason_code=exc.code))
         else:
             found = exc.summary.stored() if isinstance(exc, CapabilityFailed) else {}
             _record_health(connection_id, HealthStatus.UNHEALTHY, exc.code, {**found, "reason_code": exc.code})

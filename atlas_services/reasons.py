@@ -158,6 +158,11 @@ _CATALOGUE = [
            "the worker to the cloud's sign-in host."),
 ]
 
+# Failures that say nothing about the connection's credential: Microsoft (or the way to it) was busy or down.
+TRANSIENT: frozenset[ReasonCode] = frozenset({
+    ReasonCode.SIGNIN_THROTTLED, ReasonCode.SIGNIN_UNAVAILABLE, ReasonCode.SIGNIN_TIMEOUT, ReasonCode.GRAPH_THROTTLED,
+    ReasonCode.GRAPH_UNAVAILABLE, ReasonCode.GRAPH_TIMEOUT, ReasonCode.NETWORK_UNREACHABLE})
+
 REASONS: dict[ReasonCode, Reason] = {reason.code: reason for reason in _CATALOGUE}
 
 
