@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     env: Literal["development", "production", "test"] = "development"
     # Unset: `atlas run` starts an embedded PostgreSQL under data_dir.
     database_url: str | None = None
+    # Connections each process keeps open to PostgreSQL, and how many more it may open under load. Budget:
+    # (web processes + worker processes) x (pool + overflow) + psql/migrations <= PostgreSQL max_connections.
+    db_pool_size: int = Field(default=5, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
     # Unset: huey keeps its queue in SQLite under data_dir.
     redis_url: str | None = None
     # Queue name in Redis / SQLite; tests use their own so they never see another run's tasks.

@@ -14,12 +14,13 @@ from atlas_services.config import get_settings
 
 
 @lru_cache(maxsize=4)
-def _engine_for(url: str) -> Engine:
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+def _engine_for(url: str, pool_size: int, max_overflow: int) -> Engine:
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
 
 
 def get_engine() -> Engine:
-    return _engine_for(get_settings().sqlalchemy_url)
+    settings = get_settings()
+    return _engine_for(settings.sqlalchemy_url, settings.db_pool_size, settings.db_max_overflow)
 
 
 def reset_engines() -> None:
