@@ -8,22 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import text
+import sqlalchemy as sa
+from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from atlas_services import audit
 from atlas_services.authz import Actor, Capability, load_for_actor, requires
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput, ProviderError
-from atlas_services.models import (
-    ACTIVE_RUN_PREDICATE,
-    ACTIVE_RUN_STATUSES,
-    OperationRun,
-    ProviderConnection,
-    RunStatus,
-    utcnow,
-)
+from atlas_services.models import ACTIVE_RUN_PREDICATE, OperationRun, ProviderConnection, RunStatus, utcnow
 from atlas_services.reasons import ReasonCode
 from atlas_services.runs import lifecycle
 from atlas_services.runs.types import OPERATIONS, OperationType
@@ -38,6 +32,28 @@ class StartResult:
     outcome: Outcome
     run_id: uuid.UUID
     active_run_id: uuid.UUID | None = None
+
+
+# The start's one write, built once (statement building costs more than the round trip it saves): the run row
+# on the active-scope index, and the audit event of the run in the same statement, written only when the run was.
+_runs = SQLModel.metadata.tables[OperationRun.__tablename__]
+_RUN_VALUES = ("id", "tenant_id", "connection_id", "scope_key", "op_type", "started_by", "created_at",
+               "credential_id")
+_run_written = (
+    insert(_runs)
+    .values({name: bindparam(name) for name in _RUN_VALUES} | {"status": RunStatus.QUEUED.value, "attempt": 0})
+    .on_conflict_do_nothing(index_elements=["tenant_id", "scope_key"], index_where=text(ACTIVE_RUN_PREDICATE))
+    .returning(_runs.c.id)
+    .cte("run")
+)
+_INSERT_RUN = sa.select(_run_written.c.id).add_cte(
+    audit.insert_per_row(_run_written, action="run.start", target_type="operation_run").cte("audited"))
+# The run holding the scope, when the insert wrote nothing.
+_ACTIVE_RUN = (
+    sa.select(_runs.c.id, _runs.c.op_type, _runs.c.connection_id, _runs.c.credential_id)
+    .where(_runs.c.tenant_id == bindparam("tenant_id"), _runs.c.scope_key == bindparam("scope_key"),
+           text(ACTIVE_RUN_PREDICATE))
+)
 
 
 def scope_key(tenant_id: uuid.UUID, entra_tenant_id: uuid.UUID) -> str:
@@ -89,28 +105,21 @@ def _start(actor: Actor, op_type: str, connection_id: object | None, credential_
         with session_scope() as session:
             connection = _resolve_connection(session, actor, connection_id)
             scope = scope_key(actor.tenant_id, connection.entra_tenant_id)
-            inserted = session.execute(
-                insert(OperationRun)
-                .values(id=uuid.uuid4(), tenant_id=actor.tenant_id, connection_id=connection.id, scope_key=scope,
-                        op_type=op_type, status=RunStatus.QUEUED, started_by=actor.user_id, created_at=utcnow(),
-                        summary={}, progress={}, attempt=0, credential_id=credential_id)
-                .on_conflict_do_nothing(index_elements=["tenant_id", "scope_key"],
-                                        index_where=text(ACTIVE_RUN_PREDICATE))
-                .returning(col(OperationRun.id))
-            ).scalar_one_or_none()
+            details = {"op_type": op_type, "connection": connection.display_name,
+                       "verifies_credential": str(credential_id) if credential_id else None}
+            inserted = session.execute(_INSERT_RUN, {
+                "id": uuid.uuid4(), "tenant_id": actor.tenant_id, "connection_id": connection.id, "scope_key": scope,
+                "op_type": op_type, "started_by": actor.user_id, "created_at": utcnow(),
+                "credential_id": credential_id,
+                **audit.per_row_params(tenant_id=actor.tenant_id, actor_user_id=actor.user_id, details=details),
+            }).scalar_one_or_none()
             if inserted is None:
-                active = session.exec(select(OperationRun).where(
-                    OperationRun.tenant_id == actor.tenant_id, OperationRun.scope_key == scope,
-                    col(OperationRun.status).in_(ACTIVE_RUN_STATUSES))).first()
+                active = session.execute(_ACTIVE_RUN, {"tenant_id": actor.tenant_id, "scope_key": scope}).first()
                 if active is None:
                     continue  # the active run finished between our insert and select: try again
                 same = (active.op_type, active.connection_id, active.credential_id) == (
                     op_type, connection.id, credential_id)
                 return StartResult("deduplicated" if same else "scope_busy", active.id, active.id)
-            audit.record(session, tenant_id=actor.tenant_id, actor_user_id=actor.user_id, action="run.start",
-                         target_type="operation_run", target_id=inserted,
-                         details={"op_type": op_type, "connection": connection.display_name,
-                                  "verifies_credential": str(credential_id) if credential_id else None})
         _enqueue_or_fail(inserted, enqueue)
         return StartResult("started", inserted)
     raise ProviderError(ReasonCode.INTERNAL_UNEXPECTED, "The scope kept changing; try again.")
