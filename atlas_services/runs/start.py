@@ -6,15 +6,15 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy import bindparam, text
+from sqlalchemy import Row, bindparam, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel
 
 from atlas_services import audit
-from atlas_services.authz import Actor, Capability, load_for_actor, requires
+from atlas_services.authz import Actor, Capability, load_fields_for_actor, requires
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput, ProviderError
 from atlas_services.models import ACTIVE_RUN_PREDICATE, OperationRun, ProviderConnection, RunStatus, utcnow
@@ -60,15 +60,21 @@ def scope_key(tenant_id: uuid.UUID, entra_tenant_id: uuid.UUID) -> str:
     return f"{tenant_id}:microsoft:{entra_tenant_id}"
 
 
-def _resolve_connection(session: Session, actor: Actor, connection_id: object | None) -> ProviderConnection:
+# What a start reads of its connection (a Row, not an entity: see authz.load_fields_for_actor).
+_CONNECTION_FIELDS = ("id", "entra_tenant_id", "display_name", "cloud", "enabled")
+_connections = SQLModel.metadata.tables[ProviderConnection.__tablename__]
+_DEFAULT_CONNECTION = sa.select(*(_connections.c[name] for name in _CONNECTION_FIELDS)).where(
+    _connections.c.tenant_id == bindparam("tenant_id"), _connections.c.is_default)
+
+
+def _resolve_connection(session: Session, actor: Actor, connection_id: object | None) -> Row[Any]:
     if connection_id is None:
-        connection = session.exec(select(ProviderConnection).where(
-            ProviderConnection.tenant_id == actor.tenant_id, col(ProviderConnection.is_default))).first()
+        connection = session.execute(_DEFAULT_CONNECTION, {"tenant_id": actor.tenant_id}).first()
         if connection is None:
             raise ProviderError(ReasonCode.CONNECTION_NO_DEFAULT)
     else:
-        connection = load_for_actor(session, ProviderConnection, connection_id, actor, Capability.PROVIDER_RUN,
-                                    what="connection")
+        connection = load_fields_for_actor(session, ProviderConnection, _CONNECTION_FIELDS, connection_id, actor,
+                                           Capability.PROVIDER_RUN, what="connection")
     if not connection.enabled:
         raise ProviderError(ReasonCode.CONNECTION_DISABLED)
     return connection
