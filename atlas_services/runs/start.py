@@ -34,25 +34,32 @@ class StartResult:
     active_run_id: uuid.UUID | None = None
 
 
-# The start's one write, built once (statement building costs more than the round trip it saves): the run row
-# on the active-scope index, and the audit event of the run in the same statement, written only when the run was.
+# The start's one statement, built once (building it costs more than a round trip): insert the run on the
+# active-scope index, and in the same statement its audit event, written only when the run was; the answer is the
+# run written, else the run holding the scope.
 _runs = SQLModel.metadata.tables[OperationRun.__tablename__]
 _RUN_VALUES = ("id", "tenant_id", "connection_id", "scope_key", "op_type", "started_by", "created_at",
                "credential_id")
+_IDENTITY = ("id", "op_type", "connection_id", "credential_id")  # what deduplication compares
 _run_written = (
     insert(_runs)
     .values({name: bindparam(name) for name in _RUN_VALUES} | {"status": RunStatus.QUEUED.value, "attempt": 0})
     .on_conflict_do_nothing(index_elements=["tenant_id", "scope_key"], index_where=text(ACTIVE_RUN_PREDICATE))
-    .returning(_runs.c.id)
+    .returning(*(_runs.c[name] for name in _IDENTITY))
     .cte("run")
 )
-_INSERT_RUN = sa.select(_run_written.c.id).add_cte(
-    audit.insert_per_row(_run_written, action="run.start", target_type="operation_run").cte("audited"))
-# The run holding the scope, when the insert wrote nothing.
-_ACTIVE_RUN = (
-    sa.select(_runs.c.id, _runs.c.op_type, _runs.c.connection_id, _runs.c.credential_id)
+# The run holding the scope. Inside the start statement it sees that statement's snapshot, so a holder that
+# committed while the insert waited for it is missing there, and is read by this query on its own.
+_HOLDER = (
+    sa.select(*(_runs.c[name] for name in _IDENTITY), sa.false().label("written"))
     .where(_runs.c.tenant_id == bindparam("tenant_id"), _runs.c.scope_key == bindparam("scope_key"),
            text(ACTIVE_RUN_PREDICATE))
+)
+_START = (
+    sa.union_all(sa.select(*(_run_written.c[name] for name in _IDENTITY), sa.true().label("written")), _HOLDER)
+    .order_by(sa.desc("written"))  # the run written wins over a holder that finished as it was written
+    .limit(1)
+    .add_cte(audit.insert_per_row(_run_written, action="run.start", target_type="operation_run").cte("audited"))
 )
 
 
@@ -113,21 +120,19 @@ def _start(actor: Actor, op_type: str, connection_id: object | None, credential_
             scope = scope_key(actor.tenant_id, connection.entra_tenant_id)
             details = {"op_type": op_type, "connection": connection.display_name,
                        "verifies_credential": str(credential_id) if credential_id else None}
-            inserted = session.execute(_INSERT_RUN, {
+            run = session.execute(_START, {
                 "id": uuid.uuid4(), "tenant_id": actor.tenant_id, "connection_id": connection.id, "scope_key": scope,
                 "op_type": op_type, "started_by": actor.user_id, "created_at": utcnow(),
                 "credential_id": credential_id,
                 **audit.per_row_params(tenant_id=actor.tenant_id, actor_user_id=actor.user_id, details=details),
-            }).scalar_one_or_none()
-            if inserted is None:
-                active = session.execute(_ACTIVE_RUN, {"tenant_id": actor.tenant_id, "scope_key": scope}).first()
-                if active is None:
-                    continue  # the active run finished between our insert and select: try again
-                same = (active.op_type, active.connection_id, active.credential_id) == (
-                    op_type, connection.id, credential_id)
-                return StartResult("deduplicated" if same else "scope_busy", active.id, active.id)
-        _enqueue_or_fail(inserted, enqueue)
-        return StartResult("started", inserted)
+            }).first() or session.execute(_HOLDER, {"tenant_id": actor.tenant_id, "scope_key": scope}).first()
+        if run is None:
+            continue  # the holder finished between the insert and the look: try again
+        if not run.written:
+            same = (run.op_type, run.connection_id, run.credential_id) == (op_type, connection.id, credential_id)
+            return StartResult("deduplicated" if same else "scope_busy", run.id, run.id)
+        _enqueue_or_fail(run.id, enqueue)
+        return StartResult("started", run.id)
     raise ProviderError(ReasonCode.INTERNAL_UNEXPECTED, "The scope kept changing; try again.")
 
 
