@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ParamSpec, Protocol, TypeVar
 
-from sqlalchemy import Row, Select, bindparam, select
+from sqlalchemy import Connection, Row, Select, bindparam, select
 from sqlmodel import Session, SQLModel
 
 from atlas_services.errors import Forbidden, NotFound
@@ -108,11 +108,12 @@ def load_for_actor(session: Session, model: type[T], object_id: object, actor: A
     return _visible(session.get(model, _key(object_id, what)), actor, capability, what)
 
 
-def load_fields_for_actor(session: Session, model: type[TenantOwned], fields: tuple[str, ...], object_id: object,
-                          actor: Actor, capability: Capability, *, what: str = "object") -> Row[Any]:
+def load_fields_for_actor(db: Session | Connection, model: type[TenantOwned], fields: tuple[str, ...],
+                          object_id: object, actor: Actor, capability: Capability, *, what: str = "object") -> Row[Any]:
     """``load_for_actor`` for a hot path, by the same rule: only ``fields`` of the row, as a Row, not an entity
-    (the start gate: loading a whole entity through the ORM costs more than the round trip)."""
-    row = session.execute(_fields_query(model, fields), {"key": _key(object_id, what)}).first()
+    (the start gate: loading a whole entity through the ORM costs more than the round trip). ``db`` may be a
+    Core connection (``db.connection_scope``)."""
+    row = db.execute(_fields_query(model, fields), {"key": _key(object_id, what)}).first()
     return _visible(row, actor, capability, what)
 
 

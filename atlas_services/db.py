@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
@@ -38,6 +38,17 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def connection_scope() -> Iterator[Connection]:
+    """A unit of work for Core statements only: commits when the block ends cleanly, rolls back otherwise.
+
+    For a hot path that loads no entity (the start gate), where an ORM Session costs more CPU than the whole
+    INSERT it would wrap; everything else uses ``session_scope``.
+    """
+    with get_engine().begin() as connection:
+        yield connection
 
 
 def redact_url(url: str) -> str:

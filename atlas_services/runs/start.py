@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy import Row, bindparam, text
+from sqlalchemy import Connection, Row, bindparam, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Session, SQLModel
+from sqlmodel import SQLModel
 
 from atlas_services import audit
 from atlas_services.authz import Actor, Capability, load_fields_for_actor, requires
-from atlas_services.db import session_scope
+from atlas_services.db import connection_scope
 from atlas_services.errors import InvalidInput, ProviderError
 from atlas_services.models import ACTIVE_RUN_PREDICATE, OperationRun, ProviderConnection, RunStatus, utcnow
 from atlas_services.reasons import ReasonCode
@@ -74,13 +74,13 @@ _DEFAULT_CONNECTION = sa.select(*(_connections.c[name] for name in _CONNECTION_F
     _connections.c.tenant_id == bindparam("tenant_id"), _connections.c.is_default)
 
 
-def _resolve_connection(session: Session, actor: Actor, connection_id: object | None) -> Row[Any]:
+def _resolve_connection(db: Connection, actor: Actor, connection_id: object | None) -> Row[Any]:
     if connection_id is None:
-        connection = session.execute(_DEFAULT_CONNECTION, {"tenant_id": actor.tenant_id}).first()
+        connection = db.execute(_DEFAULT_CONNECTION, {"tenant_id": actor.tenant_id}).first()
         if connection is None:
             raise ProviderError(ReasonCode.CONNECTION_NO_DEFAULT)
     else:
-        connection = load_fields_for_actor(session, ProviderConnection, _CONNECTION_FIELDS, connection_id, actor,
+        connection = load_fields_for_actor(db, ProviderConnection, _CONNECTION_FIELDS, connection_id, actor,
                                            Capability.PROVIDER_RUN, what="connection")
     if not connection.enabled:
         raise ProviderError(ReasonCode.CONNECTION_DISABLED)
@@ -115,17 +115,17 @@ def start_verification(actor: Actor, connection_id: uuid.UUID, credential_id: uu
 def _start(actor: Actor, op_type: str, connection_id: object | None, credential_id: uuid.UUID | None,
            enqueue: Callable[[uuid.UUID], None]) -> StartResult:
     for _ in range(3):
-        with session_scope() as session:
-            connection = _resolve_connection(session, actor, connection_id)
+        with connection_scope() as db:
+            connection = _resolve_connection(db, actor, connection_id)
             scope = scope_key(actor.tenant_id, connection.entra_tenant_id)
             details = {"op_type": op_type, "connection": connection.display_name,
                        "verifies_credential": str(credential_id) if credential_id else None}
-            run = session.execute(_START, {
+            run = db.execute(_START, {
                 "id": uuid.uuid4(), "tenant_id": actor.tenant_id, "connection_id": connection.id, "scope_key": scope,
                 "op_type": op_type, "started_by": actor.user_id, "created_at": utcnow(),
                 "credential_id": credential_id,
                 **audit.per_row_params(tenant_id=actor.tenant_id, actor_user_id=actor.user_id, details=details),
-            }).first() or session.execute(_HOLDER, {"tenant_id": actor.tenant_id, "scope_key": scope}).first()
+            }).first() or db.execute(_HOLDER, {"tenant_id": actor.tenant_id, "scope_key": scope}).first()
         if run is None:
             continue  # the holder finished between the insert and the look: try again
         if not run.written:

@@ -12,7 +12,7 @@ import pytest
 
 from atlas_services.authz import Actor, Capability, load_fields_for_actor, load_for_actor
 from atlas_services.connections import delete_connection
-from atlas_services.db import session_scope
+from atlas_services.db import connection_scope, session_scope
 from atlas_services.errors import Forbidden, NotFound
 from atlas_services.models import ProviderConnection
 from tests.support.factories import create_connection, make_actor
@@ -31,7 +31,13 @@ def _fields(actor: Actor, object_id: object, capability: Capability) -> Any:
                                      capability, what="connection")
 
 
-@pytest.fixture(params=[_entity, _fields], ids=["entity", "fields"])
+def _fields_on_a_core_connection(actor: Actor, object_id: object, capability: Capability) -> Any:
+    with connection_scope() as db:
+        return load_fields_for_actor(db, ProviderConnection, ("id", "display_name"), object_id, actor, capability,
+                                     what="connection")
+
+
+@pytest.fixture(params=[_entity, _fields, _fields_on_a_core_connection], ids=["entity", "fields", "fields-core"])
 def load(request: pytest.FixtureRequest) -> Loader:
     return request.param  # type: ignore[no-any-return]
 
