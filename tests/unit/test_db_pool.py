@@ -1,4 +1,5 @@
-"""The connection pool is sized by settings (ATLAS_DB_POOL_SIZE, ATLAS_DB_MAX_OVERFLOW); building it connects to nothing."""
+"""The connection pool is sized by settings (ATLAS_DB_POOL_SIZE, ATLAS_DB_MAX_OVERFLOW); building it connects
+to nothing."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ def test_the_pool_takes_its_size_and_overflow_from_the_environment(
     monkeypatch.setenv("ATLAS_DB_MAX_OVERFLOW", "3")
     pool = get_engine().pool
     assert isinstance(pool, QueuePool)
-    assert (pool.size(), pool._max_overflow) == (7, 3)  # noqa: SLF001 - QueuePool has no public getter for it
-    assert pool._pre_ping  # noqa: SLF001 - a connection PostgreSQL dropped is replaced, not handed out
+    assert (pool.size(), pool._max_overflow) == (7, 3)  # QueuePool has no public getter for it
+    assert pool._pre_ping  # a dropped connection is replaced, not handed out
 
 
 def test_defaults_and_bounds() -> None:
