@@ -161,15 +161,26 @@ def _one_scope(world: World, sizes: Sizes, label: str = "") -> dict[str, Any]:
 def _spread(world: World, sizes: Sizes, label: str = "") -> dict[str, Any]:
     n = sizes.spread
     reps = []
-    for _ in range(sizes.reps):
-        _free_scopes()
-        connections = world.connections[:n]
+    connections = world.connections[:n]
+
+    def atlas() -> tuple[list[float], float]:
         times, outcomes, wall = _together(sizes.threads, [lambda c=c: world.start(c) for c in connections])
         _expect(Counter(outcomes), Counter({"started": n}))
         _check_active_runs(connections, world)
-        floor_times, floor_outcomes, floor_wall = _together(
+        return times, wall
+
+    def floor() -> tuple[list[float], float]:
+        times, outcomes, wall = _together(
             sizes.threads, [lambda s=f"floor:{uuid.uuid4()}": world.floor(s) for _ in range(n)])
-        _expect(Counter(floor_outcomes), Counter({"inserted": n}))
+        _expect(Counter(outcomes), Counter({"inserted": n}))
+        return times, wall
+
+    for rep in range(sizes.reps):
+        _free_scopes()
+        if rep % 2:  # alternate which goes first, so that a drift in the machine's load favours neither
+            (floor_times, floor_wall), (times, wall) = floor(), atlas()
+        else:
+            (times, wall), (floor_times, floor_wall) = atlas(), floor()
         reps.append((times, floor_times, n / wall, n / floor_wall))
     return _row(f"{n} over {n} scopes{label}", sizes.threads, n, reps)
 
