@@ -13,8 +13,9 @@ Cases (each repeated; figures are the median over repetitions, ``spread`` is (ma
 - ``500 over 500 scopes``: 50 threads share 500 starts on 500 scopes of one suite tenant (an MSP's fleet);
   ``starts/s`` is 500 over the wall time.
 Threads stand in for a web process's handler threads: one process, one engine, one pool (the configured size,
-5 + 10 unless ``ATLAS_DB_POOL_SIZE`` / ``ATLAS_DB_MAX_OVERFLOW`` say otherwise; the pool rows repeat the
-contended cases with other sizes).
+10 + 5 unless ``ATLAS_DB_POOL_SIZE`` / ``ATLAS_DB_MAX_OVERFLOW`` say otherwise); the contended cases are repeated
+with other pool sizes. ``new conns`` counts the PostgreSQL connections the pool opened during a case (Atlas and
+floor together): a pool opens one for each checkout above ``pool_size`` in a burst and closes it afterwards.
 
 Correctness is checked in the same run, and a violation raises: every call's outcome is the expected one, each
 round leaves exactly one active run per scope, and every started run has exactly one job in the queue.
@@ -32,7 +33,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.pool import Pool
 
 from bench._backing import scratch_database, scratch_redis
 from bench._measure import latency_ms, median_spread, percentile
@@ -50,8 +52,8 @@ class Sizes:
     pools: tuple[tuple[int, int], ...]  # (pool_size, max_overflow) besides the configured one
 
 
-FULL = Sizes(reps=5, uncontended=300, rounds=10, threads=THREADS, spread=500, pools=((15, 0), (30, 0)))
-SMOKE = Sizes(reps=2, uncontended=4, rounds=1, threads=6, spread=12, pools=((3, 0),))
+FULL = Sizes(reps=5, uncontended=300, rounds=10, threads=THREADS, spread=500, pools=((5, 10), (30, 0)))
+SMOKE = Sizes(reps=2, uncontended=4, rounds=1, threads=6, spread=12, pools=((2, 2),))
 
 FLOOR_INSERT = text(
     "INSERT INTO operation_runs (id, tenant_id, connection_id, scope_key, op_type, status, created_at, summary,"
@@ -98,14 +100,18 @@ def run(*, smoke: bool = False) -> list[dict[str, Any]]:
     with scratch_database(), scratch_redis() as redis_url, _bench_queue(redis_url) as (queue, task):
         world = _seed(max(sizes.uncontended, sizes.rounds, sizes.spread), queue, task)
         _warm_up(world)
-        rows = _uncontended(world, sizes)
-        rows.append(_one_scope(world, sizes))
-        rows.append(_spread(world, sizes))
-        for pool_size, overflow in sizes.pools:
-            with _pool(pool_size, overflow):
-                label = f" (pool {pool_size}+{overflow})"
-                rows.append(_one_scope(world, sizes, label))
-                rows.append(_spread(world, sizes, label))
+        with _counting_connects() as connects:
+            rows = _uncontended(world, sizes)
+        for row in rows:
+            row["new conns"] = connects[0]
+        for pool in (None, *sizes.pools):
+            with _pool(pool):
+                label = f" (pool {_pool_label()})"
+                for case in (_one_scope, _spread):
+                    with _counting_connects() as connects:
+                        row = case(world, sizes, label)
+                    row["new conns"] = connects[0]
+                    rows.append(row)
         _check_queue(world)
         _check_one_active_run_per_scope()
     return rows
@@ -362,11 +368,16 @@ def _free_scopes() -> None:
 
 
 @contextmanager
-def _pool(size: int, overflow: int) -> Iterator[None]:
+def _pool(size_and_overflow: tuple[int, int] | None) -> Iterator[None]:
+    """The engine with another pool size and overflow (None: as configured) for the block."""
     from atlas_services.config import get_settings
     from atlas_services.db import get_engine, reset_engines
 
-    saved = {k: os.environ.get(k) for k in ("ATLAS_DB_POOL_SIZE", "ATLAS_DB_MAX_OVERFLOW")}
+    if size_and_overflow is None:
+        yield
+        return
+    keys = ("ATLAS_DB_POOL_SIZE", "ATLAS_DB_MAX_OVERFLOW")
+    saved = {k: os.environ.get(k) for k in keys}
 
     def switch(values: dict[str, str | None]) -> None:
         get_engine().dispose()
@@ -378,11 +389,33 @@ def _pool(size: int, overflow: int) -> Iterator[None]:
         get_settings.cache_clear()
         reset_engines()
 
-    switch({"ATLAS_DB_POOL_SIZE": str(size), "ATLAS_DB_MAX_OVERFLOW": str(overflow)})
+    switch(dict(zip(keys, map(str, size_and_overflow), strict=True)))
     try:
         yield
     finally:
         switch(saved)
+
+
+def _pool_label() -> str:
+    from atlas_services.config import get_settings
+
+    settings = get_settings()
+    return f"{settings.db_pool_size}+{settings.db_max_overflow}"
+
+
+@contextmanager
+def _counting_connects() -> Iterator[list[int]]:
+    """How many new PostgreSQL connections the pools open in the block (a burst above pool_size opens some)."""
+    count = [0]
+
+    def opened(*_: Any) -> None:
+        count[0] += 1
+
+    event.listen(Pool, "connect", opened)
+    try:
+        yield count
+    finally:
+        event.remove(Pool, "connect", opened)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def test_the_pool_takes_its_size_and_overflow_from_the_environment(
 
 def test_defaults_and_bounds() -> None:
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert (defaults.db_pool_size, defaults.db_max_overflow) == (5, 10)
+    assert (defaults.db_pool_size, defaults.db_max_overflow) == (10, 5)
     with pytest.raises(ValueError, match="db_pool_size"):
         Settings(db_pool_size=0, _env_file=None)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="db_max_overflow"):
