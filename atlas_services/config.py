@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     env: Literal["development", "production", "test"] = "development"
     # Unset: `atlas run` starts an embedded PostgreSQL under data_dir.
     database_url: str | None = None
+    # Connections each process keeps open to PostgreSQL, and how many more it may open in a burst; an overflow
+    # connection is closed when returned, so a pool smaller than the process's busy threads reconnects on every
+    # burst (bench/start_gate.py counts it). Budget: (web + worker processes) x (pool + overflow) + a few for
+    # psql and migrations <= PostgreSQL max_connections - superuser_reserved_connections.
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=5, ge=0, le=200)
     # Unset: huey keeps its queue in SQLite under data_dir.
     redis_url: str | None = None
     # Queue name in Redis / SQLite; tests use their own so they never see another run's tasks.

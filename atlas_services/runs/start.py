@@ -6,25 +6,19 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import text
+import sqlalchemy as sa
+from sqlalchemy import Connection, Row, bindparam, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Session, col, select
+from sqlmodel import SQLModel
 
 from atlas_services import audit
-from atlas_services.authz import Actor, Capability, load_for_actor, requires
+from atlas_services.authz import Actor, Capability, load_fields_for_actor, requires
 from atlas_services.cloud_availability import refuse_if_unavailable
-from atlas_services.db import session_scope
+from atlas_services.db import connection_scope
 from atlas_services.errors import InvalidInput, ProviderError
-from atlas_services.models import (
-    ACTIVE_RUN_PREDICATE,
-    ACTIVE_RUN_STATUSES,
-    OperationRun,
-    ProviderConnection,
-    RunStatus,
-    utcnow,
-)
+from atlas_services.models import ACTIVE_RUN_PREDICATE, OperationRun, ProviderConnection, RunStatus, utcnow
 from atlas_services.reasons import ReasonCode
 from atlas_services.runs import lifecycle
 from atlas_services.runs.types import OPERATIONS, OperationType
@@ -41,19 +35,54 @@ class StartResult:
     active_run_id: uuid.UUID | None = None
 
 
+# The start's one statement, built once (building it costs more than a round trip): insert the run on the
+# active-scope index, and in the same statement its audit event, written only when the run was; the answer is the
+# run written, else the run holding the scope.
+_runs = SQLModel.metadata.tables[OperationRun.__tablename__]
+_RUN_VALUES = ("id", "tenant_id", "connection_id", "scope_key", "op_type", "started_by", "created_at",
+               "credential_id")
+_IDENTITY = ("id", "op_type", "connection_id", "credential_id")  # what deduplication compares
+_run_written = (
+    insert(_runs)
+    .values({name: bindparam(name) for name in _RUN_VALUES} | {"status": RunStatus.QUEUED.value, "attempt": 0})
+    .on_conflict_do_nothing(index_elements=["tenant_id", "scope_key"], index_where=text(ACTIVE_RUN_PREDICATE))
+    .returning(*(_runs.c[name] for name in _IDENTITY))
+    .cte("run")
+)
+# The run holding the scope. Inside the start statement it sees that statement's snapshot, so a holder that
+# committed while the insert waited for it is missing there, and is read by this query on its own.
+_HOLDER = (
+    sa.select(*(_runs.c[name] for name in _IDENTITY), sa.false().label("written"))
+    .where(_runs.c.tenant_id == bindparam("tenant_id"), _runs.c.scope_key == bindparam("scope_key"),
+           text(ACTIVE_RUN_PREDICATE))
+)
+_START = (
+    sa.union_all(sa.select(*(_run_written.c[name] for name in _IDENTITY), sa.true().label("written")), _HOLDER)
+    .order_by(sa.desc("written"))  # the run written wins over a holder that finished as it was written
+    .limit(1)
+    .add_cte(audit.insert_per_row(_run_written, action="run.start", target_type="operation_run").cte("audited"))
+)
+
+
 def scope_key(tenant_id: uuid.UUID, entra_tenant_id: uuid.UUID) -> str:
     return f"{tenant_id}:microsoft:{entra_tenant_id}"
 
 
-def _resolve_connection(session: Session, actor: Actor, connection_id: object | None) -> ProviderConnection:
+# What a start reads of its connection (a Row, not an entity: see authz.load_fields_for_actor).
+_CONNECTION_FIELDS = ("id", "entra_tenant_id", "display_name", "cloud", "enabled")
+_connections = SQLModel.metadata.tables[ProviderConnection.__tablename__]
+_DEFAULT_CONNECTION = sa.select(*(_connections.c[name] for name in _CONNECTION_FIELDS)).where(
+    _connections.c.tenant_id == bindparam("tenant_id"), _connections.c.is_default)
+
+
+def _resolve_connection(db: Connection, actor: Actor, connection_id: object | None) -> Row[Any]:
     if connection_id is None:
-        connection = session.exec(select(ProviderConnection).where(
-            ProviderConnection.tenant_id == actor.tenant_id, col(ProviderConnection.is_default))).first()
+        connection = db.execute(_DEFAULT_CONNECTION, {"tenant_id": actor.tenant_id}).first()
         if connection is None:
             raise ProviderError(ReasonCode.CONNECTION_NO_DEFAULT)
     else:
-        connection = load_for_actor(session, ProviderConnection, connection_id, actor, Capability.PROVIDER_RUN,
-                                    what="connection")
+        connection = load_fields_for_actor(db, ProviderConnection, _CONNECTION_FIELDS, connection_id, actor,
+                                           Capability.PROVIDER_RUN, what="connection")
     if not connection.enabled:
         raise ProviderError(ReasonCode.CONNECTION_DISABLED)
     return connection
@@ -87,34 +116,25 @@ def start_verification(actor: Actor, connection_id: uuid.UUID, credential_id: uu
 def _start(actor: Actor, op_type: str, connection_id: object | None, credential_id: uuid.UUID | None,
            enqueue: Callable[[uuid.UUID], None]) -> StartResult:
     for _ in range(3):
-        with session_scope() as session:
-            connection = _resolve_connection(session, actor, connection_id)
+        with connection_scope() as db:
+            connection = _resolve_connection(db, actor, connection_id)
             refuse_if_unavailable(connection.cloud, op_type)  # a capability the cloud's Graph lacks never queues
             scope = scope_key(actor.tenant_id, connection.entra_tenant_id)
-            inserted = session.execute(
-                insert(OperationRun)
-                .values(id=uuid.uuid4(), tenant_id=actor.tenant_id, connection_id=connection.id, scope_key=scope,
-                        op_type=op_type, status=RunStatus.QUEUED, started_by=actor.user_id, created_at=utcnow(),
-                        summary={}, progress={}, attempt=0, credential_id=credential_id)
-                .on_conflict_do_nothing(index_elements=["tenant_id", "scope_key"],
-                                        index_where=text(ACTIVE_RUN_PREDICATE))
-                .returning(col(OperationRun.id))
-            ).scalar_one_or_none()
-            if inserted is None:
-                active = session.exec(select(OperationRun).where(
-                    OperationRun.tenant_id == actor.tenant_id, OperationRun.scope_key == scope,
-                    col(OperationRun.status).in_(ACTIVE_RUN_STATUSES))).first()
-                if active is None:
-                    continue  # the active run finished between our insert and select: try again
-                same = (active.op_type, active.connection_id, active.credential_id) == (
-                    op_type, connection.id, credential_id)
-                return StartResult("deduplicated" if same else "scope_busy", active.id, active.id)
-            audit.record(session, tenant_id=actor.tenant_id, actor_user_id=actor.user_id, action="run.start",
-                         target_type="operation_run", target_id=inserted,
-                         details={"op_type": op_type, "connection": connection.display_name,
-                                  "verifies_credential": str(credential_id) if credential_id else None})
-        _enqueue_or_fail(inserted, enqueue)
-        return StartResult("started", inserted)
+            details = {"op_type": op_type, "connection": connection.display_name,
+                       "verifies_credential": str(credential_id) if credential_id else None}
+            run = db.execute(_START, {
+                "id": uuid.uuid4(), "tenant_id": actor.tenant_id, "connection_id": connection.id, "scope_key": scope,
+                "op_type": op_type, "started_by": actor.user_id, "created_at": utcnow(),
+                "credential_id": credential_id,
+                **audit.per_row_params(tenant_id=actor.tenant_id, actor_user_id=actor.user_id, details=details),
+            }).first() or db.execute(_HOLDER, {"tenant_id": actor.tenant_id, "scope_key": scope}).first()
+        if run is None:
+            continue  # the holder finished between the insert and the look: try again
+        if not run.written:
+            same = (run.op_type, run.connection_id, run.credential_id) == (op_type, connection.id, credential_id)
+            return StartResult("deduplicated" if same else "scope_busy", run.id, run.id)
+        _enqueue_or_fail(run.id, enqueue)
+        return StartResult("started", run.id)
     raise ProviderError(ReasonCode.INTERNAL_UNEXPECTED, "The scope kept changing; try again.")
 
 
