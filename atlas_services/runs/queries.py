@@ -65,7 +65,8 @@ def list_runs(actor: Actor, limit: int = 20, *, before: str | None = None, conne
                          op_type=_op_type_arg(op_type))
     query = (select(OperationRun, ProviderConnection.display_name)
              .join(page, col(OperationRun.id) == page.c.id)
-             .join(ProviderConnection, col(ProviderConnection.id) == col(OperationRun.connection_id)))
+             .join(ProviderConnection, col(ProviderConnection.id) == col(OperationRun.connection_id))
+             .where(OperationRun.tenant_id == actor.tenant_id))
     with session_scope() as session:
         rows = session.exec(
             query.order_by(col(OperationRun.created_at).desc(), col(OperationRun.id).desc())).all()
@@ -82,10 +83,13 @@ def _history_page(tenant_id: uuid.UUID, limit: int, *, before: tuple[datetime, u
     the filters allow, each range read newest first from the (tenant|connection, status, op_type, created_at,
     id) index and stopped after ``limit`` rows; a pair that has no runs costs one index probe.
     """
-    scope = select(OperationRun.id, OperationRun.created_at).where(OperationRun.tenant_id == tenant_id)
-    if connection_id is not None:
-        # Another tenant's connection reads like a missing one: nothing is scanned (a one-time check before
-        # the index ranges), so the answer takes no longer than for an id that does not exist.
+    scope = select(OperationRun.id, OperationRun.created_at)
+    if connection_id is None:
+        scope = scope.where(OperationRun.tenant_id == tenant_id)
+    else:
+        # A connection's runs are its tenant's, so the ranges are the connection's alone (with tenant_id too,
+        # the planner may pick a tenant range and filter it by connection). Another tenant's connection reads
+        # like a missing one: a one-time check before any range is read, so it is no slower than a missing id.
         scope = scope.where(OperationRun.connection_id == connection_id, exists().where(
             col(ProviderConnection.id) == connection_id, col(ProviderConnection.tenant_id) == tenant_id))
     if before is not None:
