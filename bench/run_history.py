@@ -12,6 +12,7 @@ migration 0007 added, side by side (median of repetitions, spread = (max - min) 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 import uuid
@@ -223,8 +224,8 @@ def measure(url: str, *, reps: int, offset_reps: int, deep_pages: int = DEEP_PAG
         cursor, deep_offset = _deep_position(actor, filters, (tenant_deep[0], tenant_deep[1]),
                                               PAGE * deep_pages)
         for page, before, offset in (("first", None, 0), ("deep", cursor, deep_offset)):
-            keyset = _timings(lambda: list_runs(actor, PAGE + 1, before=before, **filters), reps)
-            baseline = _timings(lambda: _offset_page(actor, filters, offset), offset_reps)
+            keyset = _timings(functools.partial(list_runs, actor, PAGE + 1, before=before, **filters), reps)
+            baseline = _timings(functools.partial(_offset_page, actor, filters, offset), offset_reps)
             results[(label(filters), page)] = {"rows": rows, "offset": offset, **_figures(keyset, baseline)}
     polls: list[tuple[str, Callable[[], object]]] = [
         ("poll: has_active_runs", lambda: has_active_runs(actor)),

@@ -81,7 +81,8 @@ def _history_page(tenant_id: uuid.UUID, limit: int, *, before: tuple[datetime, u
     Unfiltered, the tenant-history or connection-history index yields the page directly. With a status or an
     operation, the page is the newest rows of a merge of one index range per (status, operation) pair that
     the filters allow, each range read newest first from the (tenant|connection, status, op_type, created_at,
-    id) index and stopped after ``limit`` rows; a pair that has no runs costs one index probe.
+    id) index and stopped after ``limit`` rows; a pair that has no runs costs one index probe. The pairs come
+    from RunStatus and OperationType, the only values the start gate and the lifecycle ever store.
     """
     scope = select(OperationRun.id, OperationRun.created_at)
     if connection_id is None:

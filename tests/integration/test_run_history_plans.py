@@ -167,7 +167,7 @@ def test_every_filter_returns_what_the_plain_query_returns(seeded: tuple[Actor, 
         moment, _, run_id = cursor.partition("|")
         with session_scope() as session:
             expected = session.execute(text(
-                f"SELECT id FROM operation_runs WHERE {' AND '.join(where)} "  # noqa: S608 - fixed column names
+                f"SELECT id FROM operation_runs WHERE {' AND '.join(where)} "  # the column names are fixed
                 "ORDER BY created_at DESC, id DESC LIMIT 26"),
                 {"t": actor.tenant_id, "at": moment, "id": uuid.UUID(run_id),
                  **{k: (uuid.UUID(v) if k == "connection_id" else v) for k, v in arguments.items() if v}},
