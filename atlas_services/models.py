@@ -243,6 +243,11 @@ class OperationRun(SQLModel, table=True):
         Index("ix_operation_runs_tenant_history", "tenant_id", text("created_at DESC"), text("id DESC")),
         Index("ix_operation_runs_connection_history", "connection_id", text("created_at DESC"), text("id DESC")),
         Index("ix_operation_runs_stale_sweep", "status", "heartbeat_at", postgresql_where=text(ACTIVE_RUN_PREDICATE)),
+        # History filtered by status and/or operation: runs.queries.list_runs merges their ranges (migration 0007).
+        Index("ix_operation_runs_tenant_filters", "tenant_id", "status", "op_type", text("created_at DESC"),
+              text("id DESC")),
+        Index("ix_operation_runs_connection_filters", "connection_id", "status", "op_type", text("created_at DESC"),
+              text("id DESC")),
     )
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE")
