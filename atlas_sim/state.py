@@ -15,6 +15,7 @@ from atlas_sim.directory import Directory
 from atlas_sim.faults import FaultBook
 from atlas_sim.intune import IntuneData, reference_time
 from atlas_sim.jwt import TokenSigner
+from atlas_sim.pages import PageCache
 from atlas_sim.scenario import Scenario, SimTenant
 
 # Fake https hosts: MSAL insists on https authorities, so Atlas addresses these names and its transport routes
@@ -31,6 +32,7 @@ class SimState:
     graph_host: str = GRAPH_HOST
     reference: datetime = field(default_factory=reference_time)
     faults: FaultBook = field(init=False)
+    pages: PageCache = field(default_factory=PageCache)
     graph_requests: int = 0
     token_requests: int = 0
 
