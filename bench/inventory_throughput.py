@@ -260,7 +260,8 @@ def _connection(index: int, tenant_id: str) -> tuple[Any, uuid.UUID]:
     name, email = f"bench-{index}", f"owner{index}@bench.example"
     with session_scope() as session:
         create_tenant(session, name)
-        create_user(session, email=email, password="Bench-only-password-1", tenant_name=name, role="owner")
+        create_user(session, email=email, password="Bench-only-password-1",  # noqa: S106 - a throwaway bench user
+                    tenant_name=name, role="owner")
     with session_scope() as session:
         actor = actor_for(session, email=email, tenant_name=name)
     connection = create_connection(actor, name=f"bench {index}", entra_tenant_id=tenant_id, client_id=APP,
