@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Text, bindparam, column, func, null, or_, select, update
+from sqlalchemy import Table, Text, bindparam, column, func, null, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB, Insert, insert
 from sqlmodel import Session, col
 
@@ -28,10 +28,10 @@ def _page_upsert() -> Insert:
     """One statement per page: the page travels as one JSON parameter that ``jsonb_to_recordset`` turns into rows
     for ``INSERT ... ON CONFLICT DO UPDATE``. Sending rows as separate parameters cost one execution per row (an
     executemany), about 0.4 s for a page of 1,000 devices; this is one round trip."""
-    table = InventoryItem.__table__
     page = func.jsonb_to_recordset(bindparam("page", type_=JSONB)).table_valued(
         column("external_id", Text), column("display_name", Text), column("item_type", Text),
         column("state", Text), column("data", JSONB)).render_derived(name="page", with_types=True)
+    table: Table = InventoryItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table models
     now = bindparam("now", type_=table.c.last_observed_at.type)
     rows = select(func.gen_random_uuid(), bindparam("tenant_id", type_=table.c.tenant_id.type),
                   bindparam("connection_id", type_=table.c.connection_id.type), bindparam("kind", type_=Text),

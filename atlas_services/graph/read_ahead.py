@@ -27,9 +27,12 @@ class ReadAhead(Generic[T]):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-read-ahead")
         self._pending: Future[T | None] | None = None
 
+    def _next(self) -> T | None:
+        return next(self._pages, None)
+
     def _fetch_next(self) -> Future[T | None]:
         # The caller's context (its log context, say) goes with the request.
-        self._pending = self._pool.submit(contextvars.copy_context().run, next, self._pages, None)
+        self._pending = self._pool.submit(contextvars.copy_context().run, self._next)
         return self._pending
 
     def __iter__(self) -> Iterator[T]:
