@@ -15,13 +15,40 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, Text, bindparam, column, func, null, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB, Insert, insert
 from sqlmodel import Session, col
 
 from atlas_services.db import session_scope
 from atlas_services.models import ComplianceSnapshot, InventoryItem, OperationRun, RunStatus, utcnow
 from atlas_services.runs.lifecycle import LeaseLost
+
+
+def _page_upsert() -> Insert:
+    """One statement per page: the page travels as one JSON parameter that ``jsonb_to_recordset`` turns into rows
+    for ``INSERT ... ON CONFLICT DO UPDATE``. Sending rows as separate parameters cost one execution per row (an
+    executemany), about 0.4 s for a page of 1,000 devices; this is one round trip."""
+    page = func.jsonb_to_recordset(bindparam("page", type_=JSONB)).table_valued(
+        column("external_id", Text), column("display_name", Text), column("item_type", Text),
+        column("state", Text), column("data", JSONB)).render_derived(name="page", with_types=True)
+    table: Table = InventoryItem.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table models
+    now = bindparam("now", type_=table.c.last_observed_at.type)
+    rows = select(func.gen_random_uuid(), bindparam("tenant_id", type_=table.c.tenant_id.type),
+                  bindparam("connection_id", type_=table.c.connection_id.type), bindparam("kind", type_=Text),
+                  page.c.external_id, page.c.display_name, page.c.item_type, page.c.state, page.c.data, now, now,
+                  bindparam("run_id", type_=table.c.last_run_id.type), null())
+    statement = insert(table).from_select(
+        ["id", "tenant_id", "connection_id", "kind", "external_id", "display_name", "item_type", "state", "data",
+         "first_observed_at", "last_observed_at", "last_run_id", "removed_at"], rows)
+    return statement.on_conflict_do_update(
+        constraint="uq_inventory_items_connection_kind_external",
+        set_={"display_name": statement.excluded.display_name, "item_type": statement.excluded.item_type,
+              "state": statement.excluded.state, "data": statement.excluded.data,
+              "last_observed_at": statement.excluded.last_observed_at,
+              "last_run_id": statement.excluded.last_run_id, "removed_at": None})
+
+
+_UPSERT = _page_upsert()
 
 
 class RunObservationStore:
@@ -46,29 +73,17 @@ class RunObservationStore:
             raise LeaseLost(str(self.run_id))
 
     def store_page(self, kind: str, records: Sequence[Any]) -> int:
-        """Upsert one page of InventoryRecords; duplicates within the page keep the last one."""
+        """Upsert one page of InventoryRecords in one statement; duplicates within the page keep the last one."""
         latest = {record.external_id: record for record in records}
-        if not latest:
-            with session_scope() as session:
-                self._hold_lease(session)
-            return 0
-        now = utcnow()
-        rows = [{"id": uuid.uuid4(), "tenant_id": self.tenant_id, "connection_id": self.connection_id,
-                 "kind": kind, "external_id": r.external_id, "display_name": r.display_name,
-                 "item_type": r.item_type, "state": r.state, "data": r.data, "first_observed_at": now,
-                 "last_observed_at": now, "last_run_id": self.run_id, "removed_at": None}
-                for r in latest.values()]
-        statement = insert(InventoryItem)
-        statement = statement.on_conflict_do_update(
-            constraint="uq_inventory_items_connection_kind_external",
-            set_={"display_name": statement.excluded.display_name, "item_type": statement.excluded.item_type,
-                  "state": statement.excluded.state, "data": statement.excluded.data,
-                  "last_observed_at": statement.excluded.last_observed_at,
-                  "last_run_id": statement.excluded.last_run_id, "removed_at": None})
         with session_scope() as session:
             self._hold_lease(session)
-            session.execute(statement, rows)
-        return len(rows)
+            if latest:
+                session.execute(_UPSERT, {
+                    "tenant_id": self.tenant_id, "connection_id": self.connection_id, "kind": kind,
+                    "now": utcnow(), "run_id": self.run_id,
+                    "page": [{"external_id": r.external_id, "display_name": r.display_name, "item_type": r.item_type,
+                              "state": r.state, "data": r.data} for r in latest.values()]})
+        return len(latest)
 
     def _unseen(self, kind: str) -> list[Any]:
         """Items of ``kind`` still active that this run did not observe."""

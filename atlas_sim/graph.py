@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from atlas_sim import applications, shapes
 from atlas_sim.directory import app_role_id
+from atlas_sim.pages import encode, is_listing
 from atlas_sim.scenario import MAX_TOP, FaultSpec, SimTenant
 from atlas_sim.state import SimState, client_request_id, json_response, request_id, sim_state, utc_now_iso
 from atlas_sim.truncation import truncate
@@ -214,8 +215,11 @@ def _offset(call: Call, collection: str) -> int | JSONResponse:
 
 
 def _page(call: Call, *, collection: str, context_path: str, total: int,
-          item: Callable[[int], dict[str, Any]], type_name: str) -> Result:
-    """A page of ``total`` items, each made on demand, with Graph's nextLink, $top and $count behaviour."""
+          item: Callable[[int], dict[str, Any]], type_name: str, cached: bool = False) -> Result:
+    """A page of ``total`` items, each made on demand, with Graph's nextLink, $top and $count behaviour.
+
+    ``cached``: the items never change for this simulator's lifetime, so their encoded JSON is kept (pages.py).
+    """
     chosen = _selected(call, [k for k in item(0) if not k.startswith("@")], type_name)
     if isinstance(chosen, JSONResponse):
         return chosen
@@ -240,7 +244,15 @@ def _page(call: Call, *, collection: str, context_path: str, total: int,
         query = {k: v for k, v in call.request.query_params.multi_items() if k.lower() != "$skiptoken"}
         query["$skiptoken"] = _skiptoken(call.caller.tenant, collection, end)
         body["@odata.nextLink"] = f"{call.state.graph_base}/v1.0{call.path}?{urlencode(query)}"
-    body["value"] = [_project(item(i), chosen) for i in range(offset, end)]
+
+    def render() -> list[dict[str, Any]]:
+        return [_project(item(i), chosen) for i in range(offset, end)]
+
+    if cached:
+        key = (call.caller.tenant.id, collection, offset, end, None if chosen is None else tuple(chosen))
+        body["value"] = call.state.pages.items(key, render)
+    else:
+        body["value"] = render()
     return body
 
 
@@ -360,7 +372,7 @@ async def managed_devices(call: Call) -> Result:
         return refused
     data = call.state.intune(call.caller.tenant)
     return _page(call, collection="managedDevices", context_path="deviceManagement/managedDevices",
-                 total=data.device_count, item=data.device, type_name="managedDevice")
+                 total=data.device_count, item=data.device, type_name="managedDevice", cached=True)
 
 
 async def device_configurations(call: Call) -> Result:
@@ -370,7 +382,7 @@ async def device_configurations(call: Call) -> Result:
     data = call.state.intune(call.caller.tenant)
     return _page(call, collection="deviceConfigurations", context_path="deviceManagement/deviceConfigurations",
                  total=call.caller.tenant.intune.configurations, item=data.configuration,
-                 type_name="deviceConfiguration")
+                 type_name="deviceConfiguration", cached=True)
 
 
 async def device_compliance_policies(call: Call) -> Result:
@@ -381,7 +393,7 @@ async def device_compliance_policies(call: Call) -> Result:
     return _page(call, collection="deviceCompliancePolicies",
                  context_path="deviceManagement/deviceCompliancePolicies",
                  total=call.caller.tenant.intune.compliance_policies, item=data.compliance_policy,
-                 type_name="deviceCompliancePolicy")
+                 type_name="deviceCompliancePolicy", cached=True)
 
 
 async def mobile_apps(call: Call) -> Result:
@@ -390,7 +402,8 @@ async def mobile_apps(call: Call) -> Result:
         return refused
     data = call.state.intune(call.caller.tenant)
     return _page(call, collection="mobileApps", context_path="deviceAppManagement/mobileApps",
-                 total=call.caller.tenant.intune.mobile_apps, item=data.mobile_app, type_name="mobileApp")
+                 total=call.caller.tenant.intune.mobile_apps, item=data.mobile_app, type_name="mobileApp",
+                 cached=True)
 
 
 async def managed_device_overview(call: Call) -> Result:
@@ -508,12 +521,12 @@ async def dispatch(request: Request) -> Response:
     else:
         if hop is None:
             shapes.add_hops(shaped, result, request, state.graph_base, path)
-        if decision.foreign_host is not None and isinstance(result.get("value"), list):
+        if decision.foreign_host is not None and is_listing(result.get("value")):
             query = urlencode({"$skiptoken": _skiptoken(caller.tenant, "foreign", len(result["value"]))})
             result["@odata.nextLink"] = f"https://{decision.foreign_host}/v1.0{path}?{query}"
-        if decision.truncate is not None and isinstance(result.get("value"), list):
+        if decision.truncate is not None and is_listing(result.get("value")):
             truncate(result, decision.truncate, getattr(request.state, "listing_total", None))
-        response = Response(json.dumps(result, separators=(",", ":")).encode(), media_type=GRAPH_CONTENT_TYPE)
+        response = Response(encode(result), media_type=GRAPH_CONTENT_TYPE)
     if decision.malformed:
         body = bytes(response.body)
         cut = body[: max(1, len(body) // 2)]

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from atlas_sim import fields
+from atlas_sim.pages import is_listing
 
 INTUNE_PREFIXES = ("/devicemanagement/", "/deviceappmanagement/")
 _HOP = "E"
@@ -70,7 +71,7 @@ def empty_hop(shapes: Shapes, request: Request, graph_base: str, path: str) -> d
 
 def add_hops(shapes: Shapes, body: dict[str, Any], request: Request, graph_base: str, path: str) -> None:
     """Route a page's nextLink through an empty page; give the last page of a paged listing an empty successor."""
-    if not shapes.empty_pages or not isinstance(body.get("value"), list):
+    if not shapes.empty_pages or not is_listing(body.get("value")):
         return
     next_link = body.get("@odata.nextLink")
     if isinstance(next_link, str):

@@ -16,6 +16,7 @@ from atlas_sim.directory import Directory
 from atlas_sim.faults import FaultBook
 from atlas_sim.intune import IntuneData, reference_time
 from atlas_sim.jwt import TokenSigner
+from atlas_sim.pages import PageCache
 from atlas_sim.scenario import Scenario, SimTenant
 from atlas_sim.token_faults import token_fault_book
 
@@ -35,6 +36,7 @@ class SimState:
     faults: FaultBook = field(init=False)
     token_faults: FaultBook = field(init=False)
     consistency: Consistency = field(init=False)
+    pages: PageCache = field(default_factory=PageCache)
     graph_requests: int = 0
     token_requests: int = 0
 

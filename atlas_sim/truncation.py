@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from atlas_sim.pages import as_list, is_listing
 from atlas_sim.scenario import FaultSpec
 
 
@@ -17,7 +18,8 @@ def truncate(body: dict[str, Any], spec: FaultSpec, total: int | None) -> None:
     """End the listing at this page (in place)."""
     body.pop("@odata.nextLink", None)
     items = body.get("value")
-    if isinstance(items, list) and spec.drop:
+    if is_listing(items) and spec.drop:
+        items = body["value"] = as_list(items)
         del items[max(0, len(items) - spec.drop):]
     if spec.odata_count and total is not None:
         # Graph puts the count before the items; keep that order for readers that care.

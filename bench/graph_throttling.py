@@ -1,8 +1,10 @@
 """Inventory sync through GraphClient against the simulator, with and without throttling and 5xx faults.
 
 Each case streams every managed device of one tenant (Graph-sized pages of 1000) over real HTTP with real sleeps.
-``ratio`` is wall time over the same-size baseline measured in this run; ``vs bound`` is wall time over
-(baseline + total Retry-After), the quantity the throttling test bounds at 1.3.
+``ratio`` is wall time over the same-size baseline measured in this run (the median of three runs without
+faults); ``vs bound`` is wall time over (baseline + total Retry-After). Issue 15 item 5's target is
+``vs bound`` <= 1.3 for the 20 % 429 case (``met``); the test suite checks the same runs' counts, not their time
+(tests/integration/test_graph_throttling.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from atlas_services.graph.clouds import CLOUDS
 from atlas_services.graph.http import SimulatorRoutingTransport
 from atlas_sim.scenario import parse_scenario
 from atlas_sim.server import RunningSimulator, start_in_thread
+from bench._measure import median_spread
 
 TENANT = "f6f6f6f6-0000-4000-8000-00000000000f"
 APP = "f6f6f6f6-1111-4111-8111-00000000000f"
@@ -31,6 +34,9 @@ CASES: list[tuple[str, list[dict[str, Any]]]] = [
     ("5% 503", [{"kind": "server_error", "status": 503, "rate": 0.05, "paths": [DEVICE_PATH]}]),
 ]
 SIZES = (10_000, 50_000)
+BOUND = 1.3
+JUDGED = CASES[1][0]  # issue 15 item 5: 20 % 429s with Retry-After 1 s
+BASELINE_RUNS = 3
 SMOKE_SIZES = (1_500,)
 
 
@@ -60,21 +66,20 @@ def run(*, smoke: bool = False) -> list[dict[str, Any]]:
             token = httpx.post(f"{sim.base_url}/{tenant_id}/oauth2/v2.0/token", data={
                 "grant_type": "client_credentials", "client_id": APP, "client_secret": SECRET,
                 "scope": "https://graph.microsoft.com/.default"}).json()["access_token"]
-            _sync(sim, tenant_id, token)  # warm-up
-            baseline = None
+            _sync(sim, tenant_id, token)  # warm-up: first-use costs, and the simulator renders every page once
+            baseline = median_spread([_sync(sim, tenant_id, token)[0] for _ in range(BASELINE_RUNS)])[0]
             for label, faults in CASES:
                 with sim.faults(faults) as book:
                     book.clear_events()
                     seconds, devices, graph = _sync(sim, tenant_id, token)
                     retry_after = sum(e.retry_after or 0 for e in book.fired())
-                if baseline is None:
-                    baseline = seconds
                 rows.append({
                     "case": label, "devices": devices, "requests": graph.stats.requests,
                     "429s": graph.stats.throttled, "retries": graph.stats.retries,
                     "Retry-After s": float(retry_after), "waited s": graph.stats.retry_wait_seconds,
                     "wall s": seconds, "ratio": seconds / baseline,
                     "vs bound": seconds / (baseline + retry_after) if retry_after else None,
+                    "met": seconds <= BOUND * (baseline + retry_after) if label == JUDGED else None,
                 })
     return rows
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from atlas_services.errors import CapabilityFailed, ProviderError
 from atlas_services.graph.errors import GraphRequestError
+from atlas_services.graph.read_ahead import ReadAhead
 from atlas_services.models import InventoryKind
 from atlas_services.providers.base import CapabilityContext, CapabilityResult, ConnectionFacts, InventoryRecord
 from atlas_services.providers.microsoft.completeness import judge
@@ -144,16 +145,18 @@ class InventorySync:
             return state
         listing_count: int | None = None
         try:
-            for page in context.graph.iter_pages(section.contract):
-                listing_count = page.count if page.count is not None else listing_count
-                records = [r for r in (section.record(item) for item in page.items) if r is not None]
-                stored = context.inventory.store_page(section.kind, records)
-                state["pages"] += 1
-                state["items"] += len(page.items)
-                state["stored"] += stored
-                progress["pages_fetched"] += 1
-                progress["items_stored"] += stored
-                context.progress.checkpoint(**progress)  # the page boundary: cancel or lease loss stop us here
+            # Read ahead: the next page is fetched while this one is stored.
+            with ReadAhead(context.graph.iter_pages(section.contract)) as pages:
+                for page in pages:
+                    listing_count = page.count if page.count is not None else listing_count
+                    records = [r for r in (section.record(item) for item in page.items) if r is not None]
+                    stored = context.inventory.store_page(section.kind, records)
+                    state["pages"] += 1
+                    state["items"] += len(page.items)
+                    state["stored"] += stored
+                    progress["pages_fetched"] += 1
+                    progress["items_stored"] += stored
+                    context.progress.checkpoint(**progress)  # the page boundary: cancel or lease loss stop us here
         except ProviderError as exc:
             # What this section observed before stays; nothing is marked removed from an incomplete listing.
             state.update(failure_entry(exc))
