@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from atlas_cli.supervisor import web_environment
 from bench._backing import scratch_database, scratch_redis
 from bench._measure import percentile
 
@@ -93,9 +94,8 @@ def _web_process(manager: str, redis_url: str) -> Iterator[tuple[subprocess.Pope
     port = _free_port()
     work = Path(tempfile.mkdtemp(prefix="atlas-live-tabs-"))
     counter = work / "counts.json"
-    env = dict(os.environ, ATLAS_WEB_PORT=str(port), ATLAS_WEB_HOST="127.0.0.1", REFLEX_ENV_MODE="prod",
-               REFLEX_SKIP_COMPILE="true", REFLEX_TELEMETRY_ENABLED="false", REFLEX_CHECK_LATEST_VERSION="false",
-               PYTHONUNBUFFERED="1")
+    env = web_environment()  # the project-local bun and no telemetry, as `atlas web` runs it
+    env.update(ATLAS_WEB_PORT=str(port), ATLAS_WEB_HOST="127.0.0.1", REFLEX_ENV_MODE="prod", PYTHONUNBUFFERED="1")
     env.pop("REFLEX_REDIS_URL", None)
     if manager == "redis":
         env["REFLEX_REDIS_URL"] = redis_url
@@ -113,7 +113,8 @@ def _web_process(manager: str, redis_url: str) -> Iterator[tuple[subprocess.Pope
             time.sleep(0.2)
         yield proc, base, counter
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
