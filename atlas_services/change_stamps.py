@@ -35,8 +35,10 @@ def read_stamp(session: Session, tenant_id: uuid.UUID) -> int:
     return int(stamp or 0)
 
 
-def recent_stamp(tenant_id: uuid.UUID, max_age: float = STAMP_MAX_AGE_SECONDS) -> int | None:
-    """The stamp read less than ``max_age`` seconds ago in this process, or None (never blocks)."""
+def recent_stamp(tenant_id: uuid.UUID, max_age: float | None = None) -> int | None:
+    """The stamp read less than ``max_age`` (default STAMP_MAX_AGE_SECONDS) seconds ago in this process, or None
+    (never blocks)."""
+    max_age = STAMP_MAX_AGE_SECONDS if max_age is None else max_age
     with _lock:
         known = _known.get(tenant_id)
     if known is None or not 0 <= time.monotonic() - known[1] < max_age:
@@ -44,7 +46,7 @@ def recent_stamp(tenant_id: uuid.UUID, max_age: float = STAMP_MAX_AGE_SECONDS) -
     return known[0]
 
 
-def current_stamp(tenant_id: uuid.UUID, max_age: float = STAMP_MAX_AGE_SECONDS) -> int:
+def current_stamp(tenant_id: uuid.UUID, max_age: float | None = None) -> int:
     """The tenant's stamp, at most ``max_age`` seconds old (blocking: reads PostgreSQL when it is older)."""
     stamp = recent_stamp(tenant_id, max_age)
     if stamp is not None:
