@@ -11,6 +11,10 @@ round trip (poll sent → the page's delta received; every poll ends with one, `
 polls that re-read the page, the SQL statements and transactions the web process ran per poll (counted inside
 it on SQLAlchemy's engine events), and its CPU (``/proc`` via psutil: % of one core, and ms per poll).
 Steps stop at the first N whose p95 is over 1 s (saturated). The load generator shares the 2-core machine.
+
+Side by side: with ``ATLAS_BENCH_LIVE_BASELINE=<git ref>`` the same steps also run against a web process serving
+that commit's code (``git archive`` into a temporary directory; same database, same writer, same run), labelled
+``baseline``; this checkout's rows are labelled ``this``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,20 +32,17 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from atlas_cli.supervisor import web_environment
-from bench._backing import scratch_database, scratch_redis
-from bench._measure import percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench tabs password 1"  # noqa: S105 - a user that exists only in this benchmark's scratch database
 POLL_SECONDS = 2.0
 STEPS = (50, 100, 200, 300, 500)
 SMOKE_STEPS = (4,)
-WINDOW_SECONDS = 16.0  # measured, after every tab has loaded its page and polled once
+WINDOW_SECONDS = 12.0  # measured, after every tab has loaded its page and polled once
 SMOKE_WINDOW_SECONDS = 3.0
 USERS = 10  # tabs share sign-ins like people with several tabs open
 CONNECTIONS = 60
@@ -90,20 +92,36 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _web_process(manager: str, redis_url: str) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+def _code_tree(ref: str) -> Iterator[Path]:
+    """The code of git ``ref`` in a temporary directory."""
+    tree = Path(tempfile.mkdtemp(prefix="atlas-live-baseline-"))
+    try:
+        archive = subprocess.run(["git", "archive", ref], cwd=ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        yield tree
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+@contextmanager
+def _web_process(manager: str, redis_url: str, code: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    from atlas_cli.supervisor import web_environment
+
     port = _free_port()
     work = Path(tempfile.mkdtemp(prefix="atlas-live-tabs-"))
     counter = work / "counts.json"
     env = web_environment()  # the project-local bun and no telemetry, as `atlas web` runs it
-    env.update(ATLAS_WEB_PORT=str(port), ATLAS_WEB_HOST="127.0.0.1", REFLEX_ENV_MODE="prod", PYTHONUNBUFFERED="1")
+    env.update(ATLAS_WEB_PORT=str(port), ATLAS_WEB_HOST="127.0.0.1", REFLEX_ENV_MODE="prod", PYTHONUNBUFFERED="1",
+               REFLEX_SKIP_COMPILE="true",  # websocket tabs need no frontend build
+               PYTHONPATH=str(code))  # ahead of the editable install: the code this process serves
     env.pop("REFLEX_REDIS_URL", None)
     if manager == "redis":
         env["REFLEX_REDIS_URL"] = redis_url
     else:
         env["REFLEX_STATE_MANAGER_MODE"] = manager
     log = open(work / "web.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "bench.live_tabs", "serve", str(port), str(counter)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "serve", str(port), str(counter)],
+                            cwd=code, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -299,6 +317,8 @@ async def _measure_step(base: str, cookies: list[str], names: dict[str, str], ta
                         proc_pid: int, counter: Path) -> dict[str, Any]:
     import psutil
 
+    from bench._measure import percentile
+
     while len(tabs) < tabs_wanted:  # open in batches, like people arriving, not a thundering herd
         batch = []
         for i in range(len(tabs), min(tabs_wanted, len(tabs) + 25)):
@@ -357,17 +377,23 @@ async def _step_through(base: str, emails: list[str], steps: tuple[int, ...], wi
 
 
 def run(*, smoke: bool = False) -> list[dict[str, Any]]:
+    from bench._backing import scratch_database, scratch_redis
+
     steps, window = (SMOKE_STEPS, SMOKE_WINDOW_SECONDS) if smoke else (STEPS, WINDOW_SECONDS)
+    baseline = os.environ.get("ATLAS_BENCH_LIVE_BASELINE", "")
     rows: list[dict[str, Any]] = []
-    with scratch_database(), scratch_redis() as redis_url:
+    with scratch_database(), scratch_redis() as redis_url, \
+            (_code_tree(baseline) if baseline else nullcontext(None)) as baseline_tree:
         owner, emails, connections = _seed(*((4, 10) if smoke else (CONNECTIONS, HISTORY_RUNS)))
         writer = RunWriter(owner, connections)
         writer.start()
+        codes = [("baseline", baseline_tree)] if baseline_tree is not None else []
         try:
-            for manager in ("disk", "redis"):
-                with _web_process(manager, redis_url) as (proc, base, counter):
-                    found = asyncio.run(_step_through(base, emails, steps, window, proc.pid, counter))
-                rows += [{"state manager": manager, **row} for row in found]
+            for label, code in [*codes, ("this", ROOT)]:
+                for manager in ("disk",) if smoke else ("disk", "redis"):  # smoke: one web process start
+                    with _web_process(manager, redis_url, code) as (proc, base, counter):
+                        found = asyncio.run(_step_through(base, emails, steps, window, proc.pid, counter))
+                    rows += [{"code": label, "state manager": manager, **row} for row in found]
         finally:
             writer.stopping.set()
             writer.join(timeout=30)

@@ -219,7 +219,11 @@ def _filters() -> rx.Component:
 
 def _active() -> rx.Component:
     return rx.vstack(
-        rx.hstack(rx.heading("Active now", size="4"), live_badge(S.has_active), align="center"),
+        rx.hstack(rx.heading("Active now", size="4"), live_badge(S.has_active),
+                  rx.cond(S.has_active & (S.checked_at != ""),
+                          rx.text("checked ", S.checked_at, size="1", color_scheme="gray",
+                                  custom_attrs={"data-testid": "checked-at"})),
+                  align="center"),
         run_table(S.active_runs, muted("Nothing is running.", "active-empty"), test_id="active-runs-table"),
         spacing="3",
         width="100%",

@@ -142,9 +142,13 @@ class LivePageState(SessionState, mixin=True):
         tenant's stamp moved since the page was read."""
         stamp = await self._stamp(actor)
         async with self:
-            self.checked_at = _clock_text()
             position = self._poll_position()
-            if position is None or self._unchanged(actor, position, stamp) or not claim_poll(self):
+            if position is None:  # nothing to watch: nothing was checked
+                return
+            if self._unchanged(actor, position, stamp):
+                self.checked_at = _clock_text()
+                return
+            if not claim_poll(self):
                 return
         try:
             snapshot, failure = await asyncio.to_thread(self._read_snapshot, actor, position), ""
@@ -152,6 +156,7 @@ class LivePageState(SessionState, mixin=True):
             snapshot, failure = None, user_message(exc)
         async with self:
             release_poll(self)
+            self.checked_at = _clock_text()  # the tick's one delta, with the page when it changed
             if failure:
                 self._say(failure, "error")
                 self.has_active = False
