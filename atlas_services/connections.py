@@ -169,7 +169,7 @@ def list_connections(actor: Actor, *, session: Session | None = None) -> list[Co
     """The actor's tenant's connections, default first, then by name."""
     with reading(session) as reader:
         rows = reader.execute(
-            select(*_LIST_COLUMNS)
+            select(*_LIST_COLUMNS)  # type: ignore[call-overload]  # typed overloads stop at 4 columns
             .join(ProviderCredential, and_(col(ProviderCredential.connection_id) == col(ProviderConnection.id),
                                            col(ProviderCredential.active)), isouter=True)
             .where(ProviderConnection.tenant_id == actor.tenant_id, col(ProviderConnection.deleted_at).is_(None))

@@ -36,7 +36,6 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench tabs password 1"  # noqa: S105 - a user that exists only in this benchmark's scratch database
 POLL_SECONDS = 2.0
@@ -119,7 +118,7 @@ def _web_process(manager: str, redis_url: str, code: Path) -> Iterator[tuple[sub
         env["REFLEX_REDIS_URL"] = redis_url
     else:
         env["REFLEX_STATE_MANAGER_MODE"] = manager
-    log = open(work / "web.log", "wb")  # noqa: SIM115 - closed below
+    log = open(work / "web.log", "wb")
     proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "serve", str(port), str(counter)],
                             cwd=code, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"

@@ -66,8 +66,12 @@ _LIST_COLUMNS = (
 
 
 def _list_item(row: Any) -> RunListItem:
-    *shown, progress = row
-    return RunListItem(*shown, progress=dict(progress or {}))
+    (id_, op_type, status, connection_id, connection_name, reason_code, message, remediation, created_at,
+     started_at, finished_at, progress) = row
+    return RunListItem(id=id_, op_type=op_type, status=status, connection_id=connection_id,
+                       connection_name=connection_name, reason_code=reason_code, message=message,
+                       remediation=remediation, created_at=created_at, started_at=started_at,
+                       finished_at=finished_at, progress=dict(progress or {}))
 
 
 @requires(Capability.PROVIDER_VIEW)
@@ -85,7 +89,7 @@ def list_runs(actor: Actor, limit: int = 20, *, before: str | None = None, conne
     """The tenant's runs, newest first, optionally filtered; pass ``run_cursor(last)`` as ``before`` for the
     next page (keyset paging: stable while new runs arrive, served by the tenant-history index)."""
     limit = max(1, min(int(limit), 200))
-    query = (select(*_LIST_COLUMNS)
+    query = (select(*_LIST_COLUMNS)  # type: ignore[call-overload]  # typed overloads stop at 4 columns
              .join(ProviderConnection, col(ProviderConnection.id) == col(OperationRun.connection_id))
              .where(OperationRun.tenant_id == actor.tenant_id))
     if before is not None:
