@@ -23,6 +23,7 @@ WORKERS = (1, 4, 8)
 SMOKE_WORKERS = (2,)
 SECONDS = 4.0
 SMOKE_SECONDS = 0.5
+PASSWORD = "bench contention pw"  # noqa: S105 - a user that exists only in this benchmark's scratch database
 CASES = ("progress, no stamp trigger (baseline)", "progress, stamp bumped", "heartbeat only")
 
 
@@ -37,7 +38,7 @@ def _runs(count: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
     tenant = f"bench-contention-{uuid.uuid4().hex[:6]}"
     with session_scope() as session:
         create_tenant(session, tenant)
-        create_user(session, email=f"owner@{tenant}.example", password="bench contention pw", tenant_name=tenant,
+        create_user(session, email=f"owner@{tenant}.example", password=PASSWORD, tenant_name=tenant,
                     role="owner")
     with session_scope() as session:
         owner = actor_for(session, email=f"owner@{tenant}.example", tenant_name=tenant)

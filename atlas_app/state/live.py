@@ -18,7 +18,9 @@ A poll first asks whether anything of the tenant changed since the page was read
 ``atlas_services.change_stamps``, kept in memory per process for a second) and re-reads only then, or when the page
 moved, or when the read is older than ``REREAD_SECONDS`` (expiry warnings change with the date, not with a write).
 The guard has checked the actor before any of this: an unchanged stamp skips the read, never the authorization.
-Every poll ends by setting ``checked_at``, the time the page was last confirmed current.
+A changed page is read once per process for all the tenant's tabs at that position (``SharedReads``: the
+reads depend on the tenant and the position only, never on who asks). Every poll ends by setting
+``checked_at``, the time the page was last confirmed current.
 
 The poll handler is made per page, with the guard and the page's capability, when the page's class is created,
 so it is registered as that page's own handler (``ConnectionsState.poll``) and the guard-coverage test sees it.
@@ -28,6 +30,7 @@ This is a Reflex mixin: its vars become each page's own vars, and no extra state
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -36,7 +39,7 @@ import reflex as rx
 
 from atlas_app.state.guard import ignored_arg, requires_capability
 from atlas_app.state.messages import user_message
-from atlas_app.state.polling import claim_poll, release_poll
+from atlas_app.state.polling import SHARED_READS, claim_poll, release_poll
 from atlas_app.state.session import FAILED, SessionState
 from atlas_services import change_stamps
 from atlas_services.authz import Actor, Capability
@@ -134,6 +137,17 @@ class LivePageState(SessionState, mixin=True):
         self._show(snapshot, position, actor, stamp)
         return True
 
+    async def _read_changed(self, actor: Actor, position: Any, stamp: int) -> Any:
+        """The page at ``position`` read at stamp ``stamp`` or later: shared with the tenant's other tabs (a load
+        after the user's own action never is: it reads afresh)."""
+        key = (type(self).get_full_name(), str(actor.tenant_id), position)
+        read = functools.partial(self._read_snapshot, actor, position)
+        try:
+            hash(key)
+        except TypeError:  # a position that cannot be a key is read for this tab alone
+            return await asyncio.to_thread(read)
+        return await SHARED_READS.read(key, stamp, read)
+
     async def _refresh(self, actor: Actor) -> bool:
         return await self._load(actor, self._position())
 
@@ -151,7 +165,7 @@ class LivePageState(SessionState, mixin=True):
             if not claim_poll(self):
                 return
         try:
-            snapshot, failure = await asyncio.to_thread(self._read_snapshot, actor, position), ""
+            snapshot, failure = await self._read_changed(actor, position, stamp), ""
         except Exception as exc:  # noqa: BLE001 - translated for the user
             snapshot, failure = None, user_message(exc)
         async with self:

@@ -12,6 +12,7 @@ from sqlalchemy import event
 from atlas_app.pages.connections.state import ConnectionsState
 from atlas_app.pages.operations import OperationsState
 from atlas_app.state import session as session_module
+from atlas_app.state.polling import SHARED_READS
 from atlas_services import change_stamps, sessions
 from atlas_services.db import get_engine
 from atlas_services.members import remove_member
@@ -41,6 +42,7 @@ def _slow_clocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(session_module, "ACTOR_CACHE_SECONDS", 60.0)
     monkeypatch.setattr(change_stamps, "STAMP_MAX_AGE_SECONDS", 60.0)
     change_stamps.forget_stamps()
+    SHARED_READS.clear()
 
 
 def _member_tab(world: World, path: str) -> tuple[Any, Any]:
@@ -101,3 +103,20 @@ def test_an_unchanged_stamp_never_skips_the_guard(world: World, path: str, monke
     result = _poll(state)
     assert redirect_target(result) == "/login"
     assert state.runs == [] and not state.loaded
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_the_tabs_of_a_tenant_share_one_read_of_a_change(world: World, path: str, statements: list[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    tabs = [_member_tab(world, path)[1] for _ in range(3)]
+    started = new_run(world.owner_a)
+    monkeypatch.setattr(change_stamps, "STAMP_MAX_AGE_SECONDS", 0.0)  # every poll reads the stamp itself
+    reads = []
+    for tab in tabs:
+        statements.clear()
+        _poll(tab)
+        assert started in [row.id for row in tab.runs]
+        reads.append(len([s for s in statements if "tenant_change_stamps" not in s]))
+    assert reads[0] > 0 and reads[1:] == [0, 0]
+    tabs[0].runs[0].status = "tampered"  # each tab has its own copy
+    assert tabs[1].runs[0].status != "tampered"
