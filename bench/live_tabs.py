@@ -269,11 +269,15 @@ class Tab:
         self.round_trips: list[float] = []
         self.reread = 0
         self.unanswered = 0
+        self.errors = 0
         self.measuring = False
         self.client.on("event", self._on_update, namespace="/_event")
 
     async def _on_update(self, update: dict[str, Any]) -> None:
         delta = (update or {}).get("delta") or {}
+        if self.measuring and any(key.startswith("notice_kind") and value == "error"
+                                  for changed in delta.values() for key, value in changed.items()):
+            self.errors += 1  # the page told the user something failed
         shown = delta.get(self.state)
         if shown is None:
             return
@@ -330,7 +334,7 @@ async def _measure_step(base: str, cookies: list[str], names: dict[str, str], ta
             await asyncio.sleep(POLL_SECONDS / 25)  # spread the ticks over the period
     await asyncio.sleep(POLL_SECONDS * 1.5)
     for tab in tabs:
-        tab.round_trips, tab.reread, tab.unanswered, tab.measuring = [], 0, 0, True
+        tab.round_trips, tab.reread, tab.unanswered, tab.errors, tab.measuring = [], 0, 0, 0, True
     process = psutil.Process(proc_pid)
     cpu_before, db_before, started = process.cpu_times(), _counts(counter), time.perf_counter()
     await asyncio.sleep(window)
@@ -346,6 +350,7 @@ async def _measure_step(base: str, cookies: list[str], names: dict[str, str], ta
         "p50 ms": percentile(samples, 50) * 1000 if samples else float("nan"),
         "p95 ms": percentile(samples, 95) * 1000 if samples else float("nan"),
         "unanswered": sum(tab.unanswered for tab in tabs),
+        "errors": sum(tab.errors for tab in tabs),
         "re-read %": 100.0 * sum(tab.reread for tab in tabs) / polls,
         "SQL/poll": (db_after["statements"] - db_before["statements"]) / polls,
         "xact/poll": (db_after["transactions"] - db_before["transactions"]) / polls,
@@ -364,6 +369,8 @@ async def _step_through(base: str, emails: list[str], steps: tuple[int, ...], wi
     try:
         for n in steps:
             row = await _measure_step(base, cookies, names, n, tabs, pollers, window, proc_pid, counter)
+            if row["errors"]:
+                raise RuntimeError(f"{row['errors']} polls at {n} tabs told the user something failed: see the log")
             rows.append(row)
             if not row["p95 ms"] < SATURATED_P95_S * 1000:
                 break

@@ -140,7 +140,7 @@ class LivePageState(SessionState, mixin=True):
     async def _read_changed(self, actor: Actor, position: Any, stamp: int) -> Any:
         """The page at ``position`` read at stamp ``stamp`` or later: shared with the tenant's other tabs (a load
         after the user's own action never is: it reads afresh)."""
-        key = (type(self).get_full_name(), str(actor.tenant_id), position)
+        key = (self.get_full_name(), str(actor.tenant_id), position)  # self: a StateProxy in a background task
         read = functools.partial(self._read_snapshot, actor, position)
         try:
             hash(key)
