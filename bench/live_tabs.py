@@ -335,10 +335,12 @@ async def _measure_step(base: str, cookies: list[str], names: dict[str, str], ta
     await asyncio.sleep(POLL_SECONDS * 1.5)
     for tab in tabs:
         tab.round_trips, tab.reread, tab.unanswered, tab.errors, tab.measuring = [], 0, 0, 0, True
-    process = psutil.Process(proc_pid)
+    process, tabs_process = psutil.Process(proc_pid), psutil.Process()
     cpu_before, db_before, started = process.cpu_times(), _counts(counter), time.perf_counter()
+    client_before = tabs_process.cpu_times()
     await asyncio.sleep(window)
     cpu_after, db_after, elapsed = process.cpu_times(), _counts(counter), time.perf_counter() - started
+    client_after = tabs_process.cpu_times()
     for tab in tabs:
         tab.measuring = False
     samples = [rt for tab in tabs for rt in tab.round_trips]
@@ -356,6 +358,9 @@ async def _measure_step(base: str, cookies: list[str], names: dict[str, str], ta
         "xact/poll": (db_after["transactions"] - db_before["transactions"]) / polls,
         "web CPU %": 100.0 * cpu / elapsed,
         "CPU ms/poll": 1000.0 * cpu / polls,
+        # The tabs (this process) share the machine with the web process: when both need a core, both wait.
+        "tabs CPU %": 100.0 * ((client_after.user + client_after.system)
+                               - (client_before.user + client_before.system)) / elapsed,
     }
 
 
