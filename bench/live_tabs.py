@@ -112,6 +112,7 @@ def _web_process(manager: str, redis_url: str, code: Path) -> Iterator[tuple[sub
     env = web_environment()  # the project-local bun and no telemetry, as `atlas web` runs it
     env.update(ATLAS_WEB_PORT=str(port), ATLAS_WEB_HOST="127.0.0.1", REFLEX_ENV_MODE="prod", PYTHONUNBUFFERED="1",
                REFLEX_SKIP_COMPILE="true",  # websocket tabs need no frontend build
+               REFLEX_STATES_WORKDIR=str(work / "states"),  # the disk state manager's files: this run's only
                PYTHONPATH=str(code))  # ahead of the editable install: the code this process serves
     env.pop("REFLEX_REDIS_URL", None)
     if manager == "redis":
@@ -138,9 +139,7 @@ def _web_process(manager: str, redis_url: str, code: Path) -> Iterator[tuple[sub
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
-        for path in work.iterdir():
-            path.unlink()
-        work.rmdir()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _ready(port: int) -> bool:
