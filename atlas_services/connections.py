@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +13,7 @@ from sqlmodel import Session, col, delete, select
 
 from atlas_services import audit, credentials, validation
 from atlas_services.authz import Actor, Capability, load_for_actor, requires
+from atlas_services.change_stamps import reading
 from atlas_services.credential_expiry import expiry_warning
 from atlas_services.credential_input import ClientSecretInput, CredentialInput, PreparedCredential, prepare
 from atlas_services.db import session_scope
@@ -142,18 +144,38 @@ def _load(session: Session, actor: Actor, connection_id: object, capability: Cap
     return load_for_actor(session, ProviderConnection, connection_id, actor, capability, what="connection")
 
 
+# The columns the list shows, as plain rows: no ORM objects, no health details JSON, no ciphertext.
+_LIST_COLUMNS = (
+    col(ProviderConnection.id), col(ProviderConnection.display_name), col(ProviderConnection.cloud),
+    col(ProviderConnection.entra_tenant_id), col(ProviderConnection.client_id), col(ProviderConnection.is_default),
+    col(ProviderConnection.enabled), col(ProviderConnection.health_status), col(ProviderConnection.health_reason_code),
+    col(ProviderConnection.last_checked_at), col(ProviderCredential.hint), col(ProviderCredential.kind),
+    col(ProviderCredential.expires_at),
+)
+
+
+def _list_view(row: Any) -> ConnectionView:
+    (id_, name, cloud, entra_tenant_id, client_id, is_default, enabled, health_status, health_reason_code,
+     last_checked_at, hint, kind, expires_at) = row
+    return ConnectionView(
+        id=id_, name=name, cloud=cloud, entra_tenant_id=entra_tenant_id, client_id=client_id, is_default=is_default,
+        enabled=enabled, health_status=health_status, health_reason_code=health_reason_code,
+        last_checked_at=last_checked_at, secret_hint=hint or "", credential_kind=kind, credential_expires_at=expires_at,
+        expiry_warning=expiry_warning(expires_at) if kind is not None else None)
+
+
 @requires(Capability.PROVIDER_VIEW)
-def list_connections(actor: Actor) -> list[ConnectionView]:
+def list_connections(actor: Actor, *, session: Session | None = None) -> list[ConnectionView]:
     """The actor's tenant's connections, default first, then by name."""
-    with session_scope() as session:
-        rows = session.exec(
-            select(ProviderConnection, ProviderCredential)
+    with reading(session) as reader:
+        rows = reader.execute(
+            select(*_LIST_COLUMNS)  # type: ignore[call-overload]  # typed overloads stop at 4 columns
             .join(ProviderCredential, and_(col(ProviderCredential.connection_id) == col(ProviderConnection.id),
                                            col(ProviderCredential.active)), isouter=True)
             .where(ProviderConnection.tenant_id == actor.tenant_id, col(ProviderConnection.deleted_at).is_(None))
             .order_by(col(ProviderConnection.is_default).desc(), col(ProviderConnection.display_name))
         ).all()
-        return [_view(connection, credential) for connection, credential in rows]
+        return [_list_view(row) for row in rows]
 
 
 @requires(Capability.PROVIDER_VIEW)

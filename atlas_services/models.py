@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, LargeBinary, UniqueConstraint, text
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -325,3 +325,12 @@ class ComplianceSnapshot(SQLModel, table=True):
     run_id: uuid.UUID = Field(foreign_key="operation_runs.id", ondelete="CASCADE", unique=True)
     observed_at: datetime = _when()
     counts: dict[str, Any] = _json()
+
+
+class TenantChangeStamp(SQLModel, table=True):
+    """A number that moves whenever something a live page shows changes in the tenant: its runs, connections,
+    credentials, inventory or compliance snapshots. Kept by database triggers (migration 0008), never by code."""
+
+    __tablename__ = "tenant_change_stamps"
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE", primary_key=True)
+    stamp: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -20,6 +20,7 @@ from atlas_app.state.live import LivePageState
 from atlas_app.state.rows import RunRow, op_label, run_row
 from atlas_app.state.session import FAILED, SessionState
 from atlas_services.authz import Actor, Capability
+from atlas_services.change_stamps import read_snapshot
 from atlas_services.connections import get_connection, list_connections
 from atlas_services.models import RunStatus
 from atlas_services.runs.queries import list_runs, run_cursor
@@ -70,12 +71,13 @@ Position = tuple[Filters, str | None]
 
 
 def _read_page(actor: Actor, position: Position) -> _Page:
-    """One page of history plus every active run, from PostgreSQL only (blocking: call in a thread)."""
+    """One page of history plus every active run, from one PostgreSQL snapshot (blocking: call in a thread)."""
     filters, before = position
-    views = list_runs(actor, PAGE_SIZE + 1, before=before, **filters.arguments())
+    with read_snapshot() as session:
+        views = list_runs(actor, PAGE_SIZE + 1, before=before, session=session, **filters.arguments())
+        active = [*list_runs(actor, ACTIVE_LIMIT, status=RunStatus.RUNNING.value, session=session),
+                  *list_runs(actor, ACTIVE_LIMIT, status=RunStatus.QUEUED.value, session=session)]
     shown = views[:PAGE_SIZE]
-    active = [*list_runs(actor, ACTIVE_LIMIT, status=RunStatus.RUNNING.value),
-              *list_runs(actor, ACTIVE_LIMIT, status=RunStatus.QUEUED.value)]
     active.sort(key=lambda view: (view.created_at, str(view.id)), reverse=True)
     return _Page(runs=[run_row(view) for view in shown], has_older=len(views) > PAGE_SIZE,
                  older_cursor=run_cursor(shown[-1]) if len(views) > PAGE_SIZE else "",
@@ -217,7 +219,11 @@ def _filters() -> rx.Component:
 
 def _active() -> rx.Component:
     return rx.vstack(
-        rx.hstack(rx.heading("Active now", size="4"), live_badge(S.has_active), align="center"),
+        rx.hstack(rx.heading("Active now", size="4"), live_badge(S.has_active),
+                  rx.cond(S.has_active & (S.checked_at != ""),
+                          rx.text("checked ", S.checked_at, size="1", color_scheme="gray",
+                                  custom_attrs={"data-testid": "checked-at"})),
+                  align="center"),
         run_table(S.active_runs, muted("Nothing is running.", "active-empty"), test_id="active-runs-table"),
         spacing="3",
         width="100%",

@@ -15,7 +15,7 @@ from typing import Any
 
 from atlas_app.state.messages import when
 from atlas_services.models import ACTIVE_RUN_STATUSES
-from atlas_services.runs.queries import RunView
+from atlas_services.runs.queries import RunListItem
 from atlas_services.runs.summaries import CapabilityReadiness, OverPrivilege, PermissionSource, SectionResult
 from atlas_services.runs.types import OperationType
 from atlas_services.runs.types import label as operation_label
@@ -128,7 +128,7 @@ def progress_text(op_type: str, progress: Mapping[str, Any]) -> str:
     return ""
 
 
-def run_row(view: RunView) -> RunRow:
+def run_row(view: RunListItem) -> RunRow:
     active = view.status in ACTIVE_RUN_STATUSES
     return RunRow(
         id=str(view.id), op_type=view.op_type, op_label=op_label(view.op_type), status=str(view.status),

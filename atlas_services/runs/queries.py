@@ -7,21 +7,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Subquery, exists, tuple_, union_all
-from sqlmodel import col, select
+from sqlalchemy import Subquery, case, exists, null, tuple_, union_all
+from sqlmodel import Session, col, select
 
 from atlas_services import audit
 from atlas_services.authz import Actor, Capability, load_for_actor, requires
+from atlas_services.change_stamps import reading
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput
 from atlas_services.models import ACTIVE_RUN_STATUSES, OperationRun, ProviderConnection, RunStatus
 from atlas_services.runs import lifecycle
-from atlas_services.runs.summaries import RunSummary, parse_summary
+from atlas_services.runs.summaries import OtherSummary, RunSummary, parse_summary
 from atlas_services.runs.types import OperationType
 
 
 @dataclass(frozen=True)
-class RunView:
+class RunListItem:
+    """A run as the lists show it: no summary, and progress only while the run is active."""
+
     id: uuid.UUID
     op_type: str
     status: str
@@ -30,12 +33,18 @@ class RunView:
     reason_code: str | None
     message: str | None
     remediation: str | None
-    summary: RunSummary
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
     # Written at every page boundary while the run works: pages_fetched, items_stored, per-section counts.
     progress: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunView(RunListItem):
+    """One run in full (its detail page and the CLI)."""
+
+    summary: RunSummary = field(default_factory=OtherSummary)
 
 
 def _run_view(run: OperationRun, connection_name: str) -> RunView:
@@ -44,6 +53,25 @@ def _run_view(run: OperationRun, connection_name: str) -> RunView:
                    remediation=run.remediation, summary=parse_summary(run.op_type, run.summary),
                    created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at,
                    progress=dict(run.progress))
+
+
+# The columns a list shows, as plain rows: no ORM objects, and no JSON decoded but an active run's progress.
+_LIST_COLUMNS = (
+    col(OperationRun.id), col(OperationRun.op_type), col(OperationRun.status), col(OperationRun.connection_id),
+    col(ProviderConnection.display_name), col(OperationRun.reason_code), col(OperationRun.message),
+    col(OperationRun.remediation), col(OperationRun.created_at), col(OperationRun.started_at),
+    col(OperationRun.finished_at),
+    case((col(OperationRun.status).in_(ACTIVE_RUN_STATUSES), col(OperationRun.progress)), else_=null()),
+)
+
+
+def _list_item(row: Any) -> RunListItem:
+    (id_, op_type, status, connection_id, connection_name, reason_code, message, remediation, created_at,
+     started_at, finished_at, progress) = row
+    return RunListItem(id=id_, op_type=op_type, status=status, connection_id=connection_id,
+                       connection_name=connection_name, reason_code=reason_code, message=message,
+                       remediation=remediation, created_at=created_at, started_at=started_at,
+                       finished_at=finished_at, progress=dict(progress or {}))
 
 
 @requires(Capability.PROVIDER_VIEW)
@@ -56,21 +84,22 @@ def get_run(actor: Actor, run_id: object) -> RunView:
 
 @requires(Capability.PROVIDER_VIEW)
 def list_runs(actor: Actor, limit: int = 20, *, before: str | None = None, connection_id: object | None = None,
-              status: str | None = None, op_type: str | None = None) -> list[RunView]:
+              status: str | None = None, op_type: str | None = None,
+              session: Session | None = None) -> list[RunListItem]:
     """The tenant's runs, newest first, optionally filtered; pass ``run_cursor(last)`` as ``before`` for the
     next page (keyset paging: stable while new runs arrive)."""
     limit = max(1, min(int(limit), 200))
     page = _history_page(actor.tenant_id, limit, before=_parse_cursor(before) if before is not None else None,
                          connection_id=_connection_arg(connection_id), status=_status_arg(status),
                          op_type=_op_type_arg(op_type))
-    query = (select(OperationRun, ProviderConnection.display_name)
+    query = (select(*_LIST_COLUMNS)  # type: ignore[call-overload]  # typed overloads stop at 4 columns
              .join(page, col(OperationRun.id) == page.c.id)
              .join(ProviderConnection, col(ProviderConnection.id) == col(OperationRun.connection_id))
              .where(OperationRun.tenant_id == actor.tenant_id))
-    with session_scope() as session:
-        rows = session.exec(
+    with reading(session) as reader:
+        rows = reader.execute(
             query.order_by(col(OperationRun.created_at).desc(), col(OperationRun.id).desc())).all()
-        return [_run_view(run, name) for run, name in rows]
+        return [_list_item(row) for row in rows]
 
 
 def _history_page(tenant_id: uuid.UUID, limit: int, *, before: tuple[datetime, uuid.UUID] | None,
@@ -127,7 +156,7 @@ def _op_type_arg(op_type: str | None) -> str | None:
     return op_type
 
 
-def run_cursor(run: RunView) -> str:
+def run_cursor(run: RunListItem) -> str:
     """An opaque position after ``run`` in list_runs' order."""
     return f"{run.created_at.isoformat()}|{run.id}"
 
@@ -144,9 +173,9 @@ def _parse_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 @requires(Capability.PROVIDER_VIEW)
-def has_active_runs(actor: Actor) -> bool:
-    with session_scope() as session:
-        return session.exec(select(OperationRun.id).where(
+def has_active_runs(actor: Actor, *, session: Session | None = None) -> bool:
+    with reading(session) as reader:
+        return reader.exec(select(OperationRun.id).where(
             OperationRun.tenant_id == actor.tenant_id,
             col(OperationRun.status).in_(ACTIVE_RUN_STATUSES)).limit(1)).first() is not None
 

@@ -44,7 +44,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 import atlas_app.atlas_app as web
-from atlas_services import sessions
+from atlas_services import change_stamps, sessions
 from atlas_services.authz import Actor
 from atlas_services.config import get_settings
 from atlas_services.connections import create_connection
@@ -248,6 +248,7 @@ def visit_page(page: Page, visitor: str, digest: str | None, route_arguments: Ma
         followed = 0
         while pending:
             call = pending.pop(0)
+            change_stamps.forget_stamps()  # so a poll of an unchanged page reads its tenant's stamp, at least
             attribute("(between handlers)")
             statements_before = len(statements)
             result = await _outcome(call.handler.fn(visit.state(call.state), **call.kwargs))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from reflex.state import BaseState
 
 import atlas_app.atlas_app  # noqa: F401 - registers every page and state
 from atlas_app.state.guard import access_of, validators_of
 from atlas_app.state.live import LivePageState
+from atlas_app.state.polling import SharedReads
 from atlas_app.state.session import SessionState
+from tests.support.aio import run_coroutine
 
 
 def _live_pages() -> list[type[BaseState]]:
@@ -36,3 +40,25 @@ def test_a_live_page_that_names_no_capability_is_refused() -> None:
     with pytest.raises(TypeError, match="watched_with"):
         class Unwatched(LivePageState, SessionState):
             pass
+
+
+def test_shared_reads_serve_a_stamp_or_newer_and_forget_a_failure() -> None:
+    reads, calls = SharedReads(size=2), []
+
+    def reader(value: str) -> Callable[[], str]:
+        def read() -> str:
+            calls.append(value)
+            if value == "boom":
+                raise RuntimeError("the read failed")
+            return value
+        return read
+
+    assert run_coroutine(reads.read("page", 5, reader("first"))) == "first"
+    assert run_coroutine(reads.read("page", 4, reader("older"))) == "first"  # read at 5 serves 4 and 5
+    assert run_coroutine(reads.read("page", 6, reader("newer"))) == "newer"
+    with pytest.raises(RuntimeError):
+        run_coroutine(reads.read("other", 1, reader("boom")))
+    assert run_coroutine(reads.read("other", 1, reader("again"))) == "again"  # a failure is not kept
+    run_coroutine(reads.read("third", 1, reader("third")))
+    assert run_coroutine(reads.read("page", 6, reader("evicted"))) == "evicted"  # at most two kept
+    assert calls == ["first", "newer", "boom", "again", "third", "evicted"]

@@ -7,6 +7,7 @@ import dataclasses
 from atlas_app.state.messages import when
 from atlas_app.state.rows import CREDENTIAL_KINDS, RunRow, run_row
 from atlas_services.authz import Actor
+from atlas_services.change_stamps import read_snapshot
 from atlas_services.connections import ConnectionView, list_connections
 from atlas_services.runs.queries import has_active_runs, list_runs
 
@@ -50,9 +51,11 @@ class Snapshot:
 
 
 def read_page(actor: Actor, position: object = ()) -> Snapshot:
-    """Everything the page shows (blocking: call in a thread). The page has one position: all of it."""
-    return Snapshot(
-        connections=[connection_row(v) for v in list_connections(actor)],
-        runs=[run_row(v) for v in list_runs(actor, limit=RUN_LIMIT)],
-        has_active=has_active_runs(actor),
-    )
+    """Everything the page shows, in one read snapshot (blocking: call in a thread). The page has one position:
+    all of it."""
+    with read_snapshot() as session:
+        return Snapshot(
+            connections=[connection_row(v) for v in list_connections(actor, session=session)],
+            runs=[run_row(v) for v in list_runs(actor, limit=RUN_LIMIT, session=session)],
+            has_active=has_active_runs(actor, session=session),
+        )
