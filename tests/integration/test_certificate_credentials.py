@@ -9,20 +9,19 @@ from typing import Any
 
 import pytest
 
-from atlas_services.config import get_settings
 from atlas_services.connections import list_connections
 from atlas_services.credential_input import CertificateInput
 from atlas_services.errors import ProviderError
 from atlas_services.graph.clouds import get_cloud
-from atlas_services.graph.tokens import acquire_graph_token, clear_token_cache
+from atlas_services.graph.tokens import acquire_graph_token
 from atlas_services.runs.execute import execute_run
 from atlas_services.runs.queries import get_run
 from atlas_services.runs.start import start_operation
 from atlas_services.secrets import CertificateCredential, SecretValue
 from atlas_sim.scenario import parse_scenario
-from atlas_sim.server import start_in_thread
 from tests.support.certificates import GeneratedCertificate, make_certificate
 from tests.support.factories import create_connection, make_actor
+from tests.support.token_scenario import serving
 
 TENANT = "3f2c6b1e-7d4a-4c1b-9e55-2a1f0c9d8e71"
 CLIENT = "8b9d2e4f-1a3c-4d5e-8f70-9a1b2c3d4e5f"
@@ -36,18 +35,8 @@ def cert_simulator() -> Iterator[Any]:
         "id": TENANT, "display_name": "Woodgrove", "verified_domains": [{"name": "woodgrove.onmicrosoft.com"}],
         "apps": [{"client_id": CLIENT, "display_name": "Atlas (certificate)", "permissions": [
             "Organization.Read.All"], "certificates": [REGISTERED.certificate_pem]}]}]})
-    running = start_in_thread(scenario)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ATLAS_SIMULATOR_URL", running.base_url)
-    get_settings.cache_clear()
-    clear_token_cache()
-    try:
+    with serving(scenario) as running:
         yield running
-    finally:
-        patch.undo()
-        get_settings.cache_clear()
-        clear_token_cache()
-        running.stop()
 
 
 def _credential(cert: GeneratedCertificate) -> CertificateCredential:
