@@ -51,6 +51,13 @@ class RunStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class RunTrigger(StrEnum):
+    """Who asked for a run: a person (UI or CLI) or a schedule. People's runs go ahead of scheduled ones."""
+
+    PERSON = "person"
+    SCHEDULE = "schedule"
+
+
 ACTIVE_RUN_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
 FINISHED_RUN_STATUSES = frozenset(RunStatus) - ACTIVE_RUN_STATUSES
 # The partial unique index predicate; a schema test checks it equals ACTIVE_RUN_STATUSES.
@@ -261,6 +268,8 @@ class OperationRun(SQLModel, table=True):
     summary: dict[str, Any] = _json()
     progress: dict[str, Any] = _json()
     started_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    # started_by alone cannot say "a schedule": a person's run keeps NULL there once the person is deleted.
+    trigger: str = Field(default=RunTrigger.PERSON, max_length=16, sa_column_kwargs={"server_default": "person"})
     created_at: datetime = _when()
     started_at: datetime | None = _when(nullable=True, default=False)
     finished_at: datetime | None = _when(nullable=True, default=False)

@@ -12,7 +12,7 @@ from atlas_services.authz import Capability, role_capabilities
 from atlas_services.credential_rotation import finish_verification
 from atlas_services.db import session_scope
 from atlas_services.errors import CapabilityFailed, ProviderError
-from atlas_services.models import Membership, RunStatus, User
+from atlas_services.models import Membership, RunStatus, RunTrigger, User
 from atlas_services.reasons import ReasonCode, reason
 from atlas_services.runs import lifecycle
 from atlas_services.runs.summaries import StoredModel
@@ -62,8 +62,10 @@ def execute_run(run_id: uuid.UUID) -> None:
 def _starter_may_still_run(claim: lifecycle.Claim) -> bool:
     """Tasks re-authorize: the user who started the run must still be enabled and hold, in its tenant, what the
     run does: provider.run, and provider.manage for a credential's verification (passing it activates it)."""
-    if claim.started_by is None:  # started by Atlas itself (schedules)
+    if claim.trigger == RunTrigger.SCHEDULE:  # started by Atlas itself: the schedule's setter was authorized
         return True
+    if claim.started_by is None:  # the person who started it was deleted since
+        return False
     needed = {Capability.PROVIDER_RUN}
     if claim.credential_id is not None:
         needed.add(Capability.PROVIDER_MANAGE)

@@ -56,6 +56,7 @@ class Claim:
     connection_id: uuid.UUID
     credential_id: uuid.UUID | None
     started_by: uuid.UUID | None
+    trigger: str
 
 
 def claim(run_id: uuid.UUID) -> Claim | None:
@@ -69,7 +70,8 @@ def claim(run_id: uuid.UUID) -> Claim | None:
             .values(status=RunStatus.RUNNING, lease_token=lease, started_at=now, heartbeat_at=now,
                     attempt=OperationRun.attempt + 1)
             .returning(col(OperationRun.tenant_id), col(OperationRun.op_type), col(OperationRun.connection_id),
-                       col(OperationRun.credential_id), col(OperationRun.started_by))
+                       col(OperationRun.credential_id), col(OperationRun.started_by),
+                       col(OperationRun.trigger))
         ).first()
     if row is None:
         return None

@@ -18,7 +18,14 @@ from atlas_services.authz import Actor, Capability, load_fields_for_actor, requi
 from atlas_services.cloud_availability import refuse_if_unavailable
 from atlas_services.db import connection_scope
 from atlas_services.errors import InvalidInput, ProviderError
-from atlas_services.models import ACTIVE_RUN_PREDICATE, OperationRun, ProviderConnection, RunStatus, utcnow
+from atlas_services.models import (
+    ACTIVE_RUN_PREDICATE,
+    OperationRun,
+    ProviderConnection,
+    RunStatus,
+    RunTrigger,
+    utcnow,
+)
 from atlas_services.reasons import ReasonCode
 from atlas_services.runs import lifecycle
 from atlas_services.runs.types import OPERATIONS, OperationType
@@ -39,7 +46,7 @@ class StartResult:
 # active-scope index, and in the same statement its audit event, written only when the run was; the answer is the
 # run written, else the run holding the scope.
 _runs = SQLModel.metadata.tables[OperationRun.__tablename__]
-_RUN_VALUES = ("id", "tenant_id", "connection_id", "scope_key", "op_type", "started_by", "created_at",
+_RUN_VALUES = ("id", "tenant_id", "connection_id", "scope_key", "op_type", "started_by", "trigger", "created_at",
                "credential_id")
 _IDENTITY = ("id", "op_type", "connection_id", "credential_id")  # what deduplication compares
 _run_written = (
@@ -101,20 +108,20 @@ def start_operation(actor: Actor, op_type: str, connection_id: object | None = N
         raise InvalidInput("op_type", f"unknown operation type; choose one of: {', '.join(OperationType)}")
     if not OPERATIONS[OperationType(op_type)].available:
         raise ProviderError(ReasonCode.CAPABILITY_NOT_AVAILABLE, f"'{op_type}' is not available yet.")
-    return _start(actor, op_type, connection_id, None, enqueue)
+    return _start(actor, op_type, connection_id, None, enqueue, RunTrigger.PERSON)
 
 
 def start_verification(actor: Actor, connection_id: uuid.UUID, credential_id: uuid.UUID, *,
                        enqueue: Callable[[uuid.UUID], None]) -> uuid.UUID:
     """Start the health check that verifies a rotated credential (the rotation use case authorizes)."""
-    result = _start(actor, OperationType.HEALTH_CHECK, connection_id, credential_id, enqueue)
+    result = _start(actor, OperationType.HEALTH_CHECK, connection_id, credential_id, enqueue, RunTrigger.PERSON)
     if result.outcome != "started":
         raise ProviderError(ReasonCode.RUN_SCOPE_BUSY, f"Another operation is active (run {result.active_run_id}).")
     return result.run_id
 
 
 def _start(actor: Actor, op_type: str, connection_id: object | None, credential_id: uuid.UUID | None,
-           enqueue: Callable[[uuid.UUID], None]) -> StartResult:
+           enqueue: Callable[[uuid.UUID], None], trigger: RunTrigger) -> StartResult:
     for _ in range(3):
         with connection_scope() as db:
             connection = _resolve_connection(db, actor, connection_id)
@@ -124,7 +131,7 @@ def _start(actor: Actor, op_type: str, connection_id: object | None, credential_
                        "verifies_credential": str(credential_id) if credential_id else None}
             run = db.execute(_START, {
                 "id": uuid.uuid4(), "tenant_id": actor.tenant_id, "connection_id": connection.id, "scope_key": scope,
-                "op_type": op_type, "started_by": actor.user_id, "created_at": utcnow(),
+                "op_type": op_type, "started_by": actor.user_id, "trigger": trigger.value, "created_at": utcnow(),
                 "credential_id": credential_id,
                 **audit.per_row_params(tenant_id=actor.tenant_id, actor_user_id=actor.user_id, details=details),
             }).first() or db.execute(_HOLDER, {"tenant_id": actor.tenant_id, "scope_key": scope}).first()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from atlas_services.config import get_settings
 from atlas_services.db import session_scope
@@ -152,7 +152,7 @@ def test_cancel_a_queued_run_at_once_and_a_running_one_at_its_next_checkpoint(db
     running_id, lease = _run_in(RunStatus.RUNNING, owner)
     assert cancel_run(operator, running_id) == "cancel_requested"
     context = lifecycle.RunContext(lifecycle.Claim(running_id, lease, owner.tenant_id, "health_check",
-                                                           uuid.uuid4(), None, None))
+                                                           uuid.uuid4(), None, None, "person"))
     with pytest.raises(lifecycle.RunCancelled):
         context.checkpoint(pages=3)
     assert cancel_run(operator, queued_id) == "finished"
@@ -184,6 +184,26 @@ def test_a_run_whose_starter_lost_provider_run_refuses_to_work(db: None) -> None
     execute_run(run_id)
     run = get_run(owner, run_id)
     assert (run.status, run.reason_code) == ("failed", "run.not_authorized")
+
+
+def test_a_persons_run_whose_starter_was_deleted_refuses_to_work(db: None) -> None:
+    """started_by becomes NULL when the user row goes; that must not read as "started by a schedule"."""
+    from sqlalchemy import delete
+
+    from atlas_services.models import User
+    from atlas_services.runs.execute import execute_run
+
+    owner = make_actor("owner")
+    operator = make_actor("operator", tenant_name=owner.tenant_name)
+    run_id = _start(operator, create_connection(owner, name="Contoso").id).run_id
+    with session_scope() as session:
+        session.execute(delete(User).where(col(User.id) == operator.user_id))
+    execute_run(run_id)
+    run = get_run(owner, run_id)
+    assert (run.status, run.reason_code) == ("failed", "run.not_authorized")
+    with session_scope() as session:
+        stored = session.get(OperationRun, run_id)
+        assert stored is not None and (stored.started_by, stored.trigger) == (None, "person")
 
 
 def test_history_pages_by_keyset_without_duplicates_or_gaps_while_runs_arrive(db: None) -> None:
