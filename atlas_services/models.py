@@ -347,15 +347,13 @@ class TenantChangeStamp(SQLModel, table=True):
 
 class Schedule(SQLModel, table=True):
     """When a connection's operation starts by itself: every ``every_seconds``, or daily at ``daily_at`` (HH:MM) in
-    ``time_zone``. ``slot_at`` is the nominal time of the next start, ``due_at`` that plus a random offset within
-    the jitter window: the scheduler starts what is due and moves both to the first slot after now, so a missed
-    schedule runs once, not once per missed slot (atlas_services.schedules)."""
+    ``time_zone``. ``due_at`` is the nominal ``slot_at`` plus a random offset within the jitter window
+    (atlas_services.schedules)."""
 
     __tablename__ = "schedules"
     __table_args__ = (
         UniqueConstraint("connection_id", "op_type", name="uq_schedules_connection_op"),
-        # The scheduler's one question: what is due now, across every tenant.
-        Index("ix_schedules_due", "due_at"),
+        Index("ix_schedules_due", "due_at"),  # the scheduler's question: what is due now, in every tenant
         Index("ix_schedules_tenant", "tenant_id", "connection_id"),
         CheckConstraint("(every_seconds IS NULL) <> (daily_at IS NULL)", name="ck_schedules_one_kind"),
         CheckConstraint("every_seconds IS NULL OR every_seconds > 0", name="ck_schedules_positive_interval"),
@@ -375,23 +373,19 @@ class Schedule(SQLModel, table=True):
     last_outcome: str | None = Field(default=None, max_length=64)
     last_run_id: uuid.UUID | None = Field(default=None, foreign_key="operation_runs.id", ondelete="SET NULL")
     last_due_at: datetime | None = _when(nullable=True, default=False)
-    # Skips since the last start: a schedule skipped again and again is worth an alert.
-    consecutive_skips: int = 0
+    consecutive_skips: int = 0  # since the last start: a schedule skipped again and again is worth an alert
     created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = _when()
     updated_at: datetime = _when()
 
 
 class SchedulePolicy(SQLModel, table=True):
-    """A suite tenant's default schedule for one operation, which its new connections inherit. A tenant without
-    a row for an operation has the built-in default (atlas_services.schedules.policy.BUILT_IN); a row with
-    ``enabled`` false gives new connections no schedule for it."""
+    """A suite tenant's default schedule for one operation, which new connections inherit (no row: the built-in
+    default, atlas_services.schedules.policy; ``enabled`` false: no schedule)."""
 
     __tablename__ = "schedule_policies"
-    __table_args__ = (
-        CheckConstraint("NOT enabled OR ((every_seconds IS NULL) <> (daily_at IS NULL))",
-                        name="ck_schedule_policies_one_kind"),
-    )
+    __table_args__ = (CheckConstraint("NOT enabled OR ((every_seconds IS NULL) <> (daily_at IS NULL))",
+                                      name="ck_schedule_policies_one_kind"),)
     tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE", primary_key=True)
     op_type: str = Field(max_length=40, primary_key=True)
     enabled: bool = True

@@ -52,7 +52,8 @@ def test_bad_input_is_one_clear_line_and_exit_code_1(db: None) -> None:
     cases = [
         (["--every", "0h"], "The interval must be longer than zero (for example 6h)"),
         (["--every", "-1h"], "The interval cannot be negative"),
-        (["--daily", "02:00", "--tz", "Europe/Atlantis"], "Unknown time zone 'Europe/Atlantis'; use a name like Europe/Berlin or UTC"),
+        (["--daily", "02:00", "--tz", "Europe/Atlantis"],
+         "Unknown time zone 'Europe/Atlantis'; use a name like Europe/Berlin or UTC"),
         (["--every", "1h", "--jitter", "2h"], "The jitter (2h) is longer than the interval (1h)"),
     ]
     for options, message in cases:

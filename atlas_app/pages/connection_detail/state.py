@@ -360,7 +360,7 @@ class ConnectionDetailState(LivePageState, SessionState):
     # ---- events: schedules ----
 
     @requires_capability(Capability.PROVIDER_MANAGE, form_data=SCHEDULE_FORM)
-    async def set_schedule(self, actor: Actor, form_data: Any) -> None:
+    async def save_schedule(self, actor: Actor, form_data: Any) -> None:
         """Schedule an operation of the connection shown (the service checks every value and the connection)."""
         self.schedule_error = ""
         if form_data["op_type"] not in SCHEDULABLE_OPS or form_data["kind"] not in ("every", "daily"):
@@ -369,12 +369,10 @@ class ConnectionDetailState(LivePageState, SessionState):
         try:
             await asyncio.to_thread(set_schedule, actor, self.detail_id, form_data["op_type"],
                                     **schedule_arguments(form_data))
-        except InvalidInput as exc:
+        except InvalidInput as exc:  # shown beside the form: which value is wrong, and why
             self.schedule_error = str(exc)
-            return
         except Exception as exc:  # noqa: BLE001 - translated for the user
             self.schedule_error = user_message(exc)
-            return
         await self._reload(actor, self.detail_id or None)
 
     @requires_capability(Capability.PROVIDER_MANAGE, op_type=choice_arg(*SCHEDULABLE_OPS))

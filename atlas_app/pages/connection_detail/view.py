@@ -104,7 +104,7 @@ def connection_detail_page() -> rx.Component:
             S.found,
             rx.vstack(_header(), health(), onboarding_section(S.consent_url, S.manifest, S.permission_needs), _runs(),
                       schedule_section(S.schedules, SessionState.can_manage, S.enabled, S.schedule_error,
-                                       S.set_schedule, S.clear_schedule),
+                                       S.save_schedule, S.clear_schedule),
                       inventory(), compliance(), spacing="6", width="100%",
                       custom_attrs={"data-testid": "connection-detail", "data-connection-id": S.detail_id}),
             rx.cond(S.loaded,
