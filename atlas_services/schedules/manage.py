@@ -138,8 +138,8 @@ def list_schedules(actor: Actor, *, connection_id: object | None = None, session
         try:
             key = connection_id if isinstance(connection_id, uuid.UUID) else uuid.UUID(str(connection_id))
         except ValueError:
-            raise NotFound("connection") from None
-        query = query.where(Schedule.connection_id == key)
+            raise InvalidInput("connection_id", "Not a connection id") from None
+        query = query.where(Schedule.connection_id == key)  # another tenant's: none, like a random id
     with reading(session) as reader:
         rows = reader.exec(query.order_by(col(ProviderConnection.display_name), col(Schedule.op_type))).all()
         return [_view(schedule, name) for schedule, name in rows]
