@@ -83,6 +83,9 @@ CASES: dict[tuple[str, ...], Callable[[dict[str, Any]], tuple[list[str], str | N
     ("schedule", "set"): lambda w: ([w["spare"], "health_check", "--every", "2h"], None),
     ("schedule", "list"): lambda w: ([], None),
     ("schedule", "clear"): lambda w: ([w["spare"], "health_check"], None),
+    ("schedule", "defaults"): lambda w: ([], None),
+    ("schedule", "default-set"): lambda w: (["inventory_sync", "--daily", "03:00", "--tz", "Europe/Berlin"], None),
+    ("schedule", "default-reset"): lambda w: (["inventory_sync"], None),
 }
 
 

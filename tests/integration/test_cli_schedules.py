@@ -87,3 +87,16 @@ def test_scheduler_tick_prints_what_it_started_and_skipped(db: None, huey_queue:
     assert skip == {"schedule": ids[other], "reason": "scope_busy"}
     assert huey_queue.pending_count() == 1 and huey_queue.pending()[0].args == (str(run.id),)
     assert json.loads(run_cli("scheduler", "tick", "--json").stdout) == {"started": [], "skipped": []}
+
+
+def test_the_tenant_defaults_from_the_command_line(db: None) -> None:
+    owner = make_actor("owner")
+    changed = run_cli("schedule", "default-set", "health_check", "--every", "2h", "--jitter", "5m", *_as(owner))
+    assert changed.returncode == 0, changed.stderr
+    assert json.loads(changed.stdout)["default"] == {"op_type": "health_check", "op_label": "Health check",
+                                                     "source": "tenant", "description": "every 2h, jitter 5m"}
+    defaults = json.loads(run_cli("schedule", "defaults", *_as(owner)).stdout)["defaults"]
+    assert [(d["op_type"], d["source"]) for d in defaults] == [
+        ("health_check", "tenant"), ("inventory_sync", "built-in"), ("compliance_snapshot", "built-in")]
+    reset = run_cli("schedule", "default-reset", "health_check", *_as(owner))
+    assert json.loads(reset.stdout)["default"]["source"] == "built-in"

@@ -13,6 +13,7 @@ from atlas_services.connections import delete_connection, set_enabled
 from atlas_services.db import session_scope
 from atlas_services.errors import Forbidden, InvalidInput, NotFound
 from atlas_services.models import AuditEvent, Schedule, SchedulePolicy, utcnow
+from atlas_services.schedules.defaults import list_defaults, reset_default, set_default
 from atlas_services.schedules.manage import clear_schedule, connection_schedules, list_schedules, set_schedule
 from tests.support.factories import create_connection, make_actor
 
@@ -138,3 +139,41 @@ def test_deleting_a_connection_deletes_its_schedules(db: None) -> None:
     delete_connection(owner, gone.id)
     with session_scope() as session:
         assert {s.connection_id for s in session.exec(select(Schedule)).all()} == {keep.id}
+
+
+def test_a_manager_changes_the_tenant_defaults_new_connections_inherit(db: None) -> None:
+    manager = make_actor("manager")
+    existing = create_connection(manager)
+    assert [(d.op_type, d.source) for d in list_defaults(manager)] == [
+        ("health_check", "built-in"), ("inventory_sync", "built-in"), ("compliance_snapshot", "built-in")]
+
+    set_default(manager, "inventory_sync", daily="03:00", time_zone="Europe/Berlin", jitter="1h")
+    set_default(manager, "compliance_snapshot", off=True)
+
+    assert {d.op_type: (d.source, d.description) for d in list_defaults(manager)} == {
+        "health_check": ("built-in", "every 6h, jitter 30m"),
+        "inventory_sync": ("tenant", "daily at 03:00 Europe/Berlin, jitter 1h"),
+        "compliance_snapshot": ("tenant", "no schedule"),
+    }
+    new = create_connection(manager)
+    assert {v.op_type: v.description for v in connection_schedules(manager, new.id)} == {
+        "health_check": "every 6h, jitter 30m", "inventory_sync": "daily at 03:00 Europe/Berlin, jitter 1h"}
+    assert len(connection_schedules(manager, existing.id)) == 3  # existing schedules stay as they were
+    assert reset_default(manager, "compliance_snapshot").description == "daily at 04:00 UTC, jitter 2h"
+    assert len(connection_schedules(manager, create_connection(manager).id)) == 3
+
+
+def test_tenant_defaults_need_provider_manage_stay_in_the_tenant_and_refuse_bad_input(db: None) -> None:
+    owner, other = make_actor("owner"), make_actor("owner")
+    operator = make_actor("operator", tenant_name=owner.tenant_name)
+    with pytest.raises(Forbidden):
+        set_default(operator, "health_check", every="1h")
+    with pytest.raises(Forbidden):
+        reset_default(operator, "health_check")
+    for kwargs, message in (({"every": "0h"}, "longer than zero"), ({"every": "1h", "off": True}, "not both"),
+                            ({"op_type": "script_deploy", "every": "1h"}, "Choose one of")):
+        with pytest.raises(InvalidInput, match=message):
+            set_default(owner, kwargs.pop("op_type", "health_check"), **kwargs)
+    assert _count(SchedulePolicy) == 0
+    set_default(owner, "health_check", every="1h")
+    assert [d.source for d in list_defaults(other)] == ["built-in"] * 3
