@@ -343,3 +343,21 @@ class TenantChangeStamp(SQLModel, table=True):
     __tablename__ = "tenant_change_stamps"
     tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE", primary_key=True)
     stamp: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class WorkerProcess(SQLModel, table=True):
+    """One `atlas worker` process: written at its start, beaten while it lives, marked stopped on a clean exit.
+
+    The reaper fails a queued run for not starting only when no worker has been alive for the start timeout;
+    /readyz and /metrics can count the workers alive from here (atlas_services.workers.workers_alive).
+    """
+
+    __tablename__ = "worker_processes"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    hostname: str = Field(max_length=255)
+    pid: int
+    # The huey queue the worker consumes: only workers of this deployment's queue count as alive for it.
+    queue_name: str = Field(max_length=200)
+    started_at: datetime = _when()
+    heartbeat_at: datetime = _when()
+    stopped_at: datetime | None = _when(nullable=True, default=False)
