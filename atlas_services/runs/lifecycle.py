@@ -76,11 +76,11 @@ def claim(run_id: uuid.UUID) -> Claim | None:
     runs that many; the run stays queued.
     """
     lease = uuid.uuid4()
-    now = utcnow()
     cap = get_settings().tenant_run_cap
     with session_scope() as session:
         if cap and not _slot_free(session, run_id, cap):
             return None
+        now = utcnow()  # after the slot is ours: a capped tenant's runs start after the one before finished
         row = session.execute(
             update(OperationRun)
             .where(col(OperationRun.id) == run_id, col(OperationRun.status) == RunStatus.QUEUED)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,28 +17,11 @@ from sqlmodel import col
 from atlas_services import workers
 from atlas_services.config import get_settings
 from atlas_services.db import session_scope
-from atlas_services.models import OperationRun, RunStatus, RunTrigger, WorkerProcess, utcnow
+from atlas_services.models import RunStatus, RunTrigger, WorkerProcess, utcnow
 from atlas_services.runs import lifecycle, outbox
 from tests.support.factories import create_connection, make_actor
-
-
-def queued_run(actor: Any, connection_id: uuid.UUID, *, trigger: RunTrigger = RunTrigger.SCHEDULE,
-               created_at: datetime | None = None) -> uuid.UUID:
-    """A queued run row on a scope of its own (as the start gate writes one; schedules call the same gate)."""
-    run = OperationRun(tenant_id=actor.tenant_id, connection_id=connection_id,
-                       scope_key=f"{actor.tenant_id}:microsoft:{uuid.uuid4()}", op_type="health_check",
-                       trigger=trigger.value, started_by=actor.user_id if trigger == RunTrigger.PERSON else None,
-                       created_at=created_at or utcnow())
-    with session_scope() as session:
-        session.add(run)
-    return run.id
-
-
-def status(run_id: uuid.UUID) -> OperationRun:
-    with session_scope() as session:
-        run = session.get(OperationRun, run_id)
-        assert run is not None
-        return run
+from tests.support.queue import queued_run
+from tests.support.queue import run_row as status
 
 
 @pytest.fixture
