@@ -8,9 +8,6 @@ auth.tenant_not_found), which is all these tests need; the order is read from th
 from __future__ import annotations
 
 import re
-import shutil
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,7 +23,7 @@ from atlas_services import workers
 from atlas_services.config import get_settings
 from atlas_services.models import RunStatus, RunTrigger
 from tests.support.factories import create_connection, make_actor
-from tests.support.queue import queued_run, run_row, wait_for, worker_process
+from tests.support.queue import private_redis_server, queued_run, run_row, wait_for, worker_process
 
 TERMINAL = {RunStatus.SUCCEEDED, RunStatus.PARTIALLY_SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED}
 
@@ -108,28 +105,9 @@ def test_a_capped_tenants_runs_wait_their_turn_and_none_fails(
 
 
 @pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[str]:
-    """A redis-server of this test's own (a FLUSHALL here touches nobody else's data)."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is needed for the flush test"
-    sock = tmp_path / "redis.sock"
-    proc = subprocess.Popen([binary, "--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def ready() -> bool:
-        try:
-            with socket.socket(socket.AF_UNIX) as client:
-                client.connect(str(sock))
-            return True
-        except OSError:
-            return False
-
-    try:
-        wait_for("the private redis-server", ready, 10, 0.05)
-        yield f"unix://{sock}?db=0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def private_redis() -> Iterator[str]:
+    with private_redis_server() as url:
+        yield url
 
 
 def test_after_a_redis_flush_the_sweep_reenqueues_queued_runs_and_each_runs_once(

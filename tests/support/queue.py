@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -58,3 +60,34 @@ def worker_process(log: Path, *, threads: int = 1, **settings: object) -> Iterat
         yield proc
     finally:
         stop_process_group(proc, grace=8)  # type: ignore[arg-type]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def private_redis_server() -> Iterator[str]:
+    """A redis-server of the test's own on a free loopback port (a FLUSHALL there touches nobody else's data);
+    yields its URL."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is needed"
+    port = free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def ready() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    try:
+        wait_for("the private redis-server", ready, 10, 0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
