@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,18 @@ def test_after_a_redis_flush_the_sweep_reenqueues_queued_runs_and_each_runs_once
     # A job delivered twice would find its run claimed already, and say so.
     assert "is no longer queued" not in output
     assert queue.pending_count() == 0 and queue.scheduled_count() == 0
+
+
+def test_runs_that_waited_past_the_start_timeout_run_when_a_worker_is_alive(
+        db: None, simulator: Any, huey_queue: Any, tmp_path: Path) -> None:
+    # A batch queued an hour ago whose jobs never reached this queue (say Redis was replaced): before issue 13 the
+    # first reaper pass failed them all with run.start_timeout; now the live worker's sweep delivers them.
+    owner = make_actor("owner")
+    connection = create_connection(owner)
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    runs = [queued_run(owner, connection.id, created_at=an_hour_ago) for _ in range(3)]
+    with worker_process(tmp_path / "worker.log", threads=1, start_timeout_seconds=10, heartbeat_timeout_seconds=5):
+        wait_for("the waiting runs to finish", lambda: _finished(runs), 60)
+    for run_id in runs:
+        row = run_row(run_id)
+        assert row.reason_code != "run.start_timeout" and row.attempt == 1
