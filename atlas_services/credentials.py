@@ -85,6 +85,41 @@ def open_sealed(sealed: Sealed, *, tenant_id: object, connection_id: object, cre
     return SecretValue(plaintext.decode())
 
 
+def _totp_aad(user_id: object, enrolment_id: object, key_id: str) -> bytes:
+    return f"atlas-totp-seed-v1|{user_id}|{enrolment_id}|{key_id}".encode()
+
+
+def seal_totp_seed(seed: SecretValue, *, user_id: object, enrolment_id: object,
+                   keyring: KeyRing | None = None) -> Sealed:
+    """Encrypt a user's TOTP seed under the primary key, bound to its (user, enrolment) row.
+
+    A seed is a secret like a client secret: the same cipher and keys, another associated-data domain, so a
+    sealed seed never opens as a credential (nor a credential as a seed), nor for another user or enrolment.
+    """
+    ring = keyring or KeyRing(get_settings().encryption_keys)
+    key = ring.key(ring.primary_id)
+    assert key is not None
+    nonce = os.urandom(12)
+    ciphertext = AESGCM(key).encrypt(nonce, seed.reveal().encode(), _totp_aad(user_id, enrolment_id, ring.primary_id))
+    return Sealed(ciphertext=ciphertext, nonce=nonce, key_id=ring.primary_id)
+
+
+def open_totp_seed(sealed: Sealed, *, user_id: object, enrolment_id: object,
+                   keyring: KeyRing | None = None) -> SecretValue:
+    """Decrypt a TOTP seed; any mismatch fails closed with ``credential.unavailable``."""
+    ring = keyring or KeyRing(get_settings().encryption_keys)
+    key = ring.key(sealed.key_id)
+    if key is None:
+        raise ProviderError(ReasonCode.CREDENTIAL_UNAVAILABLE,
+                            "The authenticator is sealed under a key that is no longer configured.")
+    try:
+        plaintext = AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext,
+                                        _totp_aad(user_id, enrolment_id, sealed.key_id))
+    except InvalidTag:
+        raise ProviderError(ReasonCode.CREDENTIAL_UNAVAILABLE, "The authenticator does not open.") from None
+    return SecretValue(plaintext.decode())
+
+
 @dataclass(frozen=True)
 class KeyUsage:
     key_id: str
