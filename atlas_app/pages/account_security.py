@@ -67,7 +67,7 @@ class AccountSecurityState(SessionState):
         await self._refresh(actor)
 
     @requires_capability(Capability.TENANT_MANAGE, required=flag_arg)
-    async def set_mfa_required(self, actor: Actor, required: Any) -> None:
+    async def change_mfa_policy(self, actor: Actor, required: Any) -> None:
         """Owners: turn the tenant's "MFA required for local accounts" policy on or off."""
         result = await self._call(mfa.set_policy, actor, required)
         if result is not FAILED:
@@ -121,7 +121,7 @@ def _policy() -> rx.Component:
                 rx.heading("Tenant policy", size="4"),
                 rx.hstack(
                     rx.switch(checked=AccountSecurityState.tenant_requires_mfa,
-                              on_change=AccountSecurityState.set_mfa_required,
+                              on_change=AccountSecurityState.change_mfa_policy,
                               custom_attrs={"data-testid": "mfa-required-switch"}),
                     rx.text("Require a second factor for local accounts in ", AccountSecurityState.tenant_name,
                             size="2"),
