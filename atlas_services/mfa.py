@@ -219,6 +219,7 @@ def remove(actor: Actor, proof: str, client: str = "") -> None:
 # ---------------------------------------------------------------- tenant policy and owners' reset
 
 
+@requires(Capability.PROVIDER_VIEW)
 def policy(actor: Actor) -> bool:
     """Whether the actor's suite tenant requires a second factor for local accounts."""
     with session_scope() as session:
@@ -249,18 +250,22 @@ def set_policy(actor: Actor, required: bool) -> bool:
 
 
 @requires(Capability.TENANT_MANAGE)
-def reset(actor: Actor, email: str) -> None:
-    """An owner clears a member's lost authenticator (audited); the member sets up a new one at next sign-in
-    when the policy requires it.
+def reset(actor: Actor, user_ref: str) -> None:
+    """An owner clears a member's lost authenticator (audited); ``user_ref`` is their email or user id. The member
+    sets up a new one at next sign-in when the policy requires it.
 
     Only for members all of whose suite tenants the actor owns: an owner of one tenant must not weaken an account
     that holds keys to a tenant they do not own.
     """
-    if not isinstance(email, str) or not email.strip() or len(email) > 254:
+    if not isinstance(user_ref, str) or not user_ref.strip() or len(user_ref) > 254:
         raise NotFound("member")
+    try:
+        who = col(User.id) == uuid.UUID(user_ref)
+    except ValueError:
+        who = col(User.email) == validation.email_key(user_ref)
     with session_scope() as session:
         user = session.exec(select(User).join(Membership, col(Membership.user_id) == col(User.id)).where(
-            User.email == validation.email_key(email), Membership.tenant_id == actor.tenant_id)).first()
+            who, Membership.tenant_id == actor.tenant_id)).first()
         if user is None:
             raise NotFound("member")
         theirs = set(session.exec(select(Membership.tenant_id).where(Membership.user_id == user.id)).all())

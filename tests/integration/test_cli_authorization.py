@@ -80,6 +80,9 @@ CASES: dict[tuple[str, ...], Callable[[dict[str, Any]], tuple[list[str], str | N
     ("member", "remove"): lambda w: ([w["member"]], None),
     ("member", "revoke"): lambda w: ([w["invitation"]], None),
     ("audit", "list"): lambda w: ([], None),
+    ("mfa", "policy", "show"): lambda w: ([], None),
+    ("mfa", "policy", "set"): lambda w: (["on"], None),
+    ("mfa", "reset"): lambda w: ([w["member"]], None),
 }
 
 

@@ -6,7 +6,6 @@ Each refusal is checked for what it must not leave behind: no session row.
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -130,7 +129,7 @@ def test_a_recovery_code_signs_in_once_and_its_use_is_audited(db: None) -> None:
     assert event.details == {"recovery_codes_left": 9} and event.target_id == str(owner.user_id)
 
 
-@pytest.mark.parametrize("challenge", ["", "x", "y" * 500, str(uuid.uuid4()) + "-not-a-challenge", None, 42])
+@pytest.mark.parametrize("challenge", ["", "x", "y" * 500, "0f6a2c9e-not-a-challenge-but-long-enough", None, 42])
 def test_a_second_step_without_a_live_challenge_is_refused(db: None, challenge: object) -> None:
     owner = make_actor("owner")
     seed, _ = _enrol(owner)
@@ -244,3 +243,32 @@ def test_an_owner_resets_a_members_lost_authenticator_only_in_tenants_they_own(d
     mfa.reset(owner, email.upper())
     assert not mfa.status(operator).enrolled
     assert "mfa.reset" in _actions(owner) and "mfa.reset" in _actions(other_owner)
+
+
+def test_the_cli_sets_and_shows_the_policy_and_resets_a_member(db: None) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from atlas_cli.main import app
+
+    runner = CliRunner()
+    owner = make_actor("owner")
+    email = f"op-{random_suffix()}@example.test"
+    join_tenant(owner, email=email, role="operator")
+    operator = sessions.actor_for_session(sessions.authenticate(email, PASSWORD))
+    assert operator is not None
+    _enrol(operator)
+    who = ["--tenant", owner.tenant_name, "--as", owner.email, "--json"]
+    assert json.loads(runner.invoke(app, ["mfa", "policy", "show", *who]).output)["mfa_required"] is False
+    assert json.loads(runner.invoke(app, ["mfa", "policy", "set", "on", *who]).output)["mfa_required"] is True
+    assert json.loads(runner.invoke(app, ["mfa", "policy", "show", *who]).output)["mfa_required"] is True
+    refused = runner.invoke(app, ["mfa", "policy", "set", "maybe", *who])
+    assert refused.exit_code == 1 and "on or off" in refused.output
+    assert runner.invoke(app, ["mfa", "reset", email, *who]).exit_code == 0
+    assert not mfa.status(operator).enrolled
+    assert _actions(owner)[-2:] == ["mfa.policy_changed", "mfa.reset"]
+    # The operator's next sign-in: the policy now asks them to set up a new authenticator first.
+    assert mfa.sign_in(email, PASSWORD).purpose == mfa.PURPOSE_ENROL
+    gone = runner.invoke(app, ["mfa", "reset", "nobody@example.test", *who])
+    assert gone.exit_code == 1 and json.loads(gone.output) == {"error": "member not found"}
