@@ -230,7 +230,9 @@ def _page(title: str, body: str) -> HTMLResponse:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
                                                    "form-action 'self'; frame-ancestors 'none'")
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # Not "no-referrer": under it the browser sends "Origin: null" with the page's own form post, which the
+    # same-origin check (rightly) refuses.
+    response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 

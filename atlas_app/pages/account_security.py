@@ -105,9 +105,13 @@ def _status() -> rx.Component:
             rx.cond(AccountSecurityState.required_for_me,
                     rx.text("Your organisation requires one: set it up now, or you will be asked at your next "
                             "sign-in.", size="2", color_scheme="orange")),
-            # A full page load (not Reflex's client-side router): the route is served in front of Reflex.
-            rx.el.a(rx.button("Set up an authenticator", type="button"), href=ENROL_PATH,
-                    custom_attrs={"data-testid": "mfa-enrol"}),
+            # A native GET form: a full page load (a link would go through Reflex's client-side router, and the
+            # route is served in front of Reflex).
+            native_form(
+                rx.button("Set up an authenticator", type="submit", custom_attrs={"data-testid": "mfa-enrol"}),
+                action=ENROL_PATH,
+                method="get",
+            ),
             spacing="3",
         ),
     )
