@@ -134,12 +134,16 @@ def key_usage(keyring: KeyRing | None = None) -> list[KeyUsage]:
     from sqlmodel import select
 
     from atlas_services.db import session_scope
-    from atlas_services.models import ProviderCredential
+    from atlas_services.models import ProviderCredential, TotpEnrolment
 
     ring = keyring or KeyRing(get_settings().encryption_keys)
     with session_scope() as session:
         counts = dict(session.exec(select(ProviderCredential.key_id, func.count())
                                    .group_by(ProviderCredential.key_id)).all())
+        # Authenticator seeds are sealed under the same keys: a key still sealing one is still in use.
+        for key_id, rows in session.exec(select(TotpEnrolment.key_id, func.count())
+                                         .group_by(TotpEnrolment.key_id)).all():
+            counts[key_id] = counts.get(key_id, 0) + rows
     ids = list(dict.fromkeys([*ring.key_ids, *sorted(counts)]))
     return [KeyUsage(key_id=k, rows=int(counts.get(k, 0)), configured=ring.key(k) is not None,
                      primary=k == ring.primary_id) for k in ids]
@@ -153,7 +157,8 @@ class ResealReport:
 
 def reseal_all(batch_size: int = 200, keyring: KeyRing | None = None,
                on_batch: Callable[[int, int], None] | None = None) -> ResealReport:
-    """Re-seal every credential not under the primary key, one committed batch at a time.
+    """Re-seal every credential (and then every authenticator seed) not under the primary key, one committed
+    batch at a time.
 
     Resumable: an interrupted run leaves finished batches done, and the next run picks up the rest.
     ``on_batch(done, total)`` reports progress.
@@ -162,7 +167,7 @@ def reseal_all(batch_size: int = 200, keyring: KeyRing | None = None,
     from sqlmodel import col, select
 
     from atlas_services.db import session_scope
-    from atlas_services.models import ProviderCredential
+    from atlas_services.models import ProviderCredential, TotpEnrolment
 
     ring = keyring or KeyRing(get_settings().encryption_keys)
     skip: set[Any] = set()  # rows that cannot be opened: counted, left as they are
@@ -170,6 +175,9 @@ def reseal_all(batch_size: int = 200, keyring: KeyRing | None = None,
     with session_scope() as session:
         total = int(session.exec(select(func.count()).select_from(ProviderCredential).where(
             ProviderCredential.key_id != ring.primary_id)).one())
+        seeds = int(session.exec(select(func.count()).select_from(TotpEnrolment).where(
+            TotpEnrolment.key_id != ring.primary_id)).one())
+    total += seeds
     while True:
         with session_scope() as session:
             rows = session.exec(
@@ -188,6 +196,28 @@ def reseal_all(batch_size: int = 200, keyring: KeyRing | None = None,
                     continue
                 sealed = seal(plaintext, keyring=ring, **context)
                 row.ciphertext, row.nonce, row.key_id = sealed.ciphertext, sealed.nonce, sealed.key_id
+                resealed += 1
+        if on_batch is not None:
+            on_batch(resealed + len(skip), total)
+    while seeds:
+        with session_scope() as session:
+            enrolments = session.exec(
+                select(TotpEnrolment)
+                .where(TotpEnrolment.key_id != ring.primary_id, col(TotpEnrolment.id).not_in(skip))
+                .order_by(col(TotpEnrolment.id)).limit(batch_size).with_for_update(skip_locked=True)
+            ).all()
+            if not enrolments:
+                break
+            for enrolment in enrolments:
+                where = {"user_id": enrolment.user_id, "enrolment_id": enrolment.id}
+                try:
+                    seed = open_totp_seed(Sealed(enrolment.ciphertext, enrolment.nonce, enrolment.key_id),
+                                          keyring=ring, **where)
+                except ProviderError:
+                    skip.add(enrolment.id)
+                    continue
+                sealed = seal_totp_seed(seed, keyring=ring, **where)
+                enrolment.ciphertext, enrolment.nonce, enrolment.key_id = sealed.ciphertext, sealed.nonce, sealed.key_id
                 resealed += 1
         if on_batch is not None:
             on_batch(resealed + len(skip), total)

@@ -272,3 +272,33 @@ def test_the_cli_sets_and_shows_the_policy_and_resets_a_member(db: None) -> None
     assert mfa.sign_in(email, PASSWORD).purpose == mfa.PURPOSE_ENROL
     gone = runner.invoke(app, ["mfa", "reset", "nobody@example.test", *who])
     assert gone.exit_code == 1 and json.loads(gone.output) == {"error": "member not found"}
+
+
+def test_key_rotation_reseals_authenticator_seeds_and_counts_them_as_in_use(
+        db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+
+    from atlas_services.config import get_settings
+    from atlas_services.credentials import key_usage, reseal_all
+
+    k1 = "k1:" + base64.b64encode(b"\x11" * 32).decode()
+    k2 = "k2:" + base64.b64encode(b"\x22" * 32).decode()
+
+    def use(spec: str) -> None:
+        monkeypatch.setenv("ATLAS_ENCRYPTION_KEYS", spec)
+        get_settings.cache_clear()
+
+    try:
+        use(k1)
+        owner = make_actor("owner")
+        seed, _ = _enrol(owner)
+        use(f"{k2},{k1}")
+        # k1 still seals a seed: removing it now would lock the owner out, so it is not reported unused.
+        assert {u.key_id: u.rows for u in key_usage()} == {"k2": 0, "k1": 1}
+        assert reseal_all().resealed == 1
+        use(k2)
+        assert {u.key_id: u.rows for u in key_usage()} == {"k2": 1}
+        assert sessions.actor_for_session(mfa.verify(_challenge(owner), code_at(seed, +1))) == owner
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
