@@ -346,12 +346,8 @@ class TenantChangeStamp(SQLModel, table=True):
 
 
 class TotpEnrolment(SQLModel, table=True):
-    """A user's authenticator (TOTP, RFC 6238): the seed sealed and bound to this row, like a credential.
-
-    ``confirmed_at`` is empty while the user has been shown the seed but not yet proved it with a code.
-    ``last_used_step`` is the time step of the last accepted code: a code of that step or an earlier one is refused
-    (no replay within its window).
-    """
+    """A user's authenticator (TOTP): the seed sealed and bound to this row; unconfirmed until a first right code.
+    ``last_used_step``: the time step of the last accepted code (it and earlier ones are refused: no replay)."""
 
     __tablename__ = "totp_enrolments"
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -378,9 +374,7 @@ class TotpRecoveryCode(SQLModel, table=True):
 
 class SecondFactorChallenge(SQLModel, table=True):
     """After a right password, before a session: a short-lived, single-use token (hashed) in an HttpOnly cookie.
-
-    ``purpose`` is ``verify`` (enter a code) or ``enrol`` (the tenant requires a second factor the user lacks).
-    """
+    ``purpose``: ``verify`` (enter a code) or ``enrol`` (the tenant requires a second factor the user lacks)."""
 
     __tablename__ = "second_factor_challenges"
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

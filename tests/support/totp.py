@@ -6,7 +6,7 @@ import time
 
 import pyotp
 
-from atlas_services.mfa import STEP_SECONDS
+from atlas_services.totp import STEP_SECONDS
 
 
 def current_step() -> int:
