@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlmodel import Session, col, delete, func, select
+from sqlmodel.sql.expression import Select
 
 from atlas_services import audit, sessions, totp, validation
 from atlas_services.authz import Actor, Capability, requires
@@ -281,7 +282,7 @@ def _new_challenge(session: Session, user_id: uuid.UUID, purpose: str) -> str:
     return token
 
 
-def _live_challenge_query(challenge: object, purpose: str):  # type: ignore[no-untyped-def]
+def _live_challenge_query(challenge: object, purpose: str) -> Select[SecondFactorChallenge, User]:
     if not isinstance(challenge, str) or not 20 <= len(challenge) <= 200:
         raise SecondStepGone()
     return (select(SecondFactorChallenge, User)
@@ -296,8 +297,7 @@ def _live_challenge_user(challenge: object, purpose: str) -> uuid.UUID:
         row = session.exec(_live_challenge_query(challenge, purpose)).first()
         if row is None:
             raise SecondStepGone()
-        found: SecondFactorChallenge = row[0]
-        return found.user_id
+        return row[0].user_id
 
 
 def _lock_live_challenge(session: Session, challenge: object, purpose: str) -> SecondFactorChallenge:
@@ -306,7 +306,7 @@ def _lock_live_challenge(session: Session, challenge: object, purpose: str) -> S
         of=SecondFactorChallenge)).first()
     if row is None:
         raise SecondStepGone()
-    return row[0]  # type: ignore[no-any-return]
+    return row[0]
 
 
 def _first_tenant(session: Session, user_id: uuid.UUID) -> uuid.UUID:

@@ -83,12 +83,12 @@ def _matching_step(enrolment: TotpEnrolment, code: object, now: datetime | None 
     typed = _normalized(code)
     if not _TOTP_CODE.fullmatch(typed):
         return None
-    totp = pyotp.TOTP(_seed(enrolment).reveal(), interval=STEP_SECONDS)
-    current = totp.timecode(now or utcnow())
+    generator = pyotp.TOTP(_seed(enrolment).reveal(), interval=STEP_SECONDS)
+    current = generator.timecode(now or utcnow())
     found = None
     for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
         # Every candidate is compared (in constant time), so the time taken says nothing about which matched.
-        if hmac.compare_digest(totp.generate_otp(step), typed) and (
+        if hmac.compare_digest(generator.generate_otp(step), typed) and (
                 enrolment.last_used_step is None or step > enrolment.last_used_step):
             found = step
     return found
@@ -191,7 +191,8 @@ def forget(session: Session, user_id: uuid.UUID) -> None:
 
 
 def audit_everywhere(session: Session, user_id: uuid.UUID, actor_user_id: uuid.UUID, action: str,
-                      details: dict[str, int] | None = None) -> None:
+                     details: dict[str, int] | None = None) -> None:
+    """Record ``action`` about the user in every suite tenant they belong to: each tenant's owners see it."""
     for tenant_id in session.exec(select(Membership.tenant_id).where(Membership.user_id == user_id)).all():
         audit.record(session, tenant_id=tenant_id, actor_user_id=actor_user_id, action=action, target_type="user",
                      target_id=user_id, details=dict(details or {}))
