@@ -302,3 +302,25 @@ def test_key_rotation_reseals_authenticator_seeds_and_counts_them_as_in_use(
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("kind", ["totp", "recovery"])
+def test_one_code_posted_twice_at_once_opens_one_session(db: None, kind: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    owner = make_actor("owner")
+    seed, codes = _enrol(owner)
+    code = code_at(seed, +1) if kind == "totp" else codes[0]
+    challenges = [_challenge(owner) for _ in range(4)]
+
+    def attempt(challenge: str) -> str:
+        try:
+            mfa.verify(challenge, code)
+        except InvalidInput:
+            return "refused"
+        return "signed-in"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = sorted(pool.map(attempt, challenges))
+    assert outcomes == ["refused", "refused", "refused", "signed-in"]
+    assert _sessions() == 1
