@@ -37,6 +37,7 @@ SECOND_FACTOR_PATH = "/auth/second-factor"
 ENROL_AT_SIGN_IN_PATH = "/auth/enrol"
 ENROL_PATH = "/account/security/enrol"
 REMOVE_PATH = "/account/security/remove"
+RENEW_PATH = "/account/security/recovery-codes"
 SECOND_FACTOR_PAGE = "/login/second-factor"
 SECURITY_PAGE = "/account/security"
 LOGIN_PAGE = "/login"
@@ -203,6 +204,23 @@ async def remove(request: Request, actor: Actor) -> Response:
     return redirect(f"{SECURITY_PAGE}?outcome=removed")
 
 
+async def renew(request: Request, actor: Actor) -> Response:
+    form = await read_form(request, max_fields=MAX_FORM_FIELDS)
+    if form is None:
+        return redirect(f"{SECURITY_PAGE}?outcome=invalid")
+    try:
+        codes = await run_in_threadpool(mfa.renew_recovery_codes, actor, form.get("code", ""), _client(request))
+    except InvalidInput:
+        return redirect(f"{SECURITY_PAGE}?outcome=wrong-code")
+    except Throttled:
+        return redirect(f"{SECURITY_PAGE}?outcome=throttled")
+    except Exception as exc:  # noqa: BLE001
+        log.error("renewing recovery codes failed: %s", type(exc).__name__)
+        return redirect(f"{SECURITY_PAGE}?outcome=error")
+    return _recovery_codes_page(codes, f"{SECURITY_PAGE}?outcome=renewed", "Back to account security",
+                                heading="New recovery codes")
+
+
 # ---------------------------------------------------------------- pages shown once (never cached)
 
 _ERRORS = {
@@ -256,12 +274,13 @@ def _offer_page(offer: mfa.EnrolmentOffer, action: str, intro: str, error: str, 
     return _page("Set up an authenticator", body)
 
 
-def _recovery_codes_page(codes: list[str], next_url: str, next_label: str) -> HTMLResponse:
+def _recovery_codes_page(codes: list[str], next_url: str, next_label: str,
+                         heading: str = "Authenticator set up") -> HTMLResponse:
     items = "".join(f"<li data-testid='recovery-code'>{html.escape(code)}</li>" for code in codes)
     body = (
-        "<h1>Authenticator set up</h1>"
+        f"<h1>{html.escape(heading)}</h1>"
         "<p>Keep these recovery codes somewhere safe. Each one signs you in once if you lose your authenticator. "
-        "<strong>They are shown only now.</strong></p>"
+        "<strong>They are shown only now.</strong> Any earlier recovery codes no longer work.</p>"
         f"<ol class='codes'>{items}</ol>"
         f"<p><a class='button' href='{html.escape(next_url)}' data-testid='recovery-continue'>"
         f"{html.escape(next_label)}</a></p>"
@@ -278,4 +297,5 @@ def build_mfa_api() -> Starlette:
         Route(ENROL_PATH, _signed_in(enrol_page), methods=["GET"]),
         Route(ENROL_PATH, _signed_in(enrol), methods=["POST"]),
         Route(REMOVE_PATH, _signed_in(remove), methods=["POST"]),
+        Route(RENEW_PATH, _signed_in(renew), methods=["POST"]),
     ])

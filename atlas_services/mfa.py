@@ -187,6 +187,21 @@ def remove(actor: Actor, proof: str, client: str = "") -> None:
     attempt_succeeded(attempt)
 
 
+def renew_recovery_codes(actor: Actor, code: str, client: str = "") -> list[str]:
+    """New recovery codes for the signed-in user (the old ones stop working), proved by a current code."""
+    attempt = reserve_attempt(_throttle_account(actor.user_id), _client(client))
+    with session_scope() as session:
+        enrolment = totp.confirmed_enrolment(session, actor.user_id, lock=True)
+        codes = None
+        if enrolment is not None and totp.accept_code(enrolment, code):
+            codes = totp.new_recovery_codes(session, actor.user_id)
+            totp.audit_everywhere(session, actor.user_id, actor.user_id, "mfa.recovery_codes_renewed")
+    if codes is None:
+        raise InvalidInput("code", WRONG_CODE)
+    attempt_succeeded(attempt)
+    return codes
+
+
 # ---------------------------------------------------------------- tenant policy and owners' reset
 
 

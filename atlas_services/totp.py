@@ -175,11 +175,17 @@ def confirm(session: Session, user_id: uuid.UUID, code: object) -> list[str] | N
     if not accept_code(enrolment, code):
         return None
     enrolment.confirmed_at = utcnow()
+    codes = new_recovery_codes(session, user_id)
+    audit_everywhere(session, user_id, user_id, "mfa.enrolled")
+    return codes
+
+
+def new_recovery_codes(session: Session, user_id: uuid.UUID) -> list[str]:
+    """A fresh set of recovery codes, as shown to the user (once); every earlier one stops working."""
     session.execute(delete(TotpRecoveryCode).where(col(TotpRecoveryCode.user_id) == user_id))
     codes = [_new_recovery_code() for _ in range(RECOVERY_CODES)]
     for code_value in codes:
         session.add(TotpRecoveryCode(user_id=user_id, code_hash=_recovery_hash(user_id, code_value)))
-    audit_everywhere(session, user_id, user_id, "mfa.enrolled")
     return [_display_code(c) for c in codes]
 
 

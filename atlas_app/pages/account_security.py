@@ -13,7 +13,7 @@ import reflex as rx
 
 from atlas_app.components.layout import page_frame
 from atlas_app.components.native_form import native_form
-from atlas_app.mfa_routes import ENROL_PATH, REMOVE_PATH
+from atlas_app.mfa_routes import ENROL_PATH, REMOVE_PATH, RENEW_PATH
 from atlas_app.state.guard import SIGNED_IN, flag_arg, requires_capability
 from atlas_app.state.session import FAILED, SessionState
 from atlas_services import mfa
@@ -27,6 +27,8 @@ OUTCOMES: dict[str, tuple[str, str]] = {
     "removed": ("Your authenticator was removed.", "success"),
     "already": ("An authenticator is already set up. Remove it first to set up another.", "error"),
     "wrong": ("That is neither a current code nor your password.", "error"),
+    "wrong-code": ("That code is not valid. Enter the code your authenticator shows now.", "error"),
+    "renewed": ("New recovery codes are set: the earlier ones no longer work.", "success"),
     "throttled": ("Too many attempts. Wait a few minutes and try again.", "error"),
     "invalid": ("That request was not valid.", "error"),
     "error": ("This is unavailable right now. Try again in a moment.", "error"),
@@ -85,6 +87,17 @@ def _status() -> rx.Component:
                       rx.text(AccountSecurityState.recovery_codes_left.to_string() + " recovery codes left",
                               size="2", color_scheme="gray", custom_attrs={"data-testid": "recovery-codes-left"}),
                       align="center", spacing="3"),
+            native_form(
+                rx.hstack(
+                    rx.input(name="code", required=True, auto_complete="one-time-code", max_length=9,
+                             placeholder="Current code", custom_attrs={"data-testid": "mfa-renew-code"}),
+                    rx.button("New recovery codes", type="submit", variant="soft",
+                              custom_attrs={"data-testid": "mfa-renew"}),
+                    spacing="2", align="center",
+                ),
+                action=RENEW_PATH,
+                method="post",
+            ),
             native_form(
                 rx.hstack(
                     rx.input(name="proof", type="password", required=True, auto_complete="off",

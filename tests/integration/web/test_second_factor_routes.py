@@ -135,3 +135,26 @@ def test_a_signed_in_user_sets_up_and_removes_an_authenticator(db: None) -> None
     assert cross.status_code == 403 and mfa.status(owner).enrolled
     removed = client.post("/account/security/remove", data={"proof": PASSWORD}, headers=ORIGIN)
     assert removed.headers["location"] == "/account/security?outcome=removed" and not mfa.status(owner).enrolled
+
+
+def test_new_recovery_codes_need_a_current_code_and_retire_the_old_ones(db: None) -> None:
+    owner = make_actor("owner")
+    seed = mfa.enrolment_offer(owner).secret.reveal()
+    old_codes = mfa.confirm_enrolment(owner, code_at(seed))
+    client = _client()
+    client.cookies.set(sessions.SESSION_COOKIE, sessions.authenticate(owner.email, PASSWORD))
+    wrong = client.post("/account/security/recovery-codes", data={"code": code_at(seed)}, headers=ORIGIN)  # reused
+    assert wrong.headers["location"] == "/account/security?outcome=wrong-code"
+    cross = client.post("/account/security/recovery-codes", data={"code": code_at(seed, +1)},
+                        headers={"Origin": "https://x.test"})
+    assert cross.status_code == 403
+    renewed = client.post("/account/security/recovery-codes", data={"code": code_at(seed, +1)}, headers=ORIGIN)
+    assert renewed.status_code == 200 and renewed.headers["cache-control"] == "no-store"
+    new_codes = re.findall(r"data-testid='recovery-code'>([a-z2-7-]+)<", renewed.text)
+    assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
+    signer = _client()
+    signer.post("/auth/login", data={"email": owner.email, "password": PASSWORD}, headers=ORIGIN)
+    assert signer.post("/auth/second-factor", data={"code": old_codes[0]}, headers=ORIGIN
+                       ).headers["location"] == "/login/second-factor?error=1"
+    assert signer.post("/auth/second-factor", data={"code": new_codes[0]}, headers=ORIGIN
+                       ).headers["location"] == "/connections"
