@@ -134,7 +134,8 @@ def key_usage(keyring: KeyRing | None = None) -> list[KeyUsage]:
     from sqlmodel import select
 
     from atlas_services.db import session_scope
-    from atlas_services.models import ProviderCredential, TotpEnrolment
+    from atlas_services.mfa_models import TotpEnrolment
+    from atlas_services.models import ProviderCredential
 
     ring = keyring or KeyRing(get_settings().encryption_keys)
     with session_scope() as session:
@@ -167,7 +168,8 @@ def reseal_all(batch_size: int = 200, keyring: KeyRing | None = None,
     from sqlmodel import col, select
 
     from atlas_services.db import session_scope
-    from atlas_services.models import ProviderCredential, TotpEnrolment
+    from atlas_services.mfa_models import TotpEnrolment
+    from atlas_services.models import ProviderCredential
 
     ring = keyring or KeyRing(get_settings().encryption_keys)
     skip: set[Any] = set()  # rows that cannot be opened: counted, left as they are

@@ -28,15 +28,8 @@ from atlas_services import audit, sessions, totp, validation
 from atlas_services.authz import Actor, Capability, requires
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput, NotFound
-from atlas_services.models import (
-    Membership,
-    Role,
-    SecondFactorChallenge,
-    TenantMfaPolicy,
-    TotpRecoveryCode,
-    User,
-    utcnow,
-)
+from atlas_services.mfa_models import SecondFactorChallenge, TenantMfaPolicy, TotpRecoveryCode
+from atlas_services.models import Membership, Role, User, utcnow
 from atlas_services.passwords import verify_password
 from atlas_services.sign_in_throttle import attempt_succeeded, reserve_attempt
 from atlas_services.totp import WRONG_CODE as WRONG_CODE  # re-exported: the routes and tests name it here

@@ -31,14 +31,8 @@ from atlas_services import audit
 from atlas_services.credentials import Sealed, open_totp_seed, seal_totp_seed
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput, NotFound
-from atlas_services.models import (
-    Membership,
-    SecondFactorChallenge,
-    TotpEnrolment,
-    TotpRecoveryCode,
-    User,
-    utcnow,
-)
+from atlas_services.mfa_models import SecondFactorChallenge, TotpEnrolment, TotpRecoveryCode
+from atlas_services.models import Membership, User, utcnow
 from atlas_services.secrets import SecretValue
 
 ISSUER = "Atlas"

@@ -20,7 +20,7 @@ from atlas_app.auth_routes import build_auth_api
 from atlas_app.mfa_routes import build_mfa_api
 from atlas_cli.main import app as cli
 from atlas_services.db import session_scope
-from atlas_services.models import TotpEnrolment
+from atlas_services.mfa_models import TotpEnrolment
 from tests.support.canary import encodings, pg_dump_text, redis_text
 from tests.support.factories import PASSWORD, make_actor
 from tests.support.totp import code_at, plain_seed

@@ -16,7 +16,8 @@ from atlas_services import mfa, sessions
 from atlas_services.authz import Actor
 from atlas_services.db import session_scope
 from atlas_services.errors import Forbidden, InvalidInput, NotFound, ProviderError, Throttled
-from atlas_services.models import AuditEvent, SecondFactorChallenge, TotpEnrolment, TotpRecoveryCode, UserSession
+from atlas_services.mfa_models import SecondFactorChallenge, TotpEnrolment, TotpRecoveryCode
+from atlas_services.models import AuditEvent, UserSession
 from tests.support.factories import PASSWORD, join_tenant, make_actor, random_suffix
 from tests.support.totp import code_at
 
