@@ -11,7 +11,18 @@ from reflex_base.event import EventSpec
 from atlas_app.auth_routes import build_auth_api
 from atlas_app.cookie_shield import CookieShield
 from atlas_app.invite_routes import build_invite_api
-from atlas_app.pages import audit, connection_detail, connections, invitations, login, members, operations
+from atlas_app.mfa_routes import build_mfa_api
+from atlas_app.pages import (
+    account_security,
+    audit,
+    connection_detail,
+    connections,
+    invitations,
+    login,
+    members,
+    operations,
+    second_factor,
+)
 from atlas_app.pages.runs import state as run_state
 from atlas_app.pages.runs import view as run_view
 from atlas_app.state.guard import public_handler
@@ -39,7 +50,7 @@ def _on_backend_exception(exception: Exception) -> EventSpec:
 # the tab's own user;
 # CookieShield wraps everything (one session cookie per request; the event socket's and uploads' Cookie
 # header carry only the session digest by the time Reflex or the gate sees them).
-app = rx.App(api_transformer=[build_auth_api(), build_invite_api(), UploadGate, CookieShield],
+app = rx.App(api_transformer=[build_auth_api(), build_mfa_api(), build_invite_api(), UploadGate, CookieShield],
              backend_exception_handler=_on_backend_exception)
 # Before every event (hydrate included): a tab whose session changed starts from an empty state tree.
 app.add_middleware(ForgetPreviousUser(), index=0)
@@ -74,3 +85,7 @@ app.add_page(invitations.invitations_page, route=invitations.ROUTE, title="Invit
              on_load=invitations.InvitationsState.on_page_load)
 app.add_page(audit.audit_page, route=audit.ROUTE, title="Audit log · Atlas", on_load=audit.AuditState.on_page_load)
 app.add_page(run_view.run_page, route=run_state.ROUTE, title="Run · Atlas", on_load=run_state.RunState.on_page_load)
+app.add_page(second_factor.second_factor_page, route=second_factor.ROUTE, title="Second step · Atlas",
+             on_load=second_factor.SecondFactorState.on_page_load)
+app.add_page(account_security.account_security_page, route=account_security.ROUTE, title="Account security · Atlas",
+             on_load=account_security.AccountSecurityState.on_page_load)

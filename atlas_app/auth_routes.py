@@ -17,7 +17,8 @@ from starlette.routing import Route
 
 from atlas_app.cookie_shield import session_cookie
 from atlas_app.form_posts import read_form, redirect, same_origin
-from atlas_services import sessions
+from atlas_app.mfa_routes import set_session_cookie, start_second_step
+from atlas_services import mfa, sessions
 from atlas_services.client_address import client_address
 from atlas_services.config import get_settings
 from atlas_services.errors import InvalidInput, Throttled
@@ -37,10 +38,11 @@ async def login(request: Request) -> Response:
         return redirect(f"{LOGIN_PAGE}?error=1")
     try:
         # argon2 verification is deliberately slow: keep it off the event loop.
-        token = await run_in_threadpool(sessions.authenticate, form.get("email", ""), form.get("password", ""),
-                                        client_address(request.client.host if request.client else "",
-                                                       request.headers.getlist("x-forwarded-for"),
-                                                       get_settings().trusted_proxy_networks))
+        # A right password opens a session, or (an authenticator, or a tenant requiring one) a second step.
+        outcome = await run_in_threadpool(mfa.sign_in, form.get("email", ""), form.get("password", ""),
+                                          client_address(request.client.host if request.client else "",
+                                                         request.headers.getlist("x-forwarded-for"),
+                                                         get_settings().trusted_proxy_networks))
     except InvalidInput:
         return redirect(f"{LOGIN_PAGE}?error=1")
     except Throttled:
@@ -48,17 +50,10 @@ async def login(request: Request) -> Response:
     except Exception as exc:  # noqa: BLE001 - the database is down, say; never show raw text
         log.error("sign-in failed: %s", type(exc).__name__)
         return redirect(f"{LOGIN_PAGE}?error=2")
+    if outcome.session_token is None:
+        return start_second_step(request, outcome)
     response = redirect(HOME_PAGE)
-    cookie = session_cookie(request.url.scheme)
-    response.set_cookie(
-        cookie.name,
-        token,
-        max_age=get_settings().session_hours * 3600,
-        path="/",  # and no Domain: a __Host- cookie must have both
-        httponly=True,
-        samesite="strict",
-        secure=cookie.secure,
-    )
+    set_session_cookie(response, request, outcome.session_token)
     return response
 
 

@@ -10,6 +10,7 @@ from atlas_cli.commands.db import db_app
 from atlas_cli.commands.directory import tenant_app, user_app
 from atlas_cli.commands.keys import keys_app
 from atlas_cli.commands.members import member_app
+from atlas_cli.commands.mfa import mfa_app
 from atlas_cli.commands.ops import op_app
 from atlas_cli.commands.processes import processes_app
 from atlas_cli.commands.schedules import schedule_app, scheduler_app
@@ -27,6 +28,7 @@ app.add_typer(member_app, name="member")
 app.add_typer(audit_app, name="audit")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(scheduler_app, name="scheduler")
+app.add_typer(mfa_app, name="mfa")
 app.add_typer(processes_app)
 
 

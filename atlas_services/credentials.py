@@ -85,6 +85,41 @@ def open_sealed(sealed: Sealed, *, tenant_id: object, connection_id: object, cre
     return SecretValue(plaintext.decode())
 
 
+def _totp_aad(user_id: object, enrolment_id: object, key_id: str) -> bytes:
+    return f"atlas-totp-seed-v1|{user_id}|{enrolment_id}|{key_id}".encode()
+
+
+def seal_totp_seed(seed: SecretValue, *, user_id: object, enrolment_id: object,
+                   keyring: KeyRing | None = None) -> Sealed:
+    """Encrypt a user's TOTP seed under the primary key, bound to its (user, enrolment) row.
+
+    A seed is a secret like a client secret: the same cipher and keys, another associated-data domain, so a
+    sealed seed never opens as a credential (nor a credential as a seed), nor for another user or enrolment.
+    """
+    ring = keyring or KeyRing(get_settings().encryption_keys)
+    key = ring.key(ring.primary_id)
+    assert key is not None
+    nonce = os.urandom(12)
+    ciphertext = AESGCM(key).encrypt(nonce, seed.reveal().encode(), _totp_aad(user_id, enrolment_id, ring.primary_id))
+    return Sealed(ciphertext=ciphertext, nonce=nonce, key_id=ring.primary_id)
+
+
+def open_totp_seed(sealed: Sealed, *, user_id: object, enrolment_id: object,
+                   keyring: KeyRing | None = None) -> SecretValue:
+    """Decrypt a TOTP seed; any mismatch fails closed with ``credential.unavailable``."""
+    ring = keyring or KeyRing(get_settings().encryption_keys)
+    key = ring.key(sealed.key_id)
+    if key is None:
+        raise ProviderError(ReasonCode.CREDENTIAL_UNAVAILABLE,
+                            "The authenticator is sealed under a key that is no longer configured.")
+    try:
+        plaintext = AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext,
+                                        _totp_aad(user_id, enrolment_id, sealed.key_id))
+    except InvalidTag:
+        raise ProviderError(ReasonCode.CREDENTIAL_UNAVAILABLE, "The authenticator does not open.") from None
+    return SecretValue(plaintext.decode())
+
+
 @dataclass(frozen=True)
 class KeyUsage:
     key_id: str
@@ -100,11 +135,16 @@ def key_usage(keyring: KeyRing | None = None) -> list[KeyUsage]:
 
     from atlas_services.db import session_scope
     from atlas_services.models import ProviderCredential
+    from atlas_services.models.mfa import TotpEnrolment
 
     ring = keyring or KeyRing(get_settings().encryption_keys)
     with session_scope() as session:
         counts = dict(session.exec(select(ProviderCredential.key_id, func.count())
                                    .group_by(ProviderCredential.key_id)).all())
+        # Authenticator seeds are sealed under the same keys: a key still sealing one is still in use.
+        for key_id, rows in session.exec(select(TotpEnrolment.key_id, func.count())
+                                         .group_by(TotpEnrolment.key_id)).all():
+            counts[key_id] = counts.get(key_id, 0) + rows
     ids = list(dict.fromkeys([*ring.key_ids, *sorted(counts)]))
     return [KeyUsage(key_id=k, rows=int(counts.get(k, 0)), configured=ring.key(k) is not None,
                      primary=k == ring.primary_id) for k in ids]
@@ -118,7 +158,8 @@ class ResealReport:
 
 def reseal_all(batch_size: int = 200, keyring: KeyRing | None = None,
                on_batch: Callable[[int, int], None] | None = None) -> ResealReport:
-    """Re-seal every credential not under the primary key, one committed batch at a time.
+    """Re-seal every credential (and then every authenticator seed) not under the primary key, one committed
+    batch at a time.
 
     Resumable: an interrupted run leaves finished batches done, and the next run picks up the rest.
     ``on_batch(done, total)`` reports progress.
@@ -128,6 +169,7 @@ def reseal_all(batch_size: int = 200, keyring: KeyRing | None = None,
 
     from atlas_services.db import session_scope
     from atlas_services.models import ProviderCredential
+    from atlas_services.models.mfa import TotpEnrolment
 
     ring = keyring or KeyRing(get_settings().encryption_keys)
     skip: set[Any] = set()  # rows that cannot be opened: counted, left as they are
@@ -135,6 +177,9 @@ def reseal_all(batch_size: int = 200, keyring: KeyRing | None = None,
     with session_scope() as session:
         total = int(session.exec(select(func.count()).select_from(ProviderCredential).where(
             ProviderCredential.key_id != ring.primary_id)).one())
+        seeds = int(session.exec(select(func.count()).select_from(TotpEnrolment).where(
+            TotpEnrolment.key_id != ring.primary_id)).one())
+    total += seeds
     while True:
         with session_scope() as session:
             rows = session.exec(
@@ -153,6 +198,28 @@ def reseal_all(batch_size: int = 200, keyring: KeyRing | None = None,
                     continue
                 sealed = seal(plaintext, keyring=ring, **context)
                 row.ciphertext, row.nonce, row.key_id = sealed.ciphertext, sealed.nonce, sealed.key_id
+                resealed += 1
+        if on_batch is not None:
+            on_batch(resealed + len(skip), total)
+    while seeds:
+        with session_scope() as session:
+            enrolments = session.exec(
+                select(TotpEnrolment)
+                .where(TotpEnrolment.key_id != ring.primary_id, col(TotpEnrolment.id).not_in(skip))
+                .order_by(col(TotpEnrolment.id)).limit(batch_size).with_for_update(skip_locked=True)
+            ).all()
+            if not enrolments:
+                break
+            for enrolment in enrolments:
+                where = {"user_id": enrolment.user_id, "enrolment_id": enrolment.id}
+                try:
+                    seed = open_totp_seed(Sealed(enrolment.ciphertext, enrolment.nonce, enrolment.key_id),
+                                          keyring=ring, **where)
+                except ProviderError:
+                    skip.add(enrolment.id)
+                    continue
+                sealed = seal_totp_seed(seed, keyring=ring, **where)
+                enrolment.ciphertext, enrolment.nonce, enrolment.key_id = sealed.ciphertext, sealed.nonce, sealed.key_id
                 resealed += 1
         if on_batch is not None:
             on_batch(resealed + len(skip), total)

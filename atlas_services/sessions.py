@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import and_
@@ -33,7 +34,22 @@ def authenticate(email: str, password: str, client: str = "") -> str:
 
     Raises InvalidInput with one generic message for every wrong combination, and Throttled after too
     many recent failures for the account or the client address (counted whether the account exists or not).
+    The sign-in route goes through ``atlas_services.mfa.sign_in`` instead, which may ask for a second factor.
     """
+    checked = check_password(email, password, client)
+    return open_session(checked.user_id, checked.tenant_id)
+
+
+@dataclass(frozen=True)
+class PasswordChecked:
+    """A right password for an enabled user with a membership: who, and the tenant a session would open in."""
+
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+
+
+def check_password(email: str, password: str, client: str = "") -> PasswordChecked:
+    """The password half of ``authenticate``: throttled and counted the same way, but opens no session."""
     if not isinstance(email, str) or not isinstance(password, str) or not email.strip() or not password:
         raise InvalidInput("credentials", "Enter your email and password")
     account = validation.email_key(email)[:254]
@@ -41,6 +57,7 @@ def authenticate(email: str, password: str, client: str = "") -> str:
     attempt = reserve_attempt(account, client)  # recorded as a failure until the password proves right
     if len(password) > 1024 or len(email) > 254:
         raise InvalidInput("credentials", _GENERIC_FAILURE)
+    checked = None
     with session_scope() as session:
         user = session.exec(select(User).where(User.email == account)).first()
         membership = None
@@ -51,17 +68,21 @@ def authenticate(email: str, password: str, client: str = "") -> str:
             membership = session.exec(
                 select(Membership).where(Membership.user_id == user.id).order_by(col(Membership.created_at))
             ).first()
-        if user is None or membership is None:
-            failed = True
-        else:
-            failed = False
-            token = secrets.token_urlsafe(32)
-            now = utcnow()
-            session.add(UserSession(user_id=user.id, tenant_id=membership.tenant_id, token_hash=token_digest(token),
-                                    created_at=now, expires_at=now + timedelta(hours=get_settings().session_hours)))
-    if failed:
+        if user is not None and membership is not None:
+            checked = PasswordChecked(user_id=user.id, tenant_id=membership.tenant_id)
+    if checked is None:
         raise InvalidInput("credentials", _GENERIC_FAILURE)
     attempt_succeeded(attempt)
+    return checked
+
+
+def open_session(user_id: uuid.UUID, tenant_id: uuid.UUID) -> str:
+    """A new session for a user who has proved who they are; returns the cookie token (stored only hashed)."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    with session_scope() as session:
+        session.add(UserSession(user_id=user_id, tenant_id=tenant_id, token_hash=token_digest(token),
+                                created_at=now, expires_at=now + timedelta(hours=get_settings().session_hours)))
     return token
 
 

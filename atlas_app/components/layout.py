@@ -31,6 +31,7 @@ def navigation() -> rx.Component:
         rx.cond(SessionState.can_manage_tenant, _nav_link("Members", "/members", "nav-members")),
         rx.cond(SessionState.can_audit, _nav_link("Audit log", "/audit", "nav-audit")),
         _nav_link("Invitations", "/invitations", "nav-invitations"),
+        _nav_link("Security", "/account/security", "nav-security"),
         spacing="4",
         align="center",
     )

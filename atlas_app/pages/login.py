@@ -15,6 +15,7 @@ _MESSAGES = {
     "1": "Wrong email or password.",
     "2": "Sign-in is unavailable right now. Try again in a moment.",
     "3": "Too many sign-in attempts. Wait a few minutes and try again.",
+    "4": "Your sign-in step expired or was already used. Sign in again.",
 }
 
 

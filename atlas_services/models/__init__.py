@@ -29,11 +29,12 @@ from atlas_services.models.core import (
     utcnow,
 )
 from atlas_services.models.fleet import Schedule, SchedulePolicy, WorkerProcess
+from atlas_services.models.mfa import SecondFactorChallenge, TenantMfaPolicy, TotpEnrolment, TotpRecoveryCode
 
 __all__ = [
     "ACTIVE_RUN_PREDICATE", "ACTIVE_RUN_STATUSES", "FINISHED_RUN_STATUSES", "AppRegistrationCredential", "AuditEvent",
     "Cloud", "ComplianceSnapshot", "CredentialKind", "HealthStatus", "InventoryItem", "InventoryKind", "Invitation",
     "LoginAttempt", "Membership", "OperationRun", "ProviderConnection", "ProviderCredential", "Role", "RunStatus",
-    "RunTrigger", "Schedule", "SchedulePolicy", "Tenant", "TenantChangeStamp", "User", "UserSession",
-    "WorkerProcess", "utcnow",
+    "RunTrigger", "Schedule", "SchedulePolicy", "SecondFactorChallenge", "Tenant", "TenantChangeStamp",
+    "TenantMfaPolicy", "TotpEnrolment", "TotpRecoveryCode", "User", "UserSession", "WorkerProcess", "utcnow",
 ]

@@ -86,6 +86,9 @@ CASES: dict[tuple[str, ...], Callable[[dict[str, Any]], tuple[list[str], str | N
     ("schedule", "defaults"): lambda w: ([], None),
     ("schedule", "default-set"): lambda w: (["inventory_sync", "--daily", "03:00", "--tz", "Europe/Berlin"], None),
     ("schedule", "default-reset"): lambda w: (["inventory_sync"], None),
+    ("mfa", "policy", "show"): lambda w: ([], None),
+    ("mfa", "policy", "set"): lambda w: (["on"], None),
+    ("mfa", "reset"): lambda w: ([w["member"]], None),
 }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from reflex.state import BaseState
 
 import atlas_app.atlas_app as web
+from atlas_app.pages.account_security import AccountSecurityState
 from atlas_app.pages.audit import AuditState
 from atlas_app.pages.connection_detail import ConnectionDetailState
 from atlas_app.pages.connections import ConnectionsState
@@ -19,6 +20,7 @@ from atlas_app.pages.login import LoginState
 from atlas_app.pages.members import MembersState
 from atlas_app.pages.operations import OperationsState
 from atlas_app.pages.runs.state import RunState
+from atlas_app.pages.second_factor import SecondFactorState
 from atlas_app.state.guard import (
     PUBLIC,
     SIGNED_IN,
@@ -203,6 +205,11 @@ SPECS: dict[str, Spec] = {
         shown=lambda s, t, r: s.page_number == 2 and len(s.runs) > 0),
     "OperationsState.newest_runs": Spec(OperationsState, Capability.PROVIDER_VIEW,
                                         shown=lambda s, t, r: s.page_number == 1 and len(s.runs) > 0),
+    "SecondFactorState.on_page_load": Spec(SecondFactorState, PUBLIC,
+                                           shown=lambda s, t, r: redirect_target(r) == "/connections"),
+    "AccountSecurityState.on_page_load": Spec(AccountSecurityState, SIGNED_IN, shown=lambda s, t, r: s.loaded),
+    "AccountSecurityState.change_mfa_policy": Spec(AccountSecurityState, Capability.TENANT_MANAGE,
+                                                  kwargs=lambda t: {"required": True}, db=True),
 }
 
 

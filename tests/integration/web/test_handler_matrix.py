@@ -60,8 +60,13 @@ def test_only_what_the_role_table_allows_happens_and_other_tenants_look_like_not
                 random_state, random_result, random_changed = call_as(spec, handler, world.actors[role],
                                                                     str(uuid.uuid4()))
                 assert not random_changed
-                assert visible_vars(state) == visible_vars(random_state), where
+                assert _without_clock(visible_vars(state)) == _without_clock(visible_vars(random_state)), where
                 assert returned_events(result) == returned_events(random_result), where
+
+
+def _without_clock(visible: dict[str, Any]) -> dict[str, Any]:
+    # A poll stamps the wall-clock second it confirmed the page; two calls may straddle a second.
+    return {name: value for name, value in visible.items() if name != "checked_at"}
 
 
 @pytest.mark.parametrize("name", sorted(n for n, s in SPECS.items() if s.capability != PUBLIC))
