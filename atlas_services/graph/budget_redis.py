@@ -108,7 +108,7 @@ class RedisRequestBudgets:
                  retry_seconds: float = RETRY_REDIS_SECONDS) -> None:
         self._client = client
         self._prefix = f"atlas:graph-budget:{namespace}:"
-        self._figures = RequestBudgets(classes=classes, global_limit=global_limit)
+        self._figures = RequestBudgets(classes=classes, global_limit=global_limit)  # resolves figures, holds none
         self._fallback = fallback if fallback is not None else RequestBudgets(
             clock or time.monotonic, classes=classes, global_limit=global_limit)
         self._clock = clock
@@ -164,14 +164,16 @@ class RedisRequestBudgets:
             log.warning("shared Graph budget: Redis reachable again; pacing shared across processes")
         return answer
 
-    def _reserve_shared(self, tenant_key: str, app_key: str, tenant: ThrottleClass,
-                        app: ThrottleClass) -> float | None:
+    def reserve_shared(self, tenant_key: str, app_key: str, tenant: ThrottleClass,
+                       app: ThrottleClass) -> float | None:
+        """The wait for a permit from both buckets, taken atomically in Redis; None when Redis is away."""
         args = [f"{tenant.rate_per_second:.6f}", f"{tenant.burst:.6f}", f"{app.rate_per_second:.6f}",
                 f"{app.burst:.6f}", self._now()]
         answer = self._run(lambda: self._reserve(keys=[tenant_key, app_key], args=args))
         return None if answer is None else float(answer)
 
-    def _pause_shared(self, tenant_key: str, seconds: float) -> None:
+    def pause_shared(self, tenant_key: str, seconds: float) -> None:
+        """Hold the tenant-class bucket in Redis (does nothing while Redis is away: SharedBudget pauses locally)."""
         self._run(lambda: self._pause(keys=[tenant_key], args=[f"{seconds:.6f}", self._now()]))
 
 
@@ -187,13 +189,13 @@ class SharedBudget:
     fallback: RequestBudget
 
     def reserve(self) -> float:
-        wait = self.owner._reserve_shared(self.tenant_key, self.app_key, self.tenant_class, self.app_global)
+        wait = self.owner.reserve_shared(self.tenant_key, self.app_key, self.tenant_class, self.app_global)
         return self.fallback.reserve() if wait is None else wait
 
     def pause(self, seconds: float) -> None:
         # Held here too, so that a pause outlives Redis going away in the middle of it.
         self.fallback.pause(seconds)
-        self.owner._pause_shared(self.tenant_key, seconds)
+        self.owner.pause_shared(self.tenant_key, seconds)
 
 
 _shared: dict[tuple[str, str], RedisRequestBudgets] = {}
