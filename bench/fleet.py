@@ -8,14 +8,15 @@ One suite tenant (an MSP) holds 500 connections, each to its own simulated custo
 devices (plus policies and apps), all through one multi-tenant app registration (so Graph's global per-app
 limit is shared by all of them, as in production).
 
-1. *idle*: with the queue empty, ``IDLE_CHECKS`` health checks one after another: a person's check when nothing
-   else runs, the baseline for (3).
+1. *idle*: with the queue empty, ``idle_checks`` health checks one after another, each started as a person
+   starts one (``atlas op start health_check``, in a process of its own: the start gate and the enqueue of a
+   person's run): a person's check when nothing else runs, the baseline for (3).
 2. *batch*: every connection gets a nightly ``inventory_sync`` schedule (due at once, as at 02:00; the tenant's
    inherited defaults are off, so nothing else starts by itself), and one real scheduling pass
    (``atlas scheduler tick``, what each worker's loop runs) starts them all and enqueues them as scheduled runs.
-3. *mid-batch*: once half the batch has finished, a person starts a health check on a connection whose
-   inventory is done (its scope is free) every ``CHECK_EVERY_S`` seconds, ``MID_CHECKS`` times, while the rest
-   of the batch drains.
+3. *mid-batch*: once half the batch has finished, a person starts a health check (the same way) on a connection
+   whose inventory is done (its scope is free) every ``check_every_s`` seconds, ``mid_checks`` times, while the
+   rest of the batch drains.
 
 Figures, from the run rows (PostgreSQL's clock): the batch's makespan (first start to last finish), the Graph
 requests of its runs and the share throttled (the inventory summaries count them), the queue wait of its runs
@@ -37,7 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -172,32 +173,18 @@ def _wait_until_consuming(procs: list[subprocess.Popen[bytes]], log_dir: Path, t
             time.sleep(0.1)
 
 
-@contextmanager
-def _queue(redis_url: str, name: str) -> Iterator[Callable[[uuid.UUID], None]]:
-    """Enqueue as ``atlas_jobs.tasks.enqueue_run`` does, on this run's queue (huey's module-level queue was built
-    from whatever settings this process had when atlas_jobs was first imported)."""
-    from huey import RedisHuey
-
-    from atlas_jobs.tasks import execute_run
-
-    queue = RedisHuey(name, url=redis_url)
-    task = queue.task(name=execute_run.name)(execute_run.func)
-    try:
-        yield lambda run_id: task(str(run_id))
-    finally:
-        queue.flush()
-
-
 # -- the fleet --------------------------------------------------------------------------------------------------
+
+TENANT_NAME, OPERATOR = "fleet-msp", "owner@fleet.example"
+
 
 @dataclass
 class Fleet:
     actor: Any
     connections: list[uuid.UUID]
-    enqueue: Callable[[uuid.UUID], None]
 
 
-def _seed(size: Size, enqueue: Callable[[uuid.UUID], None]) -> Fleet:
+def _seed(size: Size) -> Fleet:
     """One MSP suite tenant, its operator, and a connection per simulated customer, through the services."""
     from atlas_services.connections import create_connection
     from atlas_services.db import session_scope
@@ -206,7 +193,7 @@ def _seed(size: Size, enqueue: Callable[[uuid.UUID], None]) -> Fleet:
     from atlas_services.schedules.policy import SCHEDULABLE
     from atlas_services.secrets import SecretValue
 
-    name, email = "fleet-msp", "owner@fleet.example"
+    name, email = TENANT_NAME, OPERATOR
     with session_scope() as session:
         create_tenant(session, name)
         create_user(session, email=email, password=uuid.uuid4().hex, tenant_name=name, role="owner")
@@ -217,16 +204,26 @@ def _seed(size: Size, enqueue: Callable[[uuid.UUID], None]) -> Fleet:
     connections = [create_connection(actor, name=f"Customer {i:04d}", entra_tenant_id=TENANT_ID.format(i),
                                      client_id=APP, client_secret=SecretValue(SECRET), cloud="simulator").id
                    for i in range(size.connections)]
-    return Fleet(actor, connections, enqueue)
+    return Fleet(actor, connections)
 
 
-def _start(fleet: Fleet, op_type: str, connection: uuid.UUID) -> uuid.UUID:
-    from atlas_services.runs.start import start_operation
+class PersonsCheck:
+    """A person's health check, started as one is from the command line (`atlas op start`, in a process of its
+    own): the real start gate and the real enqueue of a person's run, at whatever priority the queue gives it."""
 
-    result = start_operation(fleet.actor, op_type, connection, enqueue=fleet.enqueue)
-    if result.outcome != "started":
-        raise RuntimeError(f"{op_type} on {connection}: {result.outcome}")
-    return result.run_id
+    def __init__(self, connection: uuid.UUID) -> None:
+        self.proc = subprocess.Popen([ATLAS, "op", "start", "health_check", "--tenant", TENANT_NAME, "--as", OPERATOR,
+                                      "--connection", str(connection), "--json"], env=dict(os.environ),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def run_id(self) -> uuid.UUID:
+        import json
+
+        out, err = self.proc.communicate(timeout=120)
+        answer = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+        if self.proc.returncode != 0 or answer.get("outcome") != "started":
+            raise RuntimeError(f"a person's check did not start: {out[-1000:]} {err[-1000:]}")
+        return uuid.UUID(answer["run_id"])
 
 
 @dataclass(frozen=True)
@@ -296,7 +293,7 @@ def _seconds(later: datetime | None, earlier: datetime | None) -> float:
 def _idle_checks(fleet: Fleet, size: Size) -> list[RunRow]:
     rows = []
     for connection in fleet.connections[-size.idle_checks:]:
-        run_id = _start(fleet, "health_check", connection)
+        run_id = PersonsCheck(connection).run_id()
         _wait_all([run_id], timeout=120, poll=0.05)
         rows += _rows([run_id])
     return rows
@@ -327,11 +324,12 @@ def _batch_with_mid_checks(fleet: Fleet, size: Size) -> tuple[list[RunRow], list
     by_run = {row.id: row.connection_id for row in _rows(batch)}
     while _finished(batch) < len(batch) / 2:
         time.sleep(0.2)
-    checks: list[uuid.UUID] = []
+    started: list[PersonsCheck] = []
     done = [by_run[r.id] for r in _rows(batch) if r.status not in ACTIVE]
     for connection in done[:size.mid_checks]:
-        checks.append(_start(fleet, "health_check", connection))
+        started.append(PersonsCheck(connection))
         time.sleep(size.check_every_s)
+    checks = [check.run_id() for check in started]
     _wait_all(batch + checks, timeout=3600)
     return _rows(batch), _rows(checks)
 
@@ -381,9 +379,8 @@ def run(*, smoke: bool = False) -> list[dict[str, Any]]:
                           # not whenever a worker's loop comes round.
                           "ATLAS_SCHEDULER_INTERVAL_SECONDS": "0",
                           "ATLAS_ENCRYPTION_KEYS": "bench:" + base64.b64encode(os.urandom(32)).decode(),
-                          "ATLAS_SECRET_KEY": base64.b64encode(os.urandom(32)).decode()}), \
-            _queue(redis_url, queue_name) as enqueue:
-        fleet = _seed(size, enqueue)
+                          "ATLAS_SECRET_KEY": base64.b64encode(os.urandom(32)).decode()}):
+        fleet = _seed(size)
         with _workers(size, Path(logs)):
             idle = _idle_checks(fleet, size)
             _check_succeeded(idle, "idle health check", "person")
