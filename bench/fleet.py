@@ -372,9 +372,6 @@ def run(*, smoke: bool = False) -> list[dict[str, Any]]:
                           "ATLAS_SIMULATOR_URL": sim_url,
                           "ATLAS_ENV": "development", "ATLAS_DEFAULT_CLOUD": "simulator",
                           "ATLAS_DATA_DIR": logs, "ATLAS_GRAPH_BUDGET": "shared",
-                          # The batch's last runs wait for most of the makespan; this benchmark measures that wait
-                          # rather than having the reaper fail them for it (DESIGN §12: never failed for waiting).
-                          "ATLAS_START_TIMEOUT_SECONDS": "7200",
                           # The batch starts in one scheduling pass the benchmark runs (`atlas scheduler tick`),
                           # not whenever a worker's loop comes round.
                           "ATLAS_SCHEDULER_INTERVAL_SECONDS": "0",
