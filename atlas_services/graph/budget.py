@@ -156,5 +156,6 @@ def normalized_key(key: BudgetKey) -> BudgetKey:
     return key[0], key[1].strip().lower(), key[2].strip().lower(), key[3]
 
 
-# The process-wide budgets every GraphClient uses unless given its own.
+# The process-wide budgets: what every GraphClient uses unless given its own or Redis is configured (then
+# budget_redis.default_budgets() shares the budget across processes, and falls back on these while Redis is away).
 PROCESS_BUDGETS = RequestBudgets()
