@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=5, ge=0, le=200)
     # Unset: huey keeps its queue in SQLite under data_dir.
     redis_url: str | None = None
+    # Graph request budget (graph.budget_redis): "shared" keeps it in Redis when redis_url is set, so that every
+    # worker draws from one budget per tenant and app; "process" paces each process alone (as without Redis).
+    graph_budget: Literal["shared", "process"] = "shared"
     # Queue name in Redis / SQLite; tests use their own so they never see another run's tasks.
     queue_name: str = "atlas"
     data_dir: str = ".atlas"

@@ -10,8 +10,9 @@ admits at most the class's limit in any window. A 429 pauses the class bucket (f
 backoff when Graph names no wait, as Intune sometimes does), so the other threads syncing the same tenant wait
 too instead of each discovering the throttle on its own.
 
-The buckets live in this process; a shared store across processes can replace RequestBudgets behind the same
-``budget(...)`` / ``RequestBudget`` interface.
+The buckets here live in this process. With Redis configured, graph.budget_redis keeps the same buckets in Redis
+behind the same interface (``Budgets.budget(...)`` handing out a ``Budget``), so that every worker process draws
+from one budget per tenant and app; GraphClient asks budget_redis.default_budgets() which one applies.
 """
 
 from __future__ import annotations
@@ -20,10 +21,27 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from atlas_services.graph.contracts import GLOBAL_PER_APP, THROTTLE_CLASSES, ThrottleClass
 
 BudgetKey = tuple[str, str, str, str]  # cloud name, Entra tenant id, client id, throttle class
+
+
+class Budget(Protocol):
+    """What one request draws from (see RequestBudget); GraphClient knows only this."""
+
+    def reserve(self) -> float:
+        """Take a permit; the seconds to wait before sending (0 when one is free)."""
+
+    def pause(self, seconds: float) -> None:
+        """Graph throttled this tenant's class: hold every caller of the same budget for ``seconds``."""
+
+
+class Budgets(Protocol):
+    """Where budgets come from: RequestBudgets (this process) or budget_redis.RedisRequestBudgets (shared)."""
+
+    def budget(self, key: BudgetKey, throttle: ThrottleClass) -> Budget: ...
 
 
 class TokenBucket:
@@ -109,10 +127,17 @@ class RequestBudgets:
                 bucket = self._buckets[key] = TokenBucket(throttle.rate_per_second, throttle.burst, self._clock)
             return bucket
 
+    def figures(self, throttle: ThrottleClass) -> ThrottleClass:
+        """``throttle``'s limit as this budget applies it (replaced by ``classes`` when given)."""
+        return self._classes.get(throttle.name, throttle)
+
+    @property
+    def global_figures(self) -> ThrottleClass:
+        return self._global
+
     def bucket(self, key: BudgetKey, throttle: ThrottleClass) -> TokenBucket:
         """The per-tenant bucket of ``throttle``'s class (its figures replaced by ``classes`` when given)."""
-        normalized = (key[0], key[1].strip().lower(), key[2].strip().lower(), key[3])
-        return self._get(normalized, self._classes.get(throttle.name, throttle))
+        return self._get(normalized_key(key), self.figures(throttle))
 
     def app_bucket(self, cloud: str, client_id: str) -> TokenBucket:
         """The app's bucket for Graph's global limit (all tenants)."""
@@ -126,5 +151,11 @@ class RequestBudgets:
             self._buckets.clear()
 
 
-# The process-wide budgets every GraphClient uses unless given its own.
+def normalized_key(key: BudgetKey) -> BudgetKey:
+    """GUIDs compare case-insensitively: one tenant and app, however a caller spelled them, is one budget."""
+    return key[0], key[1].strip().lower(), key[2].strip().lower(), key[3]
+
+
+# The process-wide budgets: what every GraphClient uses unless given its own or Redis is configured (then
+# budget_redis.default_budgets() shares the budget across processes, and falls back on these while Redis is away).
 PROCESS_BUDGETS = RequestBudgets()

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from atlas_services.graph.budget import PROCESS_BUDGETS, RequestBudget, RequestBudgets
+from atlas_services.graph.budget import Budget, Budgets
+from atlas_services.graph.budget_redis import default_budgets
 from atlas_services.graph.clouds import CloudEndpoints
 from atlas_services.graph.contracts import Contract, ContractError, ContractSet, load_contracts
 from atlas_services.graph.errors import Attempts, GraphRequestError, attempts_detail, error_for
@@ -93,7 +94,7 @@ class GraphClient:
 
     def __init__(self, cloud: CloudEndpoints, token_provider: Callable[[], str], http: httpx.Client | None = None, *,
                  tenant_id: str, client_id: str, contracts: ContractSet | None = None,
-                 retry: RetryPolicy | None = None, budgets: RequestBudgets | None = None,
+                 retry: RetryPolicy | None = None, budgets: Budgets | None = None,
                  sleep: Callable[[float], None] = time.sleep, wall_clock: Callable[[], float] = time.time,
                  rng: random.Random | None = None, refresh_token: Callable[[], str] | None = None,
                  directory_grants: Callable[[GraphClient], Collection[str] | None] | None = None) -> None:
@@ -109,7 +110,7 @@ class GraphClient:
         self._http = http if http is not None else make_httpx_client(cloud)
         self._contracts = contracts if contracts is not None else load_contracts()
         self.retry = retry or RetryPolicy()
-        self._budgets = budgets if budgets is not None else PROCESS_BUDGETS
+        self._budgets = budgets if budgets is not None else default_budgets()
         self._sleep = sleep
         self._wall_clock = wall_clock
         self._rng = rng or random.Random()
@@ -258,7 +259,7 @@ class GraphClient:
 
     # -- sending ----------------------------------------------------------------------------------------------
 
-    def _bucket(self, contract: Contract) -> RequestBudget:
+    def _bucket(self, contract: Contract) -> Budget:
         key = (self.cloud.name, self.tenant_id, self.client_id, contract.throttle_class)
         return self._budgets.budget(key, contract.throttle)
 
@@ -341,7 +342,7 @@ class GraphClient:
         return self._granted
 
     def _retry_after_wait(self, contract: Contract, state: Attempts, retry_after: float | None,
-                          bucket: RequestBudget, why: str, *, throttled: bool = False) -> bool:
+                          bucket: Budget, why: str, *, throttled: bool = False) -> bool:
         """Wait before the next attempt and return True, or return False when the policy says stop."""
         policy = self.retry
         state.last_retry_after = retry_after
