@@ -15,7 +15,7 @@ from pathlib import Path
 from atlas_cli.demo import seed_demo
 from atlas_cli.embedded import embedded_database
 from atlas_services.config import get_settings, refuse_development_key
-from atlas_services.db import check_database
+from atlas_services.db import check_database, wait_for_database_on_connect
 from atlas_services.graph.contracts import load_contracts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,8 +40,9 @@ def run_worker(workers: int) -> None:
     """Consume jobs until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     refuse_development_key(get_settings())
-    _check_backing_services()
+    _check_backing_services()  # fails at once: a worker started against no database says so
     _check_contracts()
+    wait_for_database_on_connect(get_settings().worker_db_wait_seconds)  # then a restart is waited out
     import atlas_jobs.tasks  # noqa: F401  (registers the tasks)
     from atlas_jobs.huey_app import huey
     from atlas_jobs.reaper import start_reaper_thread

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     heartbeat_seconds: int = Field(default=10, ge=1)
     heartbeat_timeout_seconds: int = Field(default=60, ge=5)
     start_timeout_seconds: int = Field(default=600, ge=10)
+    # How long the worker waits for PostgreSQL to come back (a restart, a failover) when it cannot connect, before
+    # the run it is working on fails; below the heartbeat timeout, so a run that rode it out is not reaped.
+    worker_db_wait_seconds: int = Field(default=30, ge=0, le=600)
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     # Comma-separated CIDRs of the reverse proxies in front of the web tier; only a request whose direct peer is
     # inside one has its client address read from X-Forwarded-For. Default: none (the peer is the client).

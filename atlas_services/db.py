@@ -2,30 +2,80 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 from atlas_services.config import get_settings
 
+log = logging.getLogger(__name__)
+
+# How long opening a connection may wait for PostgreSQL to come back (a restart, a failover) before the error
+# surfaces. 0 (the default) fails at once, as the web tier and the CLI should; the worker waits (see
+# wait_for_database_on_connect), so a run rides out a short restart instead of failing mid-page.
+_connect_wait_seconds = 0.0
+# SQLSTATEs worth waiting out when connecting: none (refused, reset: the server is not there) and 57P03
+# cannot_connect_now (starting up, shutting down, in recovery). A wrong password or database fails at once.
+_TRANSIENT_CONNECT_STATES = frozenset({None, "57P03"})
+
 
 @lru_cache(maxsize=4)
-def _engine_for(url: str, pool_size: int, max_overflow: int) -> Engine:
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+def _engine_for(url: str, pool_size: int, max_overflow: int, connect_wait: float) -> Engine:
+    # pool_pre_ping: a connection the server dropped (a restart) is replaced at checkout, not handed out.
+    engine = create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+    if connect_wait > 0:
+        event.listen(engine, "do_connect", _connect_waiting(connect_wait))
+    return engine
+
+
+def _connect_waiting(wait: float) -> Any:
+    def connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
+        started = time.monotonic()
+        delay = 0.1
+        while True:
+            try:
+                connection = dialect.connect(*cargs, **cparams)
+            except dialect.loaded_dbapi.OperationalError as exc:
+                if getattr(exc, "sqlstate", None) not in _TRANSIENT_CONNECT_STATES or \
+                        time.monotonic() + delay > started + wait:
+                    raise
+                if delay == 0.1:  # once per connection attempt, not once per retry
+                    log.warning("database unavailable (%s); waiting up to %.0f s for it", type(exc).__name__, wait)
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            if delay > 0.1:
+                log.warning("database reachable again after %.1f s", time.monotonic() - started)
+            return connection
+    return connect
 
 
 def get_engine() -> Engine:
     settings = get_settings()
-    return _engine_for(settings.sqlalchemy_url, settings.db_pool_size, settings.db_max_overflow)
+    return _engine_for(settings.sqlalchemy_url, settings.db_pool_size, settings.db_max_overflow,
+                       _connect_wait_seconds)
 
 
 def reset_engines() -> None:
     """Forget pooled engines (tests and forked workers)."""
     _engine_for.cache_clear()
+
+
+def wait_for_database_on_connect(seconds: float) -> None:
+    """From now on, opening a connection waits up to ``seconds`` for an unreachable PostgreSQL to come back.
+
+    For the worker: a restart in the middle of a run otherwise fails its next write, the run's last write fails
+    too, and the run stays "running" until the reaper fails it as run.worker_lost, though its worker never left.
+    """
+    global _connect_wait_seconds
+    _connect_wait_seconds = float(seconds)
 
 
 @contextmanager
