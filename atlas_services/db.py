@@ -43,12 +43,12 @@ def _connect_waiting(wait: float) -> Any:
             try:
                 connection = dialect.connect(*cargs, **cparams)
             except dialect.loaded_dbapi.OperationalError as exc:
-                if getattr(exc, "sqlstate", None) not in _TRANSIENT_CONNECT_STATES or \
-                        time.monotonic() + delay > started + wait:
+                remaining = started + wait - time.monotonic()
+                if getattr(exc, "sqlstate", None) not in _TRANSIENT_CONNECT_STATES or remaining <= 0:
                     raise
                 if delay == 0.1:  # once per connection attempt, not once per retry
                     log.warning("database unavailable (%s); waiting up to %.0f s for it", type(exc).__name__, wait)
-                time.sleep(delay)
+                time.sleep(min(delay, remaining))  # the last try comes at the end of the wait
                 delay = min(delay * 2, 1.0)
                 continue
             if delay > 0.1:

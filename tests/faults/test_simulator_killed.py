@@ -9,7 +9,8 @@ from typing import Any
 
 from atlas_jobs.dispatch import start_operation
 from atlas_services.models import InventoryKind
-from tests.faults.conftest import (
+from tests.support.factories import create_connection, make_actor
+from tests.support.fault_world import (
     APP,
     SECRET,
     Backing,
@@ -18,7 +19,6 @@ from tests.faults.conftest import (
     run_row,
     tenant_id,
 )
-from tests.support.factories import create_connection, make_actor
 from tests.support.private_servers import wait_for
 
 DEVICES = 1000

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,14 +45,20 @@ def _accepts(port: int) -> bool:
 
 
 class PrivatePostgres:
-    """A PostgreSQL server of its own under ``root``, listening on 127.0.0.1 only; ``restart`` keeps the data."""
+    """A PostgreSQL server of its own, listening on 127.0.0.1 only; ``restart`` keeps the data.
 
-    def __init__(self, root: Path) -> None:
+    Its files live in a directory of its own under the system's temporary directory, not in pytest's tmp_path:
+    as root the server runs as an unprivileged user, who must be able to reach them, and pytest keeps resetting
+    its own tree to mode 0700 (each xdist worker does, when it starts).
+    """
+
+    def __init__(self) -> None:
         from pgserver._commands import POSTGRES_BIN_PATH  # type: ignore[import-untyped]
 
         self.bin = POSTGRES_BIN_PATH
-        self.data = root / "pgdata"
-        self.log = root / "postgres.log"
+        self.home = Path(tempfile.mkdtemp(prefix="atlas-faults-pg-"))
+        self.data = self.home / "pgdata"
+        self.log = self.home / "postgres.log"
         self.port = free_port()
         # PostgreSQL refuses to run as root: there, run it as pgserver's own unprivileged user.
         self.user: str | None = None
@@ -71,15 +78,8 @@ class PrivatePostgres:
             ensure_prefix_permissions(self.bin)
             ensure_folder_permissions(self.bin, readable | stat.S_IXGRP | stat.S_IXOTH)
             ensure_folder_permissions(self.bin.parent / "lib", readable)
-            root.chmod(0o777)
-            ensure_prefix_permissions(root)
-        self.data.mkdir()
-        if self.user is not None:
-            shutil.chown(self.data, self.user, self.user)
+            shutil.chown(self.home, self.user, self.user)
         self._run("initdb", "-D", str(self.data), "--auth=trust", "--encoding=utf8", "-U", "postgres", "--no-sync")
-        self.log.touch()
-        if self.user is not None:
-            shutil.chown(self.log, self.user, self.user)
 
     def _run(self, program: str, *args: str, timeout: float = 60) -> None:
         done = subprocess.run([str(self.bin / program), *args], capture_output=True, text=True, timeout=timeout,
@@ -107,6 +107,7 @@ class PrivatePostgres:
                 self.stop("immediate")
             except RuntimeError:
                 pass
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 class PrivateRedis:
