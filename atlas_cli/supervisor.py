@@ -15,7 +15,7 @@ from pathlib import Path
 from atlas_cli.demo import seed_demo
 from atlas_cli.embedded import embedded_database
 from atlas_services.config import get_settings, refuse_development_key
-from atlas_services.db import check_database, wait_for_database_on_connect
+from atlas_services.db import check_database, configure_worker_sessions
 from atlas_services.graph.contracts import load_contracts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,11 @@ def run_worker(workers: int) -> None:
     refuse_development_key(get_settings())
     _check_backing_services()  # fails at once: a worker started against no database says so
     _check_contracts()
-    wait_for_database_on_connect(get_settings().worker_db_wait_seconds)  # then a restart is waited out
+    settings = get_settings()
+    # Then a database restart is waited out, and a transaction left open by a lost link cannot hold the
+    # reapers' row locks for longer than half the time a run may go without a heartbeat.
+    configure_worker_sessions(connect_wait_seconds=settings.worker_db_wait_seconds,
+                              idle_in_transaction_seconds=settings.heartbeat_timeout_seconds / 2)
     import atlas_jobs.tasks  # noqa: F401  (registers the tasks)
     from atlas_jobs.huey_app import huey
     from atlas_jobs.reaper import start_reaper_thread

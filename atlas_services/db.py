@@ -17,22 +17,34 @@ from atlas_services.config import get_settings
 
 log = logging.getLogger(__name__)
 
-# How long opening a connection may wait for PostgreSQL to come back (a restart, a failover) before the error
-# surfaces. 0 (the default) fails at once, as the web tier and the CLI should; the worker waits (see
-# wait_for_database_on_connect), so a run rides out a short restart instead of failing mid-page.
+# What the worker asks of its connections (see configure_worker_sessions); the web tier and the CLI keep the
+# defaults: fail at once when the database is away, and no server-side limit on an idle transaction.
 _connect_wait_seconds = 0.0
+_idle_in_transaction_ms = 0
 # SQLSTATEs worth waiting out when connecting: none (refused, reset: the server is not there) and 57P03
 # cannot_connect_now (starting up, shutting down, in recovery). A wrong password or database fails at once.
 _TRANSIENT_CONNECT_STATES = frozenset({None, "57P03"})
 
 
 @lru_cache(maxsize=4)
-def _engine_for(url: str, pool_size: int, max_overflow: int, connect_wait: float) -> Engine:
+def _engine_for(url: str, pool_size: int, max_overflow: int, connect_wait: float, idle_in_transaction_ms: int
+                ) -> Engine:
     # pool_pre_ping: a connection the server dropped (a restart) is replaced at checkout, not handed out.
     engine = create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
     if connect_wait > 0:
         event.listen(engine, "do_connect", _connect_waiting(connect_wait))
+    if idle_in_transaction_ms > 0:
+        event.listen(engine, "connect", _limit_idle_transactions(idle_in_transaction_ms))
     return engine
+
+
+def _limit_idle_transactions(ms: int) -> Any:
+    # A SET per new connection rather than a startup option: PgBouncer refuses unknown startup parameters.
+    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET idle_in_transaction_session_timeout = {int(ms)}")
+        dbapi_connection.commit()
+    return on_connect
 
 
 def _connect_waiting(wait: float) -> Any:
@@ -60,7 +72,7 @@ def _connect_waiting(wait: float) -> Any:
 def get_engine() -> Engine:
     settings = get_settings()
     return _engine_for(settings.sqlalchemy_url, settings.db_pool_size, settings.db_max_overflow,
-                       _connect_wait_seconds)
+                       _connect_wait_seconds, _idle_in_transaction_ms)
 
 
 def reset_engines() -> None:
@@ -68,14 +80,22 @@ def reset_engines() -> None:
     _engine_for.cache_clear()
 
 
-def wait_for_database_on_connect(seconds: float) -> None:
-    """From now on, opening a connection waits up to ``seconds`` for an unreachable PostgreSQL to come back.
+def configure_worker_sessions(*, connect_wait_seconds: float, idle_in_transaction_seconds: float) -> None:
+    """How the worker's connections behave from now on (engines made before keep their ways).
 
-    For the worker: a restart in the middle of a run otherwise fails its next write, the run's last write fails
-    too, and the run stays "running" until the reaper fails it as run.worker_lost, though its worker never left.
+    ``connect_wait_seconds``: opening a connection waits that long for an unreachable PostgreSQL to come back.
+    Without it a restart in the middle of a run failed the run's next write, then its final write too, and the
+    run stayed "running" until the reaper failed it as run.worker_lost, though its worker never left.
+
+    ``idle_in_transaction_seconds``: PostgreSQL ends a session of this worker that sits inside a transaction
+    without a word for that long. A worker cut off from the database mid-transaction otherwise keeps its row
+    locks for as long as the server takes to notice the dead peer (TCP keepalive: two hours by default), and
+    every reaper's update waits behind them, so no run anywhere is reaped meanwhile. The worker's transactions
+    never wait on anything but the database, so this costs nothing while it is connected.
     """
-    global _connect_wait_seconds
-    _connect_wait_seconds = float(seconds)
+    global _connect_wait_seconds, _idle_in_transaction_ms
+    _connect_wait_seconds = float(connect_wait_seconds)
+    _idle_in_transaction_ms = int(idle_in_transaction_seconds * 1000)
 
 
 @contextmanager

@@ -186,3 +186,97 @@ class SimulatorProcess:
 
     def close(self) -> None:
         self.kill()
+
+
+class CuttableLink:
+    """A loopback TCP relay to ``upstream_port`` that a test can cut and heal, as a network partition would: while
+    cut, bytes are neither relayed nor refused (no RST, no FIN), so the client just waits, and new connections get
+    no answer; once healed, everything held back flows on."""
+
+    def __init__(self, upstream_port: int) -> None:
+        import threading
+
+        self.upstream_port = upstream_port
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self._closed = threading.Event()
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self.port = int(self._listener.getsockname()[1])
+        self._sockets: list[socket.socket] = []
+        self._marker: bytes | None = None
+        self._clients: set[socket.socket] = set()
+        threading.Thread(target=self._accept, name="cuttable-link", daemon=True).start()
+
+    def cut(self) -> None:
+        self.flowing.clear()
+
+    def cut_after(self, marker: bytes) -> None:
+        """Cut the link right after relaying the next client bytes that hold ``marker`` (a statement's text):
+        the server has the statement, and what it answers is held back."""
+        self._marker = marker
+
+    def heal(self) -> None:
+        self.flowing.set()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._closed.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._open, args=(client,), daemon=True).start()
+
+    def _open(self, client: socket.socket) -> None:
+        import threading
+
+        self._wait_flowing()
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        except OSError:
+            client.close()
+            return
+        self._sockets += [client, upstream]
+        self._clients.add(client)
+        for source, target in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _wait_flowing(self) -> None:
+        while not self.flowing.wait(0.2):
+            if self._closed.is_set():
+                return
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                self._wait_flowing()  # a cut holds what arrived: the sender is not told
+                if not data or self._closed.is_set():
+                    break
+                target.sendall(data)
+                marker = self._marker
+                if marker is not None and source in self._clients and marker in data:
+                    self._marker = None
+                    self.flowing.clear()
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._closed.set()
+        self.flowing.set()
+        self._listener.close()
+        for sock in self._sockets:
+            try:
+                sock.close()
+            except OSError:
+                pass

@@ -48,7 +48,7 @@ def closed_port_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_settings.cache_clear()
     db.reset_engines()
     yield
-    db.wait_for_database_on_connect(0)
+    db.configure_worker_sessions(connect_wait_seconds=0, idle_in_transaction_seconds=0)
     get_settings.cache_clear()
     db.reset_engines()
 
@@ -66,7 +66,7 @@ def test_by_default_a_refused_connection_fails_at_once(closed_port_database: Non
 
 
 def test_once_asked_to_wait_a_refused_connection_is_retried_for_that_long(closed_port_database: None) -> None:
-    db.wait_for_database_on_connect(1.5)
+    db.configure_worker_sessions(connect_wait_seconds=1.5, idle_in_transaction_seconds=0)
     assert 1.0 <= _seconds_to_fail() < 4
 
 
@@ -89,3 +89,32 @@ def test_starting_up_is_waited_out_but_a_wrong_password_or_database_is_not() -> 
 def test_the_worker_waits_less_than_the_heartbeat_timeout_by_default() -> None:
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
     assert 0 < defaults.worker_db_wait_seconds < defaults.heartbeat_timeout_seconds
+
+
+def test_the_idle_transaction_limit_is_set_on_each_new_connection_and_committed() -> None:
+    class FakeConnection:
+        def __init__(self) -> None:
+            self.statements: list[str] = []
+            self.committed = False
+
+        def cursor(self) -> Any:
+            connection = self
+
+            class Cursor:
+                def __enter__(self) -> Cursor:
+                    return self
+
+                def __exit__(self, *exc: object) -> None:
+                    return None
+
+                def execute(self, sql: str) -> None:
+                    connection.statements.append(sql)
+
+            return Cursor()
+
+        def commit(self) -> None:
+            self.committed = True
+
+    connection = FakeConnection()
+    db._limit_idle_transactions(2500)(connection, None)
+    assert connection.statements == ["SET idle_in_transaction_session_timeout = 2500"] and connection.committed
