@@ -1,4 +1,4 @@
-"""Tables (DESIGN.md §5). Schema changes go through Alembic migrations, never ``create_all``."""
+"""The core tables: tenants, people, sessions, audit, connections, credentials, runs, inventory (DESIGN.md §5)."""
 
 from __future__ import annotations
 
