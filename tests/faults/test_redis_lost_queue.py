@@ -7,6 +7,7 @@ must also reconnect to the restarted Redis."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -19,10 +20,6 @@ from tests.support.private_servers import wait_for
 WAITING = 3  # runs in the queue when it is lost
 
 
-# Until the outbox sweep (the queue helper's work on issue 13) lands: today the lost runs wait until the reaper
-# fails them as run.start_timeout. strict: the test must start passing the day the sweep arrives.
-@pytest.mark.xfail(strict=True, raises=AssertionError,  # a broken set-up still errors
-                   reason="needs the outbox sweep that re-enqueues queued runs missing from the queue")
 @pytest.mark.parametrize("fault", ["flushed", "restarted"])
 def test_runs_lost_from_the_queue_are_put_back_and_run_once(
         backing: Backing, simulator_process: Any, fault: str) -> None:
@@ -30,9 +27,10 @@ def test_runs_lost_from_the_queue_are_put_back_and_run_once(
     owner = make_actor("owner")
     connections = [create_connection(owner, name=f"Faults {i}", entra_tenant_id=tenant_id(i), client_id=APP,
                                      secret=SECRET) for i in range(WAITING + 2)]
-    # One worker thread, busy with a slow sync while the others wait in Redis. A short start timeout: without
-    # the sweep, the lost runs would fail as run.start_timeout within the test's wait.
-    worker = backing.start_worker(threads=1, ATLAS_START_TIMEOUT_SECONDS="20")
+    # One worker thread, busy with a slow sync while the others wait in Redis. The sweep leaves a queued run
+    # alone for its grace period (a job may be on its way into the queue): the shortest here. Before the sweep,
+    # the lost runs waited until the reaper failed them as run.start_timeout (reproduced with a 20 s timeout).
+    worker = backing.start_worker(threads=1, ATLAS_OUTBOX_GRACE_SECONDS="1")
     busy = start_operation(owner, "inventory_sync", connections[0].id).run_id
     wait_for("the busy sync to start", lambda: run_row(busy).status == "running", timeout=30, interval=0.1)
     waiting = [start_operation(owner, "health_check", c.id).run_id for c in connections[1:WAITING + 1]]
@@ -51,4 +49,7 @@ def test_runs_lost_from_the_queue_are_put_back_and_run_once(
              interval=0.25)
     ended = {str(r): (run_row(r).status, run_row(r).reason_code, run_row(r).attempt) for r in every}
     assert all(v == ("succeeded", None, 1) for v in ended.values()), f"{ended}\n{backing.logs()}"
+    # They came back through the sweep (attempt 1: claimed once, whatever was delivered twice).
+    swept = sum(int(n) for n in re.findall(r"re-enqueued (\d+) queued run", backing.log("worker").read_text()))
+    assert swept >= WAITING, backing.logs()
     assert worker.poll() is None, backing.logs()
