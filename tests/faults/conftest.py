@@ -7,6 +7,8 @@ process itself uses the private servers too: the settings and the queue's storag
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,29 +21,44 @@ from atlas_services.config import get_settings
 from atlas_services.db import get_engine
 from tests.support.fault_world import FAST_LIVENESS, Backing
 from tests.support.private_servers import PrivatePostgres, PrivateRedis, SimulatorProcess
+from tests.support.processes import ATLAS, ROOT
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres() -> Iterator[PrivatePostgres]:
+    """A stopped server holding a migrated database "atlas", made once per test process; each test runs a copy."""
+    template = PrivatePostgres()
+    try:
+        template.start()
+        with psycopg.connect(template.url(), autocommit=True) as conn:
+            conn.execute('CREATE DATABASE "atlas"')
+        migrated = subprocess.run([ATLAS, "db", "upgrade"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                                  env={**os.environ, "ATLAS_DATABASE_URL": template.url("atlas")})
+        assert migrated.returncode == 0, migrated.stderr
+        template.stop("fast")
+        yield template
+    finally:
+        template.close()
 
 
 @pytest.fixture
-def backing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backing]:
+def backing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_postgres: PrivatePostgres
+            ) -> Iterator[Backing]:
     """A private PostgreSQL (a migrated database "atlas") and redis-server, used by this process and its workers."""
     from atlas_jobs.huey_app import huey
-    from atlas_services.migrations import upgrade
 
-    postgres = PrivatePostgres()
+    postgres = PrivatePostgres(template=migrated_postgres)
     redis = PrivateRedis(tmp_path)
     made = Backing(tmp_path, postgres, redis, {})
     try:
         postgres.start()
         redis.start()
-        with psycopg.connect(postgres.url(), autocommit=True) as conn:
-            conn.execute('CREATE DATABASE "atlas"')
         made.env = {"ATLAS_DATABASE_URL": postgres.url("atlas"), "ATLAS_REDIS_URL": redis.url, **FAST_LIVENESS}
         for name, value in made.env.items():
             monkeypatch.setenv(name, value)
         get_settings.cache_clear()  # engines are cached per URL: this one is new, the shared one stays as it was
         # The queue was built from the shared Redis when atlas_jobs was imported: enqueue into this test's.
         monkeypatch.setattr(huey, "storage", huey.get_storage(url=redis.url))
-        upgrade()
         yield made
     finally:
         for proc in made.workers:
