@@ -12,15 +12,15 @@ export PATH := $(CURDIR)/.tools/node_modules/.bin:$(PATH)
 
 PYTEST := $(BIN)/python -m pytest -n 2
 
-.PHONY: run test lint typecheck test-unit test-integration test-e2e bench install clean
+.PHONY: run test lint typecheck test-unit test-integration test-e2e test-faults bench install clean
 
 run: install
 	$(BIN)/atlas run
 
-# One pytest run for all three test kinds: xdist then overlaps the browser tests' frontend build with the
+# One pytest run for all four test kinds: xdist then overlaps the browser tests' frontend build with the
 # other tests, and the per-run start-up (a migrated database per worker) is paid once.
 test: lint typecheck
-	$(PYTEST) tests/unit tests/integration tests/e2e
+	$(PYTEST) tests/unit tests/integration tests/e2e tests/faults
 
 lint: install
 	$(BIN)/ruff check .
@@ -37,6 +37,10 @@ test-integration: install
 
 test-e2e: install
 	$(PYTEST) tests/e2e
+
+# Private PostgreSQL, redis-server and simulator processes per test, stopped, restarted, flushed and killed.
+test-faults: install
+	$(PYTEST) tests/faults
 
 bench: install
 	$(BIN)/python -m bench

@@ -15,7 +15,7 @@ from pathlib import Path
 from atlas_cli.demo import seed_demo
 from atlas_cli.embedded import embedded_database
 from atlas_services.config import get_settings, refuse_development_key
-from atlas_services.db import check_database
+from atlas_services.db import check_database, configure_worker_sessions
 from atlas_services.graph.contracts import load_contracts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,8 +40,13 @@ def run_worker(workers: int) -> None:
     """Consume jobs until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     refuse_development_key(get_settings())
-    _check_backing_services()
+    _check_backing_services()  # fails at once: a worker started against no database says so
     _check_contracts()
+    settings = get_settings()
+    # Then a database restart is waited out, and a transaction left open by a lost link cannot hold the
+    # reapers' row locks for longer than half the time a run may go without a heartbeat.
+    configure_worker_sessions(connect_wait_seconds=settings.worker_db_wait_seconds,
+                              idle_in_transaction_seconds=settings.heartbeat_timeout_seconds / 2)
     import atlas_jobs.tasks  # noqa: F401  (registers the tasks)
     from atlas_jobs.huey_app import huey
     from atlas_jobs.liveness import alive

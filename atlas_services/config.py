@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     heartbeat_timeout_seconds: int = Field(default=60, ge=5)
     # A queued run fails with run.start_timeout only when no worker has been alive for this long; never for waiting.
     start_timeout_seconds: int = Field(default=600, ge=10)
+    # How long the worker waits for PostgreSQL to come back (a restart, a failover) when it cannot connect, before
+    # the run it is working on fails; below the heartbeat timeout, so a run that rode it out is not reaped.
+    worker_db_wait_seconds: int = Field(default=30, ge=0, le=600)
     # How often each worker's scheduler loop starts the due schedules (0: no loop; `atlas scheduler tick` still works).
     scheduler_interval_seconds: int = Field(default=30, ge=0, le=3600)
     # Runs of one suite tenant running at once, across all workers (0: no cap). A run over the cap stays queued
