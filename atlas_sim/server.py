@@ -15,7 +15,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from atlas_sim import consent, entra, graph
+from atlas_sim import consent, entra, graph, stats
 from atlas_sim.faults import FaultBook
 from atlas_sim.scenario import FaultSpec, Scenario, load_scenario, parse_faults
 from atlas_sim.state import RequestIdMiddleware, SimState
@@ -28,7 +28,7 @@ def create_app(scenario: Scenario | str | Path | None = None) -> Starlette:
     """A simulator app for ``scenario`` (a loaded Scenario, a path, or None for the demo)."""
     loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     # Graph routes first: "/v1.0/..." would otherwise match the Entra "/{tenant}/..." patterns.
-    app = Starlette(routes=[*graph.ROUTES, *entra.ROUTES, *consent.ROUTES],
+    app = Starlette(routes=[*stats.ROUTES, *graph.ROUTES, *entra.ROUTES, *consent.ROUTES],
                     middleware=[Middleware(RequestIdMiddleware)])
     app.state.sim = SimState(scenario=loaded)
     return app

@@ -58,7 +58,9 @@ def demo(as_json: Json = False) -> None:
 
 @processes_app.command("run")
 @declares(SYSTEM)
-def run() -> None:
-    """Run everything on this machine: database, simulator, worker and web UI, with demo data."""
+def run(
+    workers: Annotated[int, typer.Option(min=1, max=32, help="Worker processes (each an `atlas worker`).")] = 1,
+) -> None:
+    """Run everything on this machine: database, simulator, workers and web UI, with demo data."""
     with guarded(False):
-        raise typer.Exit(run_all())
+        raise typer.Exit(run_all(workers))

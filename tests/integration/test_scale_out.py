@@ -1,0 +1,200 @@
+"""Issue 13's scale-out test, with real processes: two `atlas web` processes sharing Reflex state through Redis,
+three `atlas worker` processes, and a simulator process serving 200 customer tenants, on this run's PostgreSQL
+database and Redis.
+
+One pass, in the order an operator would see it:
+1. In Chromium, an operator presses "Check connection" on a page served by web process A; the run's page served
+   by web process B shows it queued (no worker runs yet).
+2. The whole fleet's health checks fall due at once: one start per connection, from eight threads at once,
+   through the start gate (the same path a schedule takes).
+3. Three workers start; B's page shows A's run reach "succeeded" live, without a reload.
+4. While every worker thread is busy, one worker is SIGKILLed; a surviving worker's reaper fails its runs with
+   run.worker_lost, so none stays stuck.
+5. Every run reaches an end state; each connection has exactly one run; no run was claimed twice (attempt) nor
+   executed twice: the simulator counts the token and Graph requests per customer tenant, and each tenant (one
+   connection, one run) saw exactly one run's worth.
+
+Every Graph answer is slowed (a fault in the fleet's scenario) so runs are in flight long enough to kill a worker
+in the middle of some; the test takes about two minutes plus the two web builds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import text
+
+from atlas_cli.supervisor import stop_process_group
+from atlas_jobs.dispatch import start_operation
+from atlas_services.authz import Actor
+from atlas_services.config import get_settings
+from atlas_services.db import get_engine
+from atlas_sim.fleet import fleet_connection_seeds
+from tests.support.browser import PAGE_TIMEOUT_MS, open_signed_in_page
+from tests.support.factories import PASSWORD, create_connection, make_actor
+from tests.support.scale import FleetSimulator, start_worker, wait_for, web_process
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+pytestmark = pytest.mark.e2e
+
+CUSTOMERS = 200
+SUITE_TENANTS = 4  # the fleet spread over several suite tenants (MSP workspaces)
+WORKERS = 3
+GRAPH_DELAY_SECONDS = 0.25
+HEARTBEAT_SECONDS = 1
+HEARTBEAT_TIMEOUT_SECONDS = 8  # a lost run is reaped within 1.5 x this; generous on a loaded 2-core machine
+ALL_DONE_TIMEOUT = 300.0
+TERMINAL = ("succeeded", "partially_succeeded", "failed", "cancelled")
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("scale-out")
+
+
+@pytest.fixture(scope="module")
+def fleet_simulator(workdir: Path) -> Iterator[FleetSimulator]:
+    sim = FleetSimulator(CUSTOMERS, workdir, faults=[{"kind": "slow", "seconds": GRAPH_DELAY_SECONDS}])
+    previous = os.environ.get("ATLAS_SIMULATOR_URL")
+    os.environ["ATLAS_SIMULATOR_URL"] = sim.base_url  # what the workers started below reach
+    get_settings.cache_clear()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+        if previous is None:
+            os.environ.pop("ATLAS_SIMULATOR_URL", None)
+        else:
+            os.environ["ATLAS_SIMULATOR_URL"] = previous
+        get_settings.cache_clear()
+
+
+def _seed_fleet() -> tuple[list[Actor], dict[uuid.UUID, tuple[Actor, str]], Actor]:
+    """SUITE_TENANTS suite tenants (an owner each) sharing the fleet's connections round-robin, and an operator
+    in the first. Returns the owners, {connection id: (owner, Entra tenant id)} and the operator."""
+    suffix = uuid.uuid4().hex[:6]
+    owners = [make_actor("owner", tenant_name=f"msp-{suffix}-{n}") for n in range(1, SUITE_TENANTS + 1)]
+    connections: dict[uuid.UUID, tuple[Actor, str]] = {}
+    for index, seed in enumerate(fleet_connection_seeds(CUSTOMERS)):
+        owner = owners[index % SUITE_TENANTS]
+        made = create_connection(owner, name=seed.display_name, entra_tenant_id=seed.entra_tenant_id,
+                                 client_id=seed.client_id, secret=seed.client_secret, make_default=index == 0)
+        connections[made.id] = (owner, seed.entra_tenant_id)
+    operator = make_actor("operator", tenant_name=owners[0].tenant_name)
+    return owners, connections, operator
+
+
+def _runs() -> list[dict[str, Any]]:
+    with get_engine().connect() as conn:
+        rows = conn.execute(text("SELECT id, connection_id, status, reason_code, attempt FROM operation_runs"))
+        return [dict(row._mapping) for row in rows]
+
+
+def _count(status: str) -> int:
+    with get_engine().connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM operation_runs WHERE status = :s"), {"s": status})
+                   .scalar_one())
+
+
+def _worker_env() -> dict[str, str]:
+    return {**os.environ, "ATLAS_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
+            "ATLAS_HEARTBEAT_TIMEOUT_SECONDS": str(HEARTBEAT_TIMEOUT_SECONDS)}
+
+
+def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_simulator: FleetSimulator,
+                                             browser: Browser, workdir: Path) -> None:
+    owners, connections, operator = _seed_fleet()
+    first_connection = next(iter(connections))
+    workers: list[subprocess.Popen[bytes]] = []
+    with web_process(workdir / "web-a.log", {}) as web_a, web_process(workdir / "web-b.log", {}) as web_b:
+        page_a = open_signed_in_page(browser, web_a, operator.email, PASSWORD)
+        page_b = open_signed_in_page(browser, web_b, operator.email, PASSWORD)
+        try:
+            # 1. Started through A (the button writes the run row and enqueues), watched on B.
+            check = page_a.locator(f'[data-testid="check-connection"][data-connection-id="{first_connection}"]')
+            check.click()
+            last_run = page_a.get_by_test_id("last-run-id")
+            wait_for("A's run id", lambda: bool(last_run.text_content()), timeout=PAGE_TIMEOUT_MS / 1000)
+            run_a = str(last_run.text_content())
+            page_b.goto(f"/runs/{run_a}")
+            status_b = page_b.get_by_test_id("run-detail-status")
+            expect(status_b).to_have_attribute("data-status", "queued")
+            page_b.evaluate("window.__atlasNoReload = true")
+
+            # 2. The fleet falls due at once: one start per connection (A's is deduplicated onto its run).
+            def start(connection_id: uuid.UUID) -> str:
+                owner = connections[connection_id][0]
+                return start_operation(owner, "health_check", connection_id).outcome
+
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                outcomes = Counter(pool.map(start, connections))
+            assert outcomes == {"started": CUSTOMERS - 1, "deduplicated": 1}, outcomes
+
+            # 3. Three workers; B sees A's run finish live.
+            for number in range(1, WORKERS + 1):
+                workers.append(start_worker(workdir / f"worker-{number}.log", _worker_env()))
+            expect(status_b).to_have_attribute("data-status", "succeeded", timeout=120_000)
+            assert page_b.evaluate("window.__atlasNoReload === true"), "B's page was reloaded"
+
+            # 4. SIGKILL a worker while every worker thread holds a run (2 threads each: >= 5 running means the
+            # victim holds at least one).
+            wait_for("every worker busy", lambda: _count("running") >= 2 * WORKERS - 1, timeout=120, interval=0.05)
+            victim = workers[0]
+            os.killpg(victim.pid, signal.SIGKILL)
+            victim.wait(timeout=10)
+            killed_at = time.monotonic()
+
+            # 5. Everything ends.
+            wait_for("every run to end", lambda: _count("queued") + _count("running") == 0,
+                     timeout=ALL_DONE_TIMEOUT, interval=0.5)
+            settled_after = time.monotonic() - killed_at
+            for survivor in workers[1:]:
+                assert survivor.poll() is None, "a surviving worker died"
+        finally:
+            page_a.context.close()
+            page_b.context.close()
+            for proc in workers:
+                if proc.poll() is None:
+                    stop_process_group(proc, grace=5)
+
+    runs = _runs()
+    # Every connection (every due health check) produced exactly one run, and every run ended.
+    assert Counter(run["connection_id"] for run in runs) == Counter(connections), "not one run per connection"
+    assert all(run["status"] in TERMINAL for run in runs), Counter(run["status"] for run in runs)
+    by_end = Counter((run["status"], run["reason_code"]) for run in runs)
+    lost = [run for run in runs if run["reason_code"] == "run.worker_lost"]
+    assert lost, f"the SIGKILL landed on no run: {by_end}"
+    assert set(by_end) <= {("succeeded", None), ("failed", "run.worker_lost")}, by_end
+    # No run was claimed twice.
+    assert all(run["attempt"] == 1 for run in runs), Counter(run["attempt"] for run in runs)
+
+    # No run was executed twice: per customer tenant (one connection, one run), one token request and one run's
+    # worth of Graph requests; a run killed midway made at most that many.
+    stats = fleet_simulator.stats()
+    tokens, graph = stats["token_requests_by_tenant"], stats["graph_requests_by_tenant"]
+    entra_of = {connection_id: entra for connection_id, (_owner, entra) in connections.items()}
+    succeeded = [entra_of[run["connection_id"]] for run in runs if run["status"] == "succeeded"]
+    per_run = Counter(graph.get(entra, 0) for entra in succeeded)
+    assert len(per_run) == 1 and next(iter(per_run)) > 0, f"Graph requests per succeeded run differ: {per_run}"
+    graph_per_run = next(iter(per_run))
+    assert all(tokens.get(entra) == 1 for entra in succeeded), Counter(tokens.get(e) for e in succeeded)
+    for run in lost:
+        entra = entra_of[run["connection_id"]]
+        assert tokens.get(entra, 0) <= 1 and graph.get(entra, 0) <= graph_per_run, (tokens.get(entra),
+                                                                                     graph.get(entra))
+    assert set(tokens) <= set(entra_of.values()) and sum(tokens.values()) <= CUSTOMERS
+    print(f"\nscale-out: {CUSTOMERS} runs over {WORKERS} workers; {len(lost)} lost to the SIGKILL and reaped; all "
+          f"ended {settled_after:.1f} s after the kill; {graph_per_run} Graph requests per health check")
