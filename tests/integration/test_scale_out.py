@@ -15,7 +15,7 @@ One pass, in the order an operator would see it:
    connection, one run) saw exactly one run's worth.
 
 Every Graph answer is slowed (a fault in the fleet's scenario) so runs are in flight long enough to kill a worker
-in the middle of some; the test takes about two minutes plus the two web builds.
+in the middle of some; the test takes about three minutes here, the two web builds included.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import redis
 from playwright.sync_api import expect
 from sqlalchemy import text
 
@@ -46,14 +47,14 @@ from tests.support.factories import PASSWORD, create_connection, make_actor
 from tests.support.scale import FleetSimulator, start_worker, wait_for, web_process
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.e2e
 
 CUSTOMERS = 200
 SUITE_TENANTS = 4  # the fleet spread over several suite tenants (MSP workspaces)
 WORKERS = 3
-GRAPH_DELAY_SECONDS = 0.25
+GRAPH_DELAY_SECONDS = 0.2
 HEARTBEAT_SECONDS = 1
 HEARTBEAT_TIMEOUT_SECONDS = 8  # a lost run is reaped within 1.5 x this; generous on a loaded 2-core machine
 ALL_DONE_TIMEOUT = 300.0
@@ -114,6 +115,21 @@ def _worker_env() -> dict[str, str]:
             "ATLAS_HEARTBEAT_TIMEOUT_SECONDS": str(HEARTBEAT_TIMEOUT_SECONDS)}
 
 
+def _assert_tabs_live_in_redis(*pages: Page) -> None:
+    """Each web process keeps its tab's Reflex state and socket record in the shared Redis (not on its own disk or
+    in its memory), so either process can serve any tab."""
+    client = redis.Redis.from_url(str(get_settings().redis_url))
+    try:
+        for page in pages:
+            token = page.evaluate("window.sessionStorage.getItem('token')")
+            assert token, "the tab has no Reflex client token"
+            assert client.exists(f"token_manager_socket_record_{token}"), f"{page.url}: no socket record in Redis"
+            assert any(True for _ in client.scan_iter(match=f"{token}_*", count=1000)), \
+                f"{page.url}: no state in Redis"
+    finally:
+        client.close()
+
+
 def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_simulator: FleetSimulator,
                                              browser: Browser, workdir: Path) -> None:
     owners, connections, operator = _seed_fleet()
@@ -148,6 +164,7 @@ def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_si
                 workers.append(start_worker(workdir / f"worker-{number}.log", _worker_env()))
             expect(status_b).to_have_attribute("data-status", "succeeded", timeout=120_000)
             assert page_b.evaluate("window.__atlasNoReload === true"), "B's page was reloaded"
+            _assert_tabs_live_in_redis(page_a, page_b)
 
             # 4. SIGKILL a worker while every worker thread holds a run (2 threads each: >= 5 running means the
             # victim holds at least one).
@@ -172,7 +189,7 @@ def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_si
 
     runs = _runs()
     # Every connection (every due health check) produced exactly one run, and every run ended.
-    assert Counter(run["connection_id"] for run in runs) == Counter(connections), "not one run per connection"
+    assert Counter(run["connection_id"] for run in runs) == Counter(list(connections)), "not one run per connection"
     assert all(run["status"] in TERMINAL for run in runs), Counter(run["status"] for run in runs)
     by_end = Counter((run["status"], run["reason_code"]) for run in runs)
     lost = [run for run in runs if run["reason_code"] == "run.worker_lost"]

@@ -23,8 +23,8 @@ import yaml
 
 from atlas_cli.supervisor import stop_process_group, web_command, web_environment
 from atlas_sim.fleet import fleet_scenario_data
-from tests.plugins.web import START_TIMEOUT, _build_turn, _tail
 from tests.support.processes import ATLAS, ROOT
+from tests.support.web_build import START_TIMEOUT, build_turn, tail
 
 
 def free_port() -> int:
@@ -52,9 +52,9 @@ def wait_for(what: str, predicate: Callable[[], bool], timeout: float, interval:
     deadline = time.monotonic() + timeout
     while not predicate():
         if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"{what}: the process exited with {proc.returncode}\n{_tail(log) if log else ''}")
+            raise AssertionError(f"{what}: the process exited with {proc.returncode}\n{tail(log) if log else ''}")
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{_tail(log) if log else ''}")
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{tail(log) if log else ''}")
         time.sleep(interval)
 
 
@@ -102,7 +102,7 @@ def web_process(log: Path, extra_env: dict[str, str]) -> Iterator[str]:
     `atlas web` gives it (the Redis state manager when ATLAS_REDIS_URL is set); yields its base URL.
 
     Its own .web/ folder (a build embeds its port), and builds take turns with every other build of this
-    checkout (tests/plugins/web.py).
+    checkout (tests/support/web_build.py).
     """
     port = free_port()
     web_dir = Path(tempfile.mkdtemp(prefix="atlas-scale-web-"))
@@ -111,7 +111,7 @@ def web_process(log: Path, extra_env: dict[str, str]) -> Iterator[str]:
     env.update(ATLAS_WEB_PORT=str(port), PYTHONUNBUFFERED="1", REFLEX_WEB_WORKDIR=str(web_dir), **extra_env)
     proc: subprocess.Popen[bytes] | None = None
     try:
-        with _build_turn():
+        with build_turn():
             proc = _start(web_command(port, "127.0.0.1"), env, log)
             wait_for(f"the web process on port {port}",
                      lambda: get(port, "/ping")[0] == 200 and get(port, "/login/")[0] == 200,
