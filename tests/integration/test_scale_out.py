@@ -2,12 +2,16 @@
 three `atlas worker` processes, and a simulator process serving 200 customer tenants, on this run's PostgreSQL
 database and Redis.
 
-One pass, in the order an operator would see it:
-1. In Chromium, an operator presses "Check connection" on a page served by web process A; the run's page served
-   by web process B shows it queued (no worker runs yet).
-2. The whole fleet's health checks fall due at once: one start per connection, from eight threads at once,
-   through the start gate (the same path a schedule takes).
-3. Three workers start; B's page shows A's run reach "succeeded" live, without a reload.
+One pass, in the order an operator would see it. The browser reaches the web processes through a load balancer
+(a switchable TCP proxy), as in production:
+1. The balancer sends everything to web process A; an operator presses "Check connection" there (no worker runs
+   yet, so the run stays queued).
+2. A is drained: the balancer now sends everything to B. The operator's open tab reconnects (to B) without a
+   reload and keeps the state A gave it, because both keep Reflex state in Redis; a second tab, served by B,
+   shows A's run queued.
+3. The whole fleet's health checks fall due at once: one start per connection, from eight threads at once,
+   through the start gate (the same path a schedule takes). Three workers start; B's page shows A's run reach
+   "succeeded" live, without a reload.
 4. While every worker thread is busy, one worker is SIGKILLed; a surviving worker's reaper fails its runs with
    run.worker_lost, so none stays stuck.
 5. Every run reaches an end state; each connection has exactly one run; no run was claimed twice (attempt) nor
@@ -45,6 +49,7 @@ from atlas_sim.fleet import fleet_connection_seeds
 from tests.support.browser import PAGE_TIMEOUT_MS, open_signed_in_page
 from tests.support.factories import PASSWORD, create_connection, make_actor
 from tests.support.scale import FleetSimulator, start_worker, wait_for, web_process
+from tests.support.switch_proxy import SwitchProxy
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -115,19 +120,25 @@ def _worker_env() -> dict[str, str]:
             "ATLAS_HEARTBEAT_TIMEOUT_SECONDS": str(HEARTBEAT_TIMEOUT_SECONDS)}
 
 
-def _assert_tabs_live_in_redis(*pages: Page) -> None:
-    """Each web process keeps its tab's Reflex state and socket record in the shared Redis (not on its own disk or
-    in its memory), so either process can serve any tab."""
-    client = redis.Redis.from_url(str(get_settings().redis_url))
-    try:
-        for page in pages:
-            token = page.evaluate("window.sessionStorage.getItem('token')")
-            assert token, "the tab has no Reflex client token"
-            assert client.exists(f"token_manager_socket_record_{token}"), f"{page.url}: no socket record in Redis"
-            assert any(True for _ in client.scan_iter(match=f"{token}_*", count=1000)), \
-                f"{page.url}: no state in Redis"
-    finally:
-        client.close()
+def _tab_token(page: Page) -> str:
+    token = page.evaluate("window.sessionStorage.getItem('token')")
+    assert token, "the tab has no Reflex client token"
+    return str(token)
+
+
+def _socket_record(store: redis.Redis, page: Page) -> bytes | None:
+    """Which web process holds the tab's websocket, as Reflex's Redis token manager records it."""
+    value = store.get(f"token_manager_socket_record_{_tab_token(page)}")
+    return value if isinstance(value, bytes) else None
+
+
+def _assert_tabs_live_in_redis(store: redis.Redis, *pages: Page) -> None:
+    """The tabs' Reflex state and socket records are in the shared Redis (not on a process's disk or in its
+    memory), so whichever web process the balancer picks serves any tab."""
+    for page in pages:
+        assert _socket_record(store, page), f"{page.url}: no socket record in Redis"
+        assert any(True for _ in store.scan_iter(match=f"{_tab_token(page)}_*", count=1000)), \
+            f"{page.url}: no state in Redis"
 
 
 def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_simulator: FleetSimulator,
@@ -135,22 +146,42 @@ def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_si
     owners, connections, operator = _seed_fleet()
     first_connection = next(iter(connections))
     workers: list[subprocess.Popen[bytes]] = []
-    with web_process(workdir / "web-a.log", {}) as web_a, web_process(workdir / "web-b.log", {}) as web_b:
-        page_a = open_signed_in_page(browser, web_a, operator.email, PASSWORD)
-        page_b = open_signed_in_page(browser, web_b, operator.email, PASSWORD)
-        try:
-            # 1. Started through A (the button writes the run row and enqueues), watched on B.
-            check = page_a.locator(f'[data-testid="check-connection"][data-connection-id="{first_connection}"]')
-            check.click()
+    balancer = SwitchProxy(0)
+    public = f"http://127.0.0.1:{balancer.port}"
+    store = redis.Redis.from_url(str(get_settings().redis_url))
+    pages: list[Page] = []
+    try:
+        with web_process(workdir / "web-a.log", balancer.port) as port_a, \
+                web_process(workdir / "web-b.log", balancer.port) as port_b:
+            # 1. The balancer sends everything to A: the operator presses "Check connection" there (the button
+            # writes the run row and enqueues; no worker runs yet).
+            balancer.switch(port_a)
+            page_a = open_signed_in_page(browser, public, operator.email, PASSWORD)
+            pages.append(page_a)
+            page_a.evaluate("window.__atlasNoReload = true")
+            page_a.locator(f'[data-testid="check-connection"][data-connection-id="{first_connection}"]').click()
             last_run = page_a.get_by_test_id("last-run-id")
             wait_for("A's run id", lambda: bool(last_run.text_content()), timeout=PAGE_TIMEOUT_MS / 1000)
             run_a = str(last_run.text_content())
+            on_a = _socket_record(store, page_a)
+            assert on_a, "A keeps no socket record in Redis"
+
+            # 2. A is drained: from now on the balancer sends everything to B. The operator's tab reconnects (to B)
+            # without a reload and keeps the state A gave it (the run id the click set); a second operator tab,
+            # served by B, watches A's run.
+            balancer.switch(port_b)
+            served_by_a = balancer.accepted[port_a]
+            wait_for("the operator's tab to reconnect to B", lambda: _socket_record(store, page_a) not in (None, on_a),
+                     timeout=60)
+            page_b = open_signed_in_page(browser, public, operator.email, PASSWORD)
+            pages.append(page_b)
             page_b.goto(f"/runs/{run_a}")
             status_b = page_b.get_by_test_id("run-detail-status")
             expect(status_b).to_have_attribute("data-status", "queued")
             page_b.evaluate("window.__atlasNoReload = true")
+            assert last_run.text_content() == run_a, "the tab lost its state when it moved from A to B"
 
-            # 2. The fleet falls due at once: one start per connection (A's is deduplicated onto its run).
+            # 3. The fleet falls due at once: one start per connection (A's is deduplicated onto its run).
             def start(connection_id: uuid.UUID) -> str:
                 owner = connections[connection_id][0]
                 return start_operation(owner, "health_check", connection_id).outcome
@@ -159,12 +190,11 @@ def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_si
                 outcomes = Counter(pool.map(start, connections))
             assert outcomes == {"started": CUSTOMERS - 1, "deduplicated": 1}, outcomes
 
-            # 3. Three workers; B sees A's run finish live.
+            # Three workers; B's page shows A's run finish live.
             for number in range(1, WORKERS + 1):
                 workers.append(start_worker(workdir / f"worker-{number}.log", _worker_env()))
             expect(status_b).to_have_attribute("data-status", "succeeded", timeout=120_000)
             assert page_b.evaluate("window.__atlasNoReload === true"), "B's page was reloaded"
-            _assert_tabs_live_in_redis(page_a, page_b)
 
             # 4. SIGKILL a worker while every worker thread holds a run (2 threads each: >= 5 running means the
             # victim holds at least one).
@@ -180,12 +210,18 @@ def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_si
             settled_after = time.monotonic() - killed_at
             for survivor in workers[1:]:
                 assert survivor.poll() is None, "a surviving worker died"
-        finally:
-            page_a.context.close()
-            page_b.context.close()
-            for proc in workers:
-                if proc.poll() is None:
-                    stop_process_group(proc, grace=5)
+            # The operator's tab, served by B for a minute of polls now, still holds what A set, never reloaded.
+            assert last_run.text_content() == run_a and page_a.evaluate("window.__atlasNoReload === true")
+            _assert_tabs_live_in_redis(store, page_a, page_b)
+            assert balancer.accepted[port_a] == served_by_a, "the drained web process A was still sent requests"
+    finally:
+        for page in pages:
+            page.context.close()
+        for proc in workers:
+            if proc.poll() is None:
+                stop_process_group(proc, grace=5)
+        balancer.close()
+        store.close()
 
     runs = _runs()
     # Every connection (every due health check) produced exactly one run, and every run ended.

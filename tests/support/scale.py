@@ -97,18 +97,21 @@ def start_worker(log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 @contextmanager
-def web_process(log: Path, extra_env: dict[str, str]) -> Iterator[str]:
+def web_process(log: Path, public_port: int) -> Iterator[int]:
     """`reflex run --env prod --single-port` (what `atlas web` runs) on a free port, with the environment
-    `atlas web` gives it (the Redis state manager when ATLAS_REDIS_URL is set); yields its base URL.
+    `atlas web` gives it (the Redis state manager when ATLAS_REDIS_URL is set); yields its port.
 
-    Its own .web/ folder (a build embeds its port), and builds take turns with every other build of this
-    checkout (tests/support/web_build.py).
+    Browsers reach it through a load balancer on ``public_port``: its pages open their websocket there
+    (``REFLEX_API_URL``) and it accepts that origin (``ATLAS_WEB_ORIGINS``). Its own .web/ folder (a build embeds
+    the backend's address), and builds take turns with every other build of this checkout
+    (tests/support/web_build.py).
     """
     port = free_port()
     web_dir = Path(tempfile.mkdtemp(prefix="atlas-scale-web-"))
     env = web_environment()
     env.pop("REFLEX_STATE_MANAGER_MODE", None)
-    env.update(ATLAS_WEB_PORT=str(port), PYTHONUNBUFFERED="1", REFLEX_WEB_WORKDIR=str(web_dir), **extra_env)
+    env.update(ATLAS_WEB_PORT=str(port), PYTHONUNBUFFERED="1", REFLEX_WEB_WORKDIR=str(web_dir),
+               REFLEX_API_URL=f"http://localhost:{public_port}", ATLAS_WEB_ORIGINS=f"http://127.0.0.1:{public_port}")
     proc: subprocess.Popen[bytes] | None = None
     try:
         with build_turn():
@@ -116,7 +119,7 @@ def web_process(log: Path, extra_env: dict[str, str]) -> Iterator[str]:
             wait_for(f"the web process on port {port}",
                      lambda: get(port, "/ping")[0] == 200 and get(port, "/login/")[0] == 200,
                      timeout=START_TIMEOUT, interval=0.5, proc=proc, log=log)
-        yield f"http://127.0.0.1:{port}"
+        yield port
     finally:
         if proc is not None:
             stop_process_group(proc, grace=5)
