@@ -34,9 +34,9 @@ def create_app(scenario: Scenario | str | Path | None = None) -> Starlette:
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, scenario_path: str | Path | None = None) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8765, scenario: Scenario | str | Path | None = None) -> None:
     """Serve until interrupted (what `atlas simulator` and `python -m atlas_sim` run)."""
-    app = create_app(scenario_path)
+    app = create_app(scenario)
     log.info("simulator serving scenario '%s' on http://%s:%s", app.state.sim.scenario.name, host, port)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

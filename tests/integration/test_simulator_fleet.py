@@ -4,17 +4,21 @@ the scale-out test reads to prove no run was executed twice."""
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
 from starlette.requests import Request
 
+from atlas_cli.supervisor import stop_process_group
 from atlas_sim import stats
 from atlas_sim.fleet import fleet_connection_seeds, fleet_scenario
 from atlas_sim.server import RunningSimulator, start_in_thread
-from tests.support.scale import get
+from tests.support.processes import ATLAS, run_cli
+from tests.support.scale import free_port, get, wait_for
 
 TENANTS = 3
 
@@ -75,3 +79,27 @@ def test_stats_answer_loopback_callers_only(client: str, allowed: bool) -> None:
 def test_a_fleet_has_a_sane_size() -> None:
     with pytest.raises(ValueError, match="1 to"):
         fleet_scenario(0)
+
+
+def test_atlas_simulator_serves_a_fleet_as_its_own_process(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "simulator.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([ATLAS, "simulator", "--port", str(port), "--fleet", "5"], stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for("the simulator", lambda: get(port, "/_sim/stats")[0] == 200, timeout=30, proc=proc, log=log)
+        last = fleet_connection_seeds(5)[-1]
+        token = httpx.post(f"http://127.0.0.1:{port}/{last.entra_tenant_id}/oauth2/v2.0/token",
+                           data={"grant_type": "client_credentials", "client_id": last.client_id,
+                                 "client_secret": last.client_secret,
+                                 "scope": "https://graph.microsoft.com/.default"})
+        assert token.status_code == 200, token.text
+        assert json.loads(get(port, "/_sim/stats")[1])["token_requests_by_tenant"] == {last.entra_tenant_id: 1}
+    finally:
+        stop_process_group(proc, grace=5)
+
+
+def test_atlas_simulator_takes_a_scenario_or_a_fleet_not_both(tmp_path: Path) -> None:
+    result = run_cli("simulator", "--fleet", "2", "--scenario", str(tmp_path / "x.yaml"))
+    assert result.returncode != 0 and "not both" in result.stderr, result.stderr
