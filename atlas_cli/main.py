@@ -12,6 +12,7 @@ from atlas_cli.commands.keys import keys_app
 from atlas_cli.commands.members import member_app
 from atlas_cli.commands.ops import op_app
 from atlas_cli.commands.processes import processes_app
+from atlas_cli.commands.schedules import schedule_app, scheduler_app
 
 # Pretty tracebacks would print local variables, and locals can hold secrets.
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -24,6 +25,8 @@ app.add_typer(op_app, name="op")
 app.add_typer(keys_app, name="keys")
 app.add_typer(member_app, name="member")
 app.add_typer(audit_app, name="audit")
+app.add_typer(schedule_app, name="schedule")
+app.add_typer(scheduler_app, name="scheduler")
 app.add_typer(processes_app)
 
 

@@ -45,9 +45,11 @@ def run_worker(workers: int) -> None:
     import atlas_jobs.tasks  # noqa: F401  (registers the tasks)
     from atlas_jobs.huey_app import huey
     from atlas_jobs.reaper import start_reaper_thread
+    from atlas_jobs.scheduler import start_scheduler_thread
 
     stop = threading.Event()
     start_reaper_thread(stop)
+    start_scheduler_thread(stop)
     try:
         huey.create_consumer(workers=max(1, workers), worker_type="thread", check_worker_health=True).run()
     finally:

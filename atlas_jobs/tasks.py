@@ -24,3 +24,8 @@ execute_run.__atlas_capability__ = Capability.PROVIDER_RUN
 
 def enqueue_run(run_id: uuid.UUID) -> None:
     execute_run(str(run_id))
+
+
+def enqueue_scheduled_run(run_id: uuid.UUID) -> None:
+    # Placeholder until the queue work lands (scheduled runs behind people's, fair across tenants).
+    enqueue_run(run_id)

@@ -55,6 +55,17 @@ class AuditView:
     details: dict[str, Any]
 
 
+SCHEDULE_ACTOR = "Schedule"
+
+
+def actor_label(view: AuditView) -> str | None:
+    """Who acted, as people read it: the user's email, "Schedule" for a run a schedule started (no user), or None
+    for Atlas itself (or a user deleted since)."""
+    if view.actor_email:
+        return view.actor_email
+    return SCHEDULE_ACTOR if view.details.get("trigger") == "schedule" else None
+
+
 @requires(Capability.AUDIT_VIEW)
 def list_events(actor: Actor, *, limit: int = 50, before: tuple[datetime, uuid.UUID] | None = None
                 ) -> list[AuditView]:

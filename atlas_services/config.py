@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     heartbeat_seconds: int = Field(default=10, ge=1)
     heartbeat_timeout_seconds: int = Field(default=60, ge=5)
     start_timeout_seconds: int = Field(default=600, ge=10)
+    # How often each worker's scheduler loop starts the due schedules (0: no loop; `atlas scheduler tick` still works).
+    scheduler_interval_seconds: int = Field(default=30, ge=0, le=3600)
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     # Comma-separated CIDRs of the reverse proxies in front of the web tier; only a request whose direct peer is
     # inside one has its client address read from X-Forwarded-For. Default: none (the peer is the client).

@@ -18,7 +18,8 @@ from atlas_services.credential_expiry import expiry_warning
 from atlas_services.credential_input import ClientSecretInput, CredentialInput, PreparedCredential, prepare
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput
-from atlas_services.models import Cloud, ProviderConnection, ProviderCredential, utcnow
+from atlas_services.models import Cloud, ProviderConnection, ProviderCredential, Schedule, utcnow
+from atlas_services.schedules import policy as schedule_policy
 from atlas_services.secrets import SecretValue
 
 
@@ -90,6 +91,9 @@ def create_connection(actor: Actor, *, name: str, entra_tenant_id: str, client_i
         except IntegrityError:
             # A concurrent create took the name between our check and insert.
             raise InvalidInput("name", f"a connection named '{clean_name}' already exists") from None
+        # The tenant's default schedules, in the same transaction: no connection exists without them.
+        schedule_policy.inherit(session, tenant_id=actor.tenant_id, connection_id=connection.id,
+                                created_by=actor.user_id, now=utcnow())
         view = _view(connection, _active_credential(session, connection.id))
     return _with_notices(view, prepared.notices)
 
@@ -221,10 +225,11 @@ def set_enabled(actor: Actor, connection_id: object, enabled: bool) -> Connectio
 
 @requires(Capability.PROVIDER_MANAGE)
 def delete_connection(actor: Actor, connection_id: object) -> None:
-    """Delete a connection: its credentials are destroyed, its run history stays."""
+    """Delete a connection: its credentials and schedules are destroyed, its run history stays."""
     with session_scope() as session:
         connection = _load(session, actor, connection_id, Capability.PROVIDER_MANAGE)
         session.execute(delete(ProviderCredential).where(col(ProviderCredential.connection_id) == connection.id))
+        session.execute(delete(Schedule).where(col(Schedule.connection_id) == connection.id))
         connection.deleted_at = connection.updated_at = utcnow()
         connection.is_default = False
         connection.enabled = False

@@ -13,7 +13,7 @@ from atlas_app.components.layout import page_frame
 from atlas_app.state.guard import PAGE_DENIED, requires_capability
 from atlas_app.state.messages import when
 from atlas_app.state.session import FAILED, SessionState
-from atlas_services.audit import AuditView, list_events
+from atlas_services.audit import AuditView, actor_label, list_events
 from atlas_services.authz import Actor, Capability
 
 ROUTE = "/audit"
@@ -33,7 +33,7 @@ class AuditRow:
 def _audit_row(view: AuditView) -> AuditRow:
     target = f"{view.target_type} {view.target_id}" if view.target_id else view.target_type
     details = json.dumps(view.details, sort_keys=True, ensure_ascii=False, default=str) if view.details else ""
-    return AuditRow(id=str(view.id), at=when(view.at), actor=view.actor_email or "(system)", action=view.action,
+    return AuditRow(id=str(view.id), at=when(view.at), actor=actor_label(view) or "(system)", action=view.action,
                     target=target, details=details)
 
 

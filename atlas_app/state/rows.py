@@ -105,6 +105,7 @@ class RunRow:
     created: str = ""
     finished: str = ""
     active: bool = False
+    starter: str = ""  # "Schedule", the starter's email, or "(deleted user)"
 
 
 def progress_text(op_type: str, progress: Mapping[str, Any]) -> str:
@@ -135,7 +136,7 @@ def run_row(view: RunListItem) -> RunRow:
         connection_id=str(view.connection_id), connection_name=view.connection_name,
         reason_code=view.reason_code or "", message=view.message or "", remediation=view.remediation or "",
         progress=progress_text(view.op_type, view.progress) if active else "", created=when(view.created_at),
-        finished=when(view.finished_at), active=active)
+        finished=when(view.finished_at), active=active, starter=view.starter)
 
 
 # ---------------------------------------------------------------- sections (inventory) and sources (compliance)

@@ -8,7 +8,7 @@ import typer
 
 from atlas_cli.commands.base import AsEmail, Json, TenantName, acting_as, declares
 from atlas_cli.output import emit, guarded
-from atlas_services.audit import list_events
+from atlas_services.audit import actor_label, list_events
 from atlas_services.authz import Capability
 
 audit_app = typer.Typer(no_args_is_help=True, help="The audit log (needs audit.view).")
@@ -21,6 +21,6 @@ def audit_list(tenant: TenantName, actor_email: AsEmail,
     """The newest audit events of the tenant."""
     with guarded(as_json):
         events = list_events(acting_as(tenant, actor_email), limit=limit)
-        lines = [f"{e.at:%Y-%m-%d %H:%M:%S}  {e.actor_email or '-'}  {e.action}  {e.target_type} {e.target_id or ''}"
+        lines = [f"{e.at:%Y-%m-%d %H:%M:%S}  {actor_label(e) or '-'}  {e.action}  {e.target_type} {e.target_id or ''}"
                  for e in events] or ["no audit events yet"]
         emit(as_json, {"events": events}, "\n".join(lines))

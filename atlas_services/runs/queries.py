@@ -15,7 +15,7 @@ from atlas_services.authz import Actor, Capability, load_for_actor, requires
 from atlas_services.change_stamps import reading
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput
-from atlas_services.models import ACTIVE_RUN_STATUSES, OperationRun, ProviderConnection, RunStatus
+from atlas_services.models import ACTIVE_RUN_STATUSES, OperationRun, ProviderConnection, RunStatus, RunTrigger, User
 from atlas_services.runs import lifecycle
 from atlas_services.runs.summaries import OtherSummary, RunSummary, parse_summary
 from atlas_services.runs.types import OperationType
@@ -38,6 +38,8 @@ class RunListItem:
     finished_at: datetime | None
     # Written at every page boundary while the run works: pages_fetched, items_stored, per-section counts.
     progress: dict[str, Any] = field(default_factory=dict)
+    # Who started it, as people read it: "Schedule", the starter's email, or "(deleted user)".
+    starter: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,23 @@ class RunView(RunListItem):
     summary: RunSummary = field(default_factory=OtherSummary)
 
 
-def _run_view(run: OperationRun, connection_name: str) -> RunView:
+SCHEDULE_STARTER = "Schedule"
+DELETED_STARTER = "(deleted user)"
+
+
+def starter_label(trigger: str, email: str | None) -> str:
+    """Who started a run: a schedule, a person (by email), or a person deleted since."""
+    if trigger == RunTrigger.SCHEDULE:
+        return SCHEDULE_STARTER
+    return email or DELETED_STARTER
+
+
+def _run_view(run: OperationRun, connection_name: str, starter_email: str | None) -> RunView:
     return RunView(id=run.id, op_type=run.op_type, status=run.status, connection_id=run.connection_id,
                    connection_name=connection_name, reason_code=run.reason_code, message=run.message,
                    remediation=run.remediation, summary=parse_summary(run.op_type, run.summary),
                    created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at,
-                   progress=dict(run.progress))
+                   progress=dict(run.progress), starter=starter_label(run.trigger, starter_email))
 
 
 # The columns a list shows, as plain rows: no ORM objects, and no JSON decoded but an active run's progress.
@@ -62,16 +75,18 @@ _LIST_COLUMNS = (
     col(OperationRun.remediation), col(OperationRun.created_at), col(OperationRun.started_at),
     col(OperationRun.finished_at),
     case((col(OperationRun.status).in_(ACTIVE_RUN_STATUSES), col(OperationRun.progress)), else_=null()),
+    col(OperationRun.trigger), col(User.email),
 )
 
 
 def _list_item(row: Any) -> RunListItem:
     (id_, op_type, status, connection_id, connection_name, reason_code, message, remediation, created_at,
-     started_at, finished_at, progress) = row
+     started_at, finished_at, progress, trigger, starter_email) = row
     return RunListItem(id=id_, op_type=op_type, status=status, connection_id=connection_id,
                        connection_name=connection_name, reason_code=reason_code, message=message,
                        remediation=remediation, created_at=created_at, started_at=started_at,
-                       finished_at=finished_at, progress=dict(progress or {}))
+                       finished_at=finished_at, progress=dict(progress or {}),
+                       starter=starter_label(trigger, starter_email))
 
 
 @requires(Capability.PROVIDER_VIEW)
@@ -79,7 +94,8 @@ def get_run(actor: Actor, run_id: object) -> RunView:
     with session_scope() as session:
         run = load_for_actor(session, OperationRun, run_id, actor, Capability.PROVIDER_VIEW, what="run")
         connection = session.get(ProviderConnection, run.connection_id)
-        return _run_view(run, connection.display_name if connection else "")
+        starter = session.get(User, run.started_by) if run.started_by is not None else None
+        return _run_view(run, connection.display_name if connection else "", starter.email if starter else None)
 
 
 @requires(Capability.PROVIDER_VIEW)
@@ -95,6 +111,7 @@ def list_runs(actor: Actor, limit: int = 20, *, before: str | None = None, conne
     query = (select(*_LIST_COLUMNS)  # type: ignore[call-overload]  # typed overloads stop at 4 columns
              .join(page, col(OperationRun.id) == page.c.id)
              .join(ProviderConnection, col(ProviderConnection.id) == col(OperationRun.connection_id))
+             .join(User, col(User.id) == col(OperationRun.started_by), isouter=True)  # the starter, in the same read
              .where(OperationRun.tenant_id == actor.tenant_id))
     with reading(session) as reader:
         rows = reader.execute(

@@ -126,23 +126,69 @@ def _start(actor: Actor, op_type: str, connection_id: object | None, credential_
         with connection_scope() as db:
             connection = _resolve_connection(db, actor, connection_id)
             refuse_if_unavailable(connection.cloud, op_type)  # a capability the cloud's Graph lacks never queues
-            scope = scope_key(actor.tenant_id, connection.entra_tenant_id)
             details = {"op_type": op_type, "connection": connection.display_name,
                        "verifies_credential": str(credential_id) if credential_id else None}
-            run = db.execute(_START, {
-                "id": uuid.uuid4(), "tenant_id": actor.tenant_id, "connection_id": connection.id, "scope_key": scope,
-                "op_type": op_type, "started_by": actor.user_id, "trigger": trigger.value, "created_at": utcnow(),
-                "credential_id": credential_id,
-                **audit.per_row_params(tenant_id=actor.tenant_id, actor_user_id=actor.user_id, details=details),
-            }).first() or db.execute(_HOLDER, {"tenant_id": actor.tenant_id, "scope_key": scope}).first()
-        if run is None:
+            result = _write(db, actor.tenant_id, connection, op_type, credential_id, actor.user_id, trigger, details)
+        if result is None:
             continue  # the holder finished between the insert and the look: try again
-        if not run.written:
-            same = (run.op_type, run.connection_id, run.credential_id) == (op_type, connection.id, credential_id)
-            return StartResult("deduplicated" if same else "scope_busy", run.id, run.id)
-        _enqueue_or_fail(run.id, enqueue)
-        return StartResult("started", run.id)
+        if result.outcome == "started":
+            _enqueue_or_fail(result.run_id, enqueue)
+        return result
     raise ProviderError(ReasonCode.INTERNAL_UNEXPECTED, "The scope kept changing; try again.")
+
+
+def _write(db: Connection, tenant_id: uuid.UUID, connection: Row[Any], op_type: str,
+           credential_id: uuid.UUID | None, started_by: uuid.UUID | None, trigger: RunTrigger,
+           details: dict[str, Any]) -> StartResult | None:
+    """The start's one statement (and, when it lost a race, one look at the holder); None: try again."""
+    scope = scope_key(tenant_id, connection.entra_tenant_id)
+    run = db.execute(_START, {
+        "id": uuid.uuid4(), "tenant_id": tenant_id, "connection_id": connection.id, "scope_key": scope,
+        "op_type": op_type, "started_by": started_by, "trigger": trigger.value, "created_at": utcnow(),
+        "credential_id": credential_id,
+        **audit.per_row_params(tenant_id=tenant_id, actor_user_id=started_by, details=details),
+    }).first() or db.execute(_HOLDER, {"tenant_id": tenant_id, "scope_key": scope}).first()
+    if run is None:
+        return None
+    if not run.written:
+        same = (run.op_type, run.connection_id, run.credential_id) == (op_type, connection.id, credential_id)
+        return StartResult("deduplicated" if same else "scope_busy", run.id, run.id)
+    return StartResult("started", run.id)
+
+
+# What a scheduled start reads of its connection: the start's fields, by tenant and id, never a deleted one.
+_SCHEDULED_CONNECTION = sa.select(*(_connections.c[name] for name in _CONNECTION_FIELDS)).where(
+    _connections.c.id == bindparam("connection_id"), _connections.c.tenant_id == bindparam("tenant_id"),
+    _connections.c.deleted_at.is_(None))
+
+
+def start_scheduled(db: Connection, *, tenant_id: uuid.UUID, connection_id: uuid.UUID, op_type: str,
+                    schedule_id: uuid.UUID) -> StartResult:
+    """Start ``op_type`` for a schedule through the same gate as a person's start, inside the caller's transaction
+    (the scheduler's claim of the schedule row), so the run and the schedule's advance commit together.
+
+    No user: started_by stays NULL, the trigger is ``schedule``, and the audit event (actor NULL) names the
+    schedule. The caller enqueues a started run after its commit, with ``enqueue_or_fail``. A disabled or deleted
+    connection, or an operation its cloud lacks, raises ProviderError.
+    """
+    connection = db.execute(_SCHEDULED_CONNECTION, {"connection_id": connection_id, "tenant_id": tenant_id}).first()
+    if connection is None:
+        raise ProviderError(ReasonCode.CONNECTION_DISABLED, "The connection was deleted.")
+    if not connection.enabled:
+        raise ProviderError(ReasonCode.CONNECTION_DISABLED)
+    refuse_if_unavailable(connection.cloud, op_type)
+    details = {"op_type": op_type, "connection": connection.display_name, "trigger": RunTrigger.SCHEDULE.value,
+               "schedule": str(schedule_id)}
+    for _ in range(3):
+        result = _write(db, tenant_id, connection, op_type, None, None, RunTrigger.SCHEDULE, details)
+        if result is not None:
+            return result
+    raise ProviderError(ReasonCode.INTERNAL_UNEXPECTED, "The scope kept changing; try again.")
+
+
+def enqueue_or_fail(run_id: uuid.UUID, enqueue: Callable[[uuid.UUID], None]) -> None:
+    """Enqueue a committed run; if the queue refuses, the run fails with queue.unavailable (and this raises)."""
+    _enqueue_or_fail(run_id, enqueue)
 
 
 def _enqueue_or_fail(run_id: uuid.UUID, enqueue: Callable[[uuid.UUID], None]) -> None:

@@ -80,6 +80,12 @@ CASES: dict[tuple[str, ...], Callable[[dict[str, Any]], tuple[list[str], str | N
     ("member", "remove"): lambda w: ([w["member"]], None),
     ("member", "revoke"): lambda w: ([w["invitation"]], None),
     ("audit", "list"): lambda w: ([], None),
+    ("schedule", "set"): lambda w: ([w["spare"], "health_check", "--every", "2h"], None),
+    ("schedule", "list"): lambda w: ([], None),
+    ("schedule", "clear"): lambda w: ([w["spare"], "health_check"], None),
+    ("schedule", "defaults"): lambda w: ([], None),
+    ("schedule", "default-set"): lambda w: (["inventory_sync", "--daily", "03:00", "--tz", "Europe/Berlin"], None),
+    ("schedule", "default-reset"): lambda w: (["inventory_sync"], None),
 }
 
 
@@ -106,7 +112,7 @@ def test_each_role_gets_exactly_its_capabilities(world: dict[str, Any], role: Ro
 
 @pytest.mark.parametrize("path", [("connection", "set-default"), ("connection", "disable"),
                                   ("connection", "delete"), ("connection", "rotate-credential"), ("op", "start"),
-                                  ("connection", "consent-url")])
+                                  ("connection", "consent-url"), ("schedule", "set"), ("schedule", "clear")])
 def test_another_tenants_ids_look_exactly_like_random_ids(world: dict[str, Any], path: tuple[str, ...]) -> None:
     owner = world["actors"][Role.OWNER]
     answers = []

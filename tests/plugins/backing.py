@@ -86,6 +86,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["ATLAS_ENCRYPTION_KEYS"] = "test1:" + base64.b64encode(os.urandom(32)).decode()
     os.environ["ATLAS_DEFAULT_CLOUD"] = "simulator"  # no test may aim a connection at Microsoft's cloud
     os.environ["ATLAS_DATA_DIR"] = tempfile.mkdtemp(prefix="atlas-test-data-")
+    # A worker's scheduler loop would start the schedules every test connection inherits, in the middle of tests
+    # that count runs; the scheduler's own tests run its passes themselves (or turn the loop on for their worker).
+    os.environ["ATLAS_SCHEDULER_INTERVAL_SECONDS"] = "0"
     _state.update(name=name)
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import text
 from atlas_cli.demo import seed_demo
 from atlas_services.db import get_engine
 
-TABLES = ["audit_events", "operation_runs", "provider_credentials", "provider_connections", "user_sessions",
-          "memberships", "users", "tenants"]
+TABLES = ["audit_events", "schedules", "schedule_policies", "operation_runs", "provider_credentials",
+          "provider_connections", "user_sessions", "memberships", "users", "tenants"]
 
 
 def empty_tables(*, login_attempts: bool = False) -> None:

@@ -174,6 +174,14 @@ SPECS: dict[str, Spec] = {
         prepare=lambda s, t: (setattr(s, "detail_id", t), setattr(s, "_item_cursors", [item_cursor()]),
                               setattr(s, "items_page", 2)),
         shown=lambda s, t, r: s.items_page == 1 and s.detail_id == t),
+    "ConnectionDetailState.save_schedule": Spec(
+        ConnectionDetailState, Capability.PROVIDER_MANAGE, "connection", db=True,
+        kwargs=lambda t: {"form_data": form_fields(op_type="health_check", kind="every", value="2h", tz="",
+                                                   jitter="10m")},
+        prepare=lambda s, t: setattr(s, "detail_id", t)),
+    "ConnectionDetailState.clear_schedule": Spec(
+        ConnectionDetailState, Capability.PROVIDER_MANAGE, "connection", lambda t: {"op_type": "health_check"},
+        db=True, prepare=lambda s, t: setattr(s, "detail_id", t)),
     "OperationsState.on_page_load": Spec(OperationsState, Capability.PROVIDER_VIEW,
                                          shown=lambda s, t, r: len(s.runs) > 0 and len(s.connection_choices) > 0),
     "OperationsState.poll": Spec(OperationsState, Capability.PROVIDER_VIEW, kwargs=lambda t: {"tick": "x"},

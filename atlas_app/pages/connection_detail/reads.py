@@ -23,6 +23,7 @@ from atlas_services.inventory import (
     list_inventory_items,
 )
 from atlas_services.runs.queries import list_runs
+from atlas_services.schedules.manage import ScheduleView, list_schedules
 
 RUN_LIMIT = 10
 ITEM_PAGE_SIZE = 10
@@ -81,6 +82,7 @@ class Detail:
     history: list[ComplianceSnapshotView]
     runs: list[RunRow]
     items: InventoryPage
+    schedules: list[ScheduleView] = dataclasses.field(default_factory=list)
 
 # Where the page is: which connection (None: none visible) and which page of which items.
 Position = tuple[str | None, ItemQuery]
@@ -112,6 +114,7 @@ def read_detail(actor: Actor, position: Position) -> Detail | None:
             history=compliance_history(actor, connection_id, limit=TREND_LIMIT),
             runs=[run_row(v) for v in list_runs(actor, RUN_LIMIT, connection_id=connection_id)],
             items=read_items(actor, connection_id, query),
+            schedules=list_schedules(actor, connection_id=connection_id),
         )
     except NotFound:
         return None

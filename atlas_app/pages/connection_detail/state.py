@@ -37,6 +37,13 @@ from atlas_app.pages.connection_detail.reads import (
     read_items,
     trend_point,
 )
+from atlas_app.pages.connection_detail.schedule import (
+    SCHEDULABLE_OPS,
+    SCHEDULE_FORM,
+    ScheduleRow,
+    schedule_arguments,
+    schedule_rows,
+)
 from atlas_app.state.guard import (
     INVALID,
     PAGE_DENIED,
@@ -69,9 +76,10 @@ from atlas_app.state.session import FAILED, SessionState
 from atlas_jobs.dispatch import start_operation
 from atlas_services.authz import Actor, Capability
 from atlas_services.connection_health import ConnectionHealthView
-from atlas_services.errors import NotFound
+from atlas_services.errors import InvalidInput, NotFound
 from atlas_services.inventory import InventoryOverview, InventoryPage
 from atlas_services.runs.types import AVAILABLE
+from atlas_services.schedules.manage import clear_schedule, set_schedule
 
 # The operations a connection page can start (each is provider.run, and each one's worker exists).
 STARTABLE = AVAILABLE
@@ -123,6 +131,8 @@ class ConnectionDetailState(LivePageState, SessionState):
     missing_permissions: rx.Field[list[MissingRow]] = rx.field(default_factory=list)
 
     runs: rx.Field[list[RunRow]] = rx.field(default_factory=list)
+    schedules: rx.Field[list[ScheduleRow]] = rx.field(default_factory=list)
+    schedule_error: rx.Field[str] = rx.field("")
 
     # Inventory: counts per kind, the last sync, one page of one kind's items.
     kinds: rx.Field[list[KindRow]] = rx.field(default_factory=list)
@@ -214,6 +224,7 @@ class ConnectionDetailState(LivePageState, SessionState):
         self.secret_hint = view.secret_hint if view else ""
         self._show_health(detail.health if detail else None)
         self.runs = detail.runs if detail else []
+        self.schedules = schedule_rows(detail.schedules) if detail else []
         self._show_inventory(detail.overview if detail else None)
         if with_items or detail is None:
             self._show_items(detail.items if detail else None)
@@ -345,3 +356,28 @@ class ConnectionDetailState(LivePageState, SessionState):
             self.start_run_id = str(result.active_run_id or result.run_id)
         if self.detail_id:  # a run that could not be enqueued shows as failed
             await self._reload(actor, self.detail_id)
+
+    # ---- events: schedules ----
+
+    @requires_capability(Capability.PROVIDER_MANAGE, form_data=SCHEDULE_FORM)
+    async def save_schedule(self, actor: Actor, form_data: Any) -> None:
+        """Schedule an operation of the connection shown (the service checks every value and the connection)."""
+        self.schedule_error = ""
+        if form_data["op_type"] not in SCHEDULABLE_OPS or form_data["kind"] not in ("every", "daily"):
+            self.schedule_error = INVALID
+            return
+        try:
+            await asyncio.to_thread(set_schedule, actor, self.detail_id, form_data["op_type"],
+                                    **schedule_arguments(form_data))
+        except InvalidInput as exc:  # shown beside the form: which value is wrong, and why
+            self.schedule_error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - translated for the user
+            self.schedule_error = user_message(exc)
+        await self._reload(actor, self.detail_id or None)
+
+    @requires_capability(Capability.PROVIDER_MANAGE, op_type=choice_arg(*SCHEDULABLE_OPS))
+    async def clear_schedule(self, actor: Actor, op_type: Any) -> None:
+        self.schedule_error = ""
+        if await self._call(clear_schedule, actor, self.detail_id, op_type) is not FAILED:
+            self.notice = ""
+        await self._reload(actor, self.detail_id or None)

@@ -10,6 +10,7 @@ from atlas_app.components.tables import live_badge, muted, run_table
 from atlas_app.pages.connection_detail.health import health
 from atlas_app.pages.connection_detail.inventory import compliance, inventory
 from atlas_app.pages.connection_detail.onboarding import onboarding_section
+from atlas_app.pages.connection_detail.schedule import schedule_section
 from atlas_app.pages.connection_detail.section import section
 from atlas_app.pages.connection_detail.state import ConnectionDetailState as S
 from atlas_app.state.rows import op_label
@@ -102,6 +103,8 @@ def connection_detail_page() -> rx.Component:
         rx.cond(
             S.found,
             rx.vstack(_header(), health(), onboarding_section(S.consent_url, S.manifest, S.permission_needs), _runs(),
+                      schedule_section(S.schedules, SessionState.can_manage, S.enabled, S.schedule_error,
+                                       S.save_schedule, S.clear_schedule),
                       inventory(), compliance(), spacing="6", width="100%",
                       custom_attrs={"data-testid": "connection-detail", "data-connection-id": S.detail_id}),
             rx.cond(S.loaded,

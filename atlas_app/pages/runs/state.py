@@ -116,6 +116,7 @@ class RunState(LivePageState, SessionState):
     op_label: rx.Field[str] = rx.field("")
     status: rx.Field[str] = rx.field("")
     connection_name: rx.Field[str] = rx.field("")
+    starter: rx.Field[str] = rx.field("")  # "Schedule", the starter's email, or "(deleted user)"
     run_connection_id: rx.Field[str] = rx.field("")
     reason_code: rx.Field[str] = rx.field("")
     message: rx.Field[str] = rx.field("")
@@ -184,6 +185,7 @@ class RunState(LivePageState, SessionState):
         self.op_label = op_label(view.op_type) if view else ""
         self.status = str(view.status) if view else ""
         self.connection_name = view.connection_name if view else ""
+        self.starter = view.starter if view else ""
         self.run_connection_id = str(view.connection_id) if view else ""
         self.reason_code = (view.reason_code or "") if view else ""
         self.message = (view.message or "") if view else ""

@@ -158,6 +158,7 @@ def _details() -> rx.Component:
                                            custom_attrs={"data-testid": "run-connection"})),
             ),
             _field("Run id", RunState.detail_id, "run-id"),
+            _field("Started by", RunState.starter, "run-starter"),
             _field("Queued", RunState.created, "run-created"),
             _field("Started", RunState.started, "run-started"),
             _field("Finished", RunState.finished, "run-finished"),
