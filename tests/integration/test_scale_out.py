@@ -9,14 +9,14 @@ One pass, in the order an operator would see it. The browser reaches the web pro
 2. A is drained: the balancer now sends everything to B. The operator's open tab reconnects (to B) without a
    reload and keeps the state A gave it, because both keep Reflex state in Redis; a second tab, served by B,
    shows A's run queued.
-3. The whole fleet's health checks fall due at once: one start per connection, from eight threads at once,
-   through the start gate (the same path a schedule takes). Three workers start; B's page shows A's run reach
-   "succeeded" live, without a reload.
+3. The fleet's hourly health-check schedules (one per connection but the operator's) are all due at once. Three
+   workers start together, each running its scheduler loop, and two `atlas scheduler tick` passes run beside
+   them; B's page shows A's run reach "succeeded" live, without a reload.
 4. While every worker thread is busy, one worker is SIGKILLed; a surviving worker's reaper fails its runs with
    run.worker_lost, so none stays stuck.
-5. Every run reaches an end state; each connection has exactly one run; no run was claimed twice (attempt) nor
-   executed twice: the simulator counts the token and Graph requests per customer tenant, and each tenant (one
-   connection, one run) saw exactly one run's worth.
+5. Every due schedule produced exactly one run and moved on; every run reaches an end state; no run was claimed
+   twice (attempt) nor executed twice: the simulator counts the token and Graph requests per customer tenant, and
+   each tenant (one connection, one run) saw exactly one run's worth.
 
 Every Graph answer is slowed (a fault in the fleet's scenario) so runs are in flight long enough to kill a worker
 in the middle of some; the test takes about three minutes here, the two web builds included.
@@ -24,6 +24,8 @@ in the middle of some; the test takes about three minutes here, the two web buil
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -31,7 +33,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,14 +42,22 @@ from playwright.sync_api import expect
 from sqlalchemy import text
 
 from atlas_cli.supervisor import stop_process_group
-from atlas_jobs.dispatch import start_operation
 from atlas_services.authz import Actor
 from atlas_services.config import get_settings
 from atlas_services.db import get_engine
+from atlas_services.errors import NotFound
+from atlas_services.schedules.manage import clear_schedule, set_schedule
 from atlas_sim.fleet import fleet_connection_seeds
 from tests.support.browser import PAGE_TIMEOUT_MS, open_signed_in_page
 from tests.support.factories import PASSWORD, create_connection, make_actor
-from tests.support.scale import FleetSimulator, start_worker, wait_for, web_process
+from tests.support.scale import (
+    FleetSimulator,
+    scheduler_tick,
+    spawn_worker,
+    wait_for,
+    wait_until_consuming,
+    web_process,
+)
 from tests.support.switch_proxy import SwitchProxy
 
 if TYPE_CHECKING:
@@ -59,7 +68,7 @@ pytestmark = pytest.mark.e2e
 CUSTOMERS = 200
 SUITE_TENANTS = 4  # the fleet spread over several suite tenants (MSP workspaces)
 WORKERS = 3
-GRAPH_DELAY_SECONDS = 0.2
+GRAPH_DELAY_SECONDS = 0.1
 HEARTBEAT_SECONDS = 1
 HEARTBEAT_TIMEOUT_SECONDS = 8  # a lost run is reaped within 1.5 x this; generous on a loaded 2-core machine
 ALL_DONE_TIMEOUT = 300.0
@@ -90,7 +99,9 @@ def fleet_simulator(workdir: Path) -> Iterator[FleetSimulator]:
 
 def _seed_fleet() -> tuple[list[Actor], dict[uuid.UUID, tuple[Actor, str]], Actor]:
     """SUITE_TENANTS suite tenants (an owner each) sharing the fleet's connections round-robin, and an operator
-    in the first. Returns the owners, {connection id: (owner, Entra tenant id)} and the operator."""
+    in the first. Every connection but the first (the operator's, started by hand) gets an hourly health check
+    with no jitter, which is due at once, and none of the other inherited schedules (a daily sync could fall due
+    mid-test). Returns the owners, {connection id: (owner, Entra tenant id)} and the operator."""
     suffix = uuid.uuid4().hex[:6]
     owners = [make_actor("owner", tenant_name=f"msp-{suffix}-{n}") for n in range(1, SUITE_TENANTS + 1)]
     connections: dict[uuid.UUID, tuple[Actor, str]] = {}
@@ -99,13 +110,32 @@ def _seed_fleet() -> tuple[list[Actor], dict[uuid.UUID, tuple[Actor, str]], Acto
         made = create_connection(owner, name=seed.display_name, entra_tenant_id=seed.entra_tenant_id,
                                  client_id=seed.client_id, secret=seed.client_secret, make_default=index == 0)
         connections[made.id] = (owner, seed.entra_tenant_id)
+        for op_type in ("health_check", "inventory_sync", "compliance_snapshot"):
+            with contextlib.suppress(NotFound):
+                clear_schedule(owner, made.id, op_type)
+        if index > 0:
+            set_schedule(owner, made.id, "health_check", every="1h")
     operator = make_actor("operator", tenant_name=owners[0].tenant_name)
     return owners, connections, operator
 
 
+def _due_schedules() -> dict[uuid.UUID, uuid.UUID]:
+    """{schedule id: connection id} of every schedule due now."""
+    with get_engine().connect() as conn:
+        rows = conn.execute(text("SELECT id, connection_id FROM schedules WHERE due_at <= now()"))
+        return {row.id: row.connection_id for row in rows}
+
+
+def _tick_report(log: Path) -> dict[str, Any]:
+    """The JSON object `atlas scheduler tick --json` printed (its log also holds stderr)."""
+    line = next(line for line in reversed(log.read_text().splitlines()) if line.startswith("{"))
+    report: dict[str, Any] = json.loads(line)
+    return report
+
+
 def _runs() -> list[dict[str, Any]]:
     with get_engine().connect() as conn:
-        rows = conn.execute(text("SELECT id, connection_id, status, reason_code, attempt FROM operation_runs"))
+        rows = conn.execute(text("SELECT id, connection_id, status, reason_code, attempt, trigger FROM operation_runs"))
         return [dict(row._mapping) for row in rows]
 
 
@@ -117,7 +147,8 @@ def _count(status: str) -> int:
 
 def _worker_env() -> dict[str, str]:
     return {**os.environ, "ATLAS_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
-            "ATLAS_HEARTBEAT_TIMEOUT_SECONDS": str(HEARTBEAT_TIMEOUT_SECONDS)}
+            "ATLAS_HEARTBEAT_TIMEOUT_SECONDS": str(HEARTBEAT_TIMEOUT_SECONDS),
+            "ATLAS_SCHEDULER_INTERVAL_SECONDS": "1"}  # the test run turns the loop off; these workers run it
 
 
 def _tab_token(page: Page) -> str:
@@ -181,18 +212,18 @@ def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_si
             page_b.evaluate("window.__atlasNoReload = true")
             assert last_run.text_content() == run_a, "the tab lost its state when it moved from A to B"
 
-            # 3. The fleet falls due at once: one start per connection (A's is deduplicated onto its run).
-            def start(connection_id: uuid.UUID) -> str:
-                owner = connections[connection_id][0]
-                return start_operation(owner, "health_check", connection_id).outcome
-
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                outcomes = Counter(pool.map(start, connections))
-            assert outcomes == {"started": CUSTOMERS - 1, "deduplicated": 1}, outcomes
-
-            # Three workers; B's page shows A's run finish live.
-            for number in range(1, WORKERS + 1):
-                workers.append(start_worker(workdir / f"worker-{number}.log", _worker_env()))
+            # 3. The fleet's schedules are all due at once. Three workers start together, each with its scheduler
+            # loop (every second), and two `atlas scheduler tick` passes run beside them; B's page shows A's run
+            # (a person's, ahead of the scheduled ones) finish live.
+            due = _due_schedules()
+            assert len(due) == CUSTOMERS - 1 and first_connection not in due.values()
+            logs = [workdir / f"worker-{number}.log" for number in range(1, WORKERS + 1)]
+            workers.extend(spawn_worker(log, _worker_env()) for log in logs)
+            ticks = [scheduler_tick(workdir / f"tick-{number}.json") for number in (1, 2)]
+            for proc, log in zip(workers, logs, strict=True):
+                wait_until_consuming(proc, log)
+            for tick in ticks:
+                assert tick.wait(timeout=120) == 0, "atlas scheduler tick failed"
             expect(status_b).to_have_attribute("data-status", "succeeded", timeout=120_000)
             assert page_b.evaluate("window.__atlasNoReload === true"), "B's page was reloaded"
 
@@ -224,8 +255,23 @@ def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_si
         store.close()
 
     runs = _runs()
-    # Every connection (every due health check) produced exactly one run, and every run ended.
-    assert Counter(run["connection_id"] for run in runs) == Counter(list(connections)), "not one run per connection"
+    # Every due schedule produced exactly one run (and moved on to its next slot); the person's run is the only
+    # other one; every run ended.
+    scheduled = Counter(run["connection_id"] for run in runs if run["trigger"] == "schedule")
+    assert scheduled == Counter(due.values()), "not one run per due schedule"
+    assert [(str(run["id"]), run["connection_id"]) for run in runs if run["trigger"] != "schedule"] == \
+        [(run_a, first_connection)]
+    assert not _due_schedules(), "a schedule is still due"
+    with get_engine().connect() as conn:
+        started = conn.execute(text(
+            "SELECT count(*) FROM schedules s JOIN operation_runs r ON r.id = s.last_run_id "
+            "AND r.connection_id = s.connection_id WHERE s.last_outcome = 'started' AND s.id = ANY(:ids)"),
+            {"ids": list(due)}).scalar_one()
+    assert started == len(due)
+    # What the two `atlas scheduler tick` passes started is part of that, and neither started what the other did.
+    by_tick = [set(_tick_report(workdir / f"tick-{number}.json")["started"]) for number in (1, 2)]
+    assert not by_tick[0] & by_tick[1]
+    assert by_tick[0] | by_tick[1] <= {str(run["id"]) for run in runs if run["trigger"] == "schedule"}
     assert all(run["status"] in TERMINAL for run in runs), Counter(run["status"] for run in runs)
     by_end = Counter((run["status"], run["reason_code"]) for run in runs)
     lost = [run for run in runs if run["reason_code"] == "run.worker_lost"]
@@ -249,5 +295,6 @@ def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_si
         assert tokens.get(entra, 0) <= 1 and graph.get(entra, 0) <= graph_per_run, (tokens.get(entra),
                                                                                      graph.get(entra))
     assert set(tokens) <= set(entra_of.values()) and sum(tokens.values()) <= CUSTOMERS
-    print(f"\nscale-out: {CUSTOMERS} runs over {WORKERS} workers; {len(lost)} lost to the SIGKILL and reaped; all "
-          f"ended {settled_after:.1f} s after the kill; {graph_per_run} Graph requests per health check")
+    print(f"\nscale-out: {len(due)} due schedules + 1 person's run over {WORKERS} workers (the CLI passes started "
+          f"{len(by_tick[0])} and {len(by_tick[1])}); {len(lost)} lost to the SIGKILL and reaped; all ended "
+          f"{settled_after:.1f} s after the kill; {graph_per_run} Graph requests per health check")

@@ -88,12 +88,20 @@ class FleetSimulator:
         stop_process_group(self.proc, grace=5)
 
 
-def start_worker(log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """An `atlas worker` (two threads, its own reaper), as `atlas run --workers M` starts each of its M."""
-    proc = _start([ATLAS, "worker"], env, log)
+def spawn_worker(log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """An `atlas worker` (two threads, its reaper and its scheduler loop), as `atlas run --workers M` starts each of
+    its M; ``wait_until_consuming`` waits for it."""
+    return _start([ATLAS, "worker"], env, log)
+
+
+def wait_until_consuming(proc: subprocess.Popen[bytes], log: Path) -> None:
     wait_for(f"the worker logging to {log.name}", lambda: "consumer started" in log.read_text(errors="replace"),
              timeout=60, proc=proc, log=log)
-    return proc
+
+
+def scheduler_tick(log: Path) -> subprocess.Popen[bytes]:
+    """`atlas scheduler tick --json`: one more scheduling pass, beside the workers' loops."""
+    return _start([ATLAS, "scheduler", "tick", "--json"], dict(os.environ), log)
 
 
 @contextmanager
