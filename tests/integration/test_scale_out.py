@@ -174,7 +174,9 @@ def _assert_tabs_live_in_redis(store: redis.Redis, *pages: Page) -> None:
 
 def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_simulator: FleetSimulator,
                                              browser: Browser, workdir: Path) -> None:
+    began = time.monotonic()
     owners, connections, operator = _seed_fleet()
+    seeded = time.monotonic() - began
     first_connection = next(iter(connections))
     workers: list[subprocess.Popen[bytes]] = []
     balancer = SwitchProxy(0)
@@ -184,6 +186,7 @@ def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_si
     try:
         with web_process(workdir / "web-a.log", balancer.port) as port_a, \
                 web_process(workdir / "web-b.log", balancer.port) as port_b:
+            built = time.monotonic() - began - seeded
             # 1. The balancer sends everything to A: the operator presses "Check connection" there (the button
             # writes the run row and enqueues; no worker runs yet).
             balancer.switch(port_a)
@@ -217,6 +220,7 @@ def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_si
             # (a person's, ahead of the scheduled ones) finish live.
             due = _due_schedules()
             assert len(due) == CUSTOMERS - 1 and first_connection not in due.values()
+            fleet_due = time.monotonic()
             logs = [workdir / f"worker-{number}.log" for number in range(1, WORKERS + 1)]
             workers.extend(spawn_worker(log, _worker_env()) for log in logs)
             ticks = [scheduler_tick(workdir / f"tick-{number}.json") for number in (1, 2)]
@@ -239,6 +243,7 @@ def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_si
             wait_for("every run to end", lambda: _count("queued") + _count("running") == 0,
                      timeout=ALL_DONE_TIMEOUT, interval=0.5)
             settled_after = time.monotonic() - killed_at
+            fleet_seconds = time.monotonic() - fleet_due
             for survivor in workers[1:]:
                 assert survivor.poll() is None, "a surviving worker died"
             # The operator's tab, served by B for a minute of polls now, still holds what A set, never reloaded.
@@ -297,4 +302,5 @@ def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_si
     assert set(tokens) <= set(entra_of.values()) and sum(tokens.values()) <= CUSTOMERS
     print(f"\nscale-out: {len(due)} due schedules + 1 person's run over {WORKERS} workers (the CLI passes started "
           f"{len(by_tick[0])} and {len(by_tick[1])}); {len(lost)} lost to the SIGKILL and reaped; all ended "
-          f"{settled_after:.1f} s after the kill; {graph_per_run} Graph requests per health check")
+          f"{settled_after:.1f} s after the kill; {graph_per_run} Graph requests per health check; seeding "
+          f"{seeded:.0f} s, two web builds {built:.0f} s, due to all ended {fleet_seconds:.0f} s")
