@@ -11,9 +11,9 @@ One pass, in the order an operator would see it. The browser reaches the web pro
    shows A's run queued.
 3. The fleet's hourly health-check schedules (one per connection but the operator's) are all due at once. Three
    workers start together, each running its scheduler loop, and two `atlas scheduler tick` passes run beside
-   them; B's page shows A's run reach "succeeded" live, without a reload.
-4. While every worker thread is busy, one worker is SIGKILLed; a surviving worker's reaper fails its runs with
-   run.worker_lost, so none stays stuck.
+   them.
+4. While every worker thread holds a run, one worker is SIGKILLed; a surviving worker's reaper fails its runs with
+   run.worker_lost, so none stays stuck. B's page shows A's run reach "succeeded" live, without a reload.
 5. Every due schedule produced exactly one run and moved on; every run reaches an end state; no run was claimed
    twice (attempt) nor executed twice: the simulator counts the token and Graph requests per customer tenant, and
    each tenant (one connection, one run) saw exactly one run's worth.
@@ -216,8 +216,7 @@ def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_si
             assert last_run.text_content() == run_a, "the tab lost its state when it moved from A to B"
 
             # 3. The fleet's schedules are all due at once. Three workers start together, each with its scheduler
-            # loop (every second), and two `atlas scheduler tick` passes run beside them; B's page shows A's run
-            # (a person's, ahead of the scheduled ones) finish live.
+            # loop (every second), and two `atlas scheduler tick` passes run beside them.
             due = _due_schedules()
             assert len(due) == CUSTOMERS - 1 and first_connection not in due.values()
             fleet_due = time.monotonic()
@@ -226,18 +225,19 @@ def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_si
             ticks = [scheduler_tick(workdir / f"tick-{number}.json") for number in (1, 2)]
             for proc, log in zip(workers, logs, strict=True):
                 wait_until_consuming(proc, log)
-            for tick in ticks:
-                assert tick.wait(timeout=120) == 0, "atlas scheduler tick failed"
-            expect(status_b).to_have_attribute("data-status", "succeeded", timeout=120_000)
-            assert page_b.evaluate("window.__atlasNoReload === true"), "B's page was reloaded"
 
-            # 4. SIGKILL a worker while every worker thread holds a run (2 threads each: >= 5 running means the
-            # victim holds at least one).
-            wait_for("every worker busy", lambda: _count("running") >= 2 * WORKERS - 1, timeout=120, interval=0.05)
+            # 4. SIGKILL a worker while every worker thread holds a run (two threads each, so the victim holds two).
+            wait_for("every worker thread busy", lambda: _count("running") >= 2 * WORKERS, timeout=120,
+                     interval=0.02)
             victim = workers[0]
             os.killpg(victim.pid, signal.SIGKILL)
             victim.wait(timeout=10)
             killed_at = time.monotonic()
+            for tick in ticks:
+                assert tick.wait(timeout=120) == 0, "atlas scheduler tick failed"
+            # B's page shows A's run (a person's, ahead of the scheduled ones) finish live.
+            expect(status_b).to_have_attribute("data-status", "succeeded", timeout=120_000)
+            assert page_b.evaluate("window.__atlasNoReload === true"), "B's page was reloaded"
 
             # 5. Everything ends.
             wait_for("every run to end", lambda: _count("queued") + _count("running") == 0,
