@@ -44,16 +44,18 @@ def run_worker(workers: int) -> None:
     _check_contracts()
     import atlas_jobs.tasks  # noqa: F401  (registers the tasks)
     from atlas_jobs.huey_app import huey
+    from atlas_jobs.liveness import alive
     from atlas_jobs.reaper import start_reaper_thread
     from atlas_jobs.scheduler import start_scheduler_thread
 
     stop = threading.Event()
-    start_reaper_thread(stop)
-    start_scheduler_thread(stop)
-    try:
-        huey.create_consumer(workers=max(1, workers), worker_type="thread", check_worker_health=True).run()
-    finally:
-        stop.set()
+    with alive():  # first: the reaper must never see its own worker as "no worker alive"
+        start_reaper_thread(stop)
+        start_scheduler_thread(stop)
+        try:
+            huey.create_consumer(workers=max(1, workers), worker_type="thread", check_worker_health=True).run()
+        finally:
+            stop.set()
 
 
 BUN_BIN = ROOT / ".tools" / "node_modules" / ".bin"

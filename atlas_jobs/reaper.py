@@ -1,7 +1,8 @@
-"""The reaper loop each worker runs beside its consumer: stale runs fail, and their scopes free up.
+"""The reaper loop each worker runs beside its consumer: stale runs fail, their scopes free up, and queued runs
+whose job is missing from the queue are enqueued again (the outbox sweep).
 
-Every worker runs one; reaping is a compare-and-set update, so several at once do no harm, and a
-dead worker's runs are reaped by any live one.
+Every worker runs one; reaping is a compare-and-set update, so several at once do no harm, and a dead worker's
+runs are reaped by any live one. The sweep runs in one worker at a time (an advisory lock in the service).
 """
 
 from __future__ import annotations
@@ -9,10 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 
+from atlas_jobs import tasks
 from atlas_services.config import get_settings
-from atlas_services.runs import lifecycle
+from atlas_services.runs import lifecycle, outbox
 
 log = logging.getLogger(__name__)
+
+
+def reap_and_sweep() -> None:
+    lifecycle.reap()
+    outbox.sweep(tasks.run_ids_in_queue, tasks.deliver)
 
 
 def start_reaper_thread(stop: threading.Event, interval: float | None = None) -> threading.Thread:
@@ -20,11 +27,14 @@ def start_reaper_thread(stop: threading.Event, interval: float | None = None) ->
     period = interval if interval is not None else max(1.0, get_settings().heartbeat_timeout_seconds / 2)
 
     def loop() -> None:
-        while not stop.wait(period):
+        # A first pass at once: runs whose jobs were lost while no worker was up are enqueued again at start.
+        while True:
             try:
-                lifecycle.reap()
-            except Exception as exc:  # noqa: BLE001 - the database may be briefly away; try again next period
+                reap_and_sweep()
+            except Exception as exc:  # noqa: BLE001 - the database or Redis may be briefly away; try next period
                 log.warning("reaper pass failed: %s", type(exc).__name__)
+            if stop.wait(period):
+                return
 
     thread = threading.Thread(target=loop, name="atlas-reaper", daemon=True)
     thread.start()

@@ -49,9 +49,19 @@ class Settings(BaseSettings):
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
     heartbeat_seconds: int = Field(default=10, ge=1)
     heartbeat_timeout_seconds: int = Field(default=60, ge=5)
+    # A queued run fails with run.start_timeout only when no worker has been alive for this long; never for waiting.
     start_timeout_seconds: int = Field(default=600, ge=10)
     # How often each worker's scheduler loop starts the due schedules (0: no loop; `atlas scheduler tick` still works).
     scheduler_interval_seconds: int = Field(default=30, ge=0, le=3600)
+    # Runs of one suite tenant running at once, across all workers (0: no cap). A run over the cap stays queued
+    # and is offered again after tenant_cap_retry_seconds x (1 + its place in the tenant's line // cap), at most
+    # tenant_cap_retry_max_seconds.
+    tenant_run_cap: int = Field(default=0, ge=0)
+    tenant_cap_retry_seconds: float = Field(default=5.0, gt=0)
+    tenant_cap_retry_max_seconds: float = Field(default=60.0, gt=0)
+    # The reaper re-enqueues queued runs whose job is not in the queue (lost in a Redis flush, say) once they are
+    # this old, so a run whose job is being enqueued or handed to a worker right now is left alone.
+    outbox_grace_seconds: int = Field(default=15, ge=1)
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     # Comma-separated CIDRs of the reverse proxies in front of the web tier; only a request whose direct peer is
     # inside one has its client address read from X-Forwarded-For. Default: none (the peer is the client).

@@ -1,7 +1,8 @@
 """The start gate: start_operation (actor, authorization, audit, enqueue) beside a bare INSERT … ON CONFLICT + LPUSH.
 
 Every case goes through the real use case ``atlas_services.runs.start.start_operation`` on real PostgreSQL (a
-scratch database) with the real ``execute_run`` task enqueued by a real huey on Redis (a queue of its own). The
+scratch database) with the real ``execute_run`` task enqueued by a real huey on Redis (a queue of its own; since
+issue 13 huey's priority queue, so a ZADD at a person's priority where the floor keeps its LPUSH). The
 floor is the least any start gate could do, measured in the same run, interleaved with Atlas, through the same
 engine and pool (``atlas_services.db``) and the same Redis connection pool: one ``INSERT … ON CONFLICT DO NOTHING``
 on the active-scope index in its own transaction, then one ``LPUSH`` of a task-sized message when it inserted.
@@ -36,6 +37,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.pool import Pool
 
+from atlas_services.runs.outbox import PERSON_PRIORITY
 from bench._backing import scratch_database, scratch_redis
 from bench._measure import latency_ms, median_spread, percentile
 
@@ -313,11 +315,11 @@ def _bench_queue(redis_url: str) -> Iterator[tuple[Any, Any]]:
     Its own queue, so that no worker anywhere consumes the benchmark's jobs (the test suite's Redis is shared);
     the message each start pushes is the one ``atlas_jobs.tasks.enqueue_run`` pushes.
     """
-    from huey import RedisHuey
+    from huey import PriorityRedisHuey
 
     from atlas_jobs.tasks import execute_run
 
-    queue = RedisHuey(f"atlas-bench-{uuid.uuid4().hex[:8]}", url=redis_url)
+    queue = PriorityRedisHuey(f"atlas-bench-{uuid.uuid4().hex[:8]}", url=redis_url)  # as atlas_jobs.huey_app
     try:
         yield queue, queue.task(name=execute_run.name)(execute_run.func)
     finally:
@@ -336,8 +338,8 @@ def _seed(count: int, queue: Any, task: Any) -> World:
         create_user(session, email=email, password=uuid.uuid4().hex, tenant_name=tenant, role="operator")
     with session_scope() as session:
         actor = actor_for(session, email=email, tenant_name=tenant)
-    def enqueue(run_id: uuid.UUID) -> None:
-        task(str(run_id))
+    def enqueue(run_id: uuid.UUID) -> None:  # as atlas_jobs.tasks.enqueue_run: a person's run, ZADD at its priority
+        queue.enqueue(task.s(str(run_id), priority=PERSON_PRIORITY))
 
     message = queue.serialize_task(task.s(str(uuid.uuid4())))  # the floor pushes a message of the same size
     connections = [ProviderConnection(tenant_id=actor.tenant_id, display_name=f"Customer {i:04d}", cloud="simulator",

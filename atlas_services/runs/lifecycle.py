@@ -1,7 +1,7 @@
 """Run state transitions: compare-and-set updates, fenced by the lease token of the worker that claimed the run.
 
-    queued  -> running                         claim (a worker takes the lease)
-    queued  -> failed | cancelled              start timeout / queue failure, cancel
+    queued  -> running                         claim (a worker takes the lease; never past the tenant's cap)
+    queued  -> failed | cancelled              start timeout (no worker alive) / queue failure, cancel
     running -> succeeded | partially_succeeded | failed | cancelled   the lease holder finishes
     running -> failed                          the reaper, once the heartbeat is stale (run.worker_lost)
 
@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
-from sqlmodel import col
+from sqlalchemy import case, func, literal, select, text, tuple_, update
+from sqlmodel import Session, col
 
+from atlas_services import workers
 from atlas_services.config import get_settings
 from atlas_services.db import session_scope
-from atlas_services.models import OperationRun, RunStatus, utcnow
+from atlas_services.models import OperationRun, RunStatus, RunTrigger, utcnow
 from atlas_services.reasons import ReasonCode, reason
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,15 @@ class LeaseLost(Exception):
     """The run is no longer ours (reaped or finished elsewhere): stop without writing."""
 
 
+class TenantAtCap(Exception):
+    """The run's suite tenant already runs its cap of runs: the run stays queued; offer it again in ``retry_in`` s."""
+
+    def __init__(self, run_id: uuid.UUID, retry_in: float) -> None:
+        super().__init__(f"run {run_id} waits for a free slot of its tenant")
+        self.run_id = run_id
+        self.retry_in = retry_in
+
+
 @dataclass(frozen=True)
 class Claim:
     run_id: uuid.UUID
@@ -60,10 +70,17 @@ class Claim:
 
 
 def claim(run_id: uuid.UUID) -> Claim | None:
-    """queued -> running with a fresh lease; None when the run is not queued any more."""
+    """queued -> running with a fresh lease; None when the run is not queued any more.
+
+    With a tenant cap (ATLAS_TENANT_RUN_CAP), raises TenantAtCap instead of claiming when the run's tenant already
+    runs that many; the run stays queued.
+    """
     lease = uuid.uuid4()
-    now = utcnow()
+    cap = get_settings().tenant_run_cap
     with session_scope() as session:
+        if cap and not _slot_free(session, run_id, cap):
+            return None
+        now = utcnow()  # after the slot is ours: a capped tenant's runs start after the one before finished
         row = session.execute(
             update(OperationRun)
             .where(col(OperationRun.id) == run_id, col(OperationRun.status) == RunStatus.QUEUED)
@@ -76,6 +93,45 @@ def claim(run_id: uuid.UUID) -> Claim | None:
     if row is None:
         return None
     return Claim(run_id, lease, *row)
+
+
+# A person's run is ahead of every scheduled run of its tenant in the tenant's line for a slot.
+_LINE = case((col(OperationRun.trigger) == RunTrigger.PERSON.value, 0), else_=1)
+
+
+def _slot_free(session: Session, run_id: uuid.UUID, cap: int) -> bool:
+    """True when the run may be claimed under its tenant's cap; False when it is not queued; else TenantAtCap.
+
+    Race-safe: the count and the claim's update happen under a per-tenant advisory lock held to the commit, so of
+    two workers claiming runs of one tenant with one slot left, the second counts the first's run as running.
+    """
+    run = session.execute(
+        select(col(OperationRun.tenant_id), col(OperationRun.trigger), col(OperationRun.created_at))
+        .where(col(OperationRun.id) == run_id, col(OperationRun.status) == RunStatus.QUEUED)).first()
+    if run is None:
+        return False
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                    {"key": f"atlas.tenant_run_cap:{run.tenant_id}"})
+    running = session.execute(
+        select(func.count()).select_from(OperationRun)
+        .where(col(OperationRun.tenant_id) == run.tenant_id, col(OperationRun.status) == RunStatus.RUNNING)
+    ).scalar_one()
+    if running < cap:
+        return True
+    mine = tuple_(literal(0 if run.trigger == RunTrigger.PERSON else 1), literal(run.created_at), literal(run_id))
+    ahead = session.execute(
+        select(func.count()).select_from(OperationRun)
+        .where(col(OperationRun.tenant_id) == run.tenant_id, col(OperationRun.status) == RunStatus.QUEUED,
+               tuple_(_LINE, col(OperationRun.created_at), col(OperationRun.id)) < mine)
+    ).scalar_one()
+    raise TenantAtCap(run_id, cap_retry_delay(ahead, cap))
+
+
+def cap_retry_delay(ahead: int, cap: int) -> float:
+    """Seconds until a run held back by its tenant's cap is offered again: the further back in its tenant's line,
+    the longer, so 1,000 waiting runs do not all come back every few seconds; the front of the line comes soonest."""
+    settings = get_settings()
+    return min(settings.tenant_cap_retry_max_seconds, settings.tenant_cap_retry_seconds * (1 + ahead // cap))
 
 
 def transition(run_id: uuid.UUID, to: RunStatus, *, lease: uuid.UUID | None = None, **values: Any) -> bool:
@@ -154,9 +210,13 @@ class ReapReport:
 
 
 def reap(now: datetime | None = None) -> ReapReport:
-    """Fail running runs whose heartbeat is stale and queued runs no worker picked up, freeing their scopes."""
+    """Fail running runs whose heartbeat is stale, and queued runs only when no worker has been alive for the start
+    timeout (waiting behind other runs never fails a run), freeing their scopes."""
     settings = get_settings()
     now = now or utcnow()
+    start_cutoff = now - timedelta(seconds=settings.start_timeout_seconds)
+    last_alive = workers.last_alive_at()
+    no_worker = last_alive is None or last_alive < start_cutoff
     lost, timed_out = reason(ReasonCode.RUN_WORKER_LOST), reason(ReasonCode.RUN_START_TIMEOUT)
     with session_scope() as session:
         stale = session.execute(
@@ -166,13 +226,16 @@ def reap(now: datetime | None = None) -> ReapReport:
                    < now - timedelta(seconds=settings.heartbeat_timeout_seconds))
             .values(status=RunStatus.FAILED, lease_token=None, finished_at=now, reason_code=lost.code,
                     message=lost.message, remediation=lost.remediation))
-        never_started = session.execute(
-            update(OperationRun)
-            .where(col(OperationRun.status) == RunStatus.QUEUED,
-                   col(OperationRun.created_at) < now - timedelta(seconds=settings.start_timeout_seconds))
-            .values(status=RunStatus.FAILED, finished_at=now, reason_code=timed_out.code,
-                    message=timed_out.message, remediation=timed_out.remediation))
-        report = ReapReport(stale.rowcount, never_started.rowcount)  # type: ignore[attr-defined]
+        never_started = 0
+        if no_worker:
+            never_started = session.execute(
+                update(OperationRun)
+                .where(col(OperationRun.status) == RunStatus.QUEUED, col(OperationRun.created_at) < start_cutoff)
+                .values(status=RunStatus.FAILED, finished_at=now, reason_code=timed_out.code,
+                        message=timed_out.message, remediation=timed_out.remediation)
+            ).rowcount  # type: ignore[attr-defined]
+        report = ReapReport(stale.rowcount, never_started)  # type: ignore[attr-defined]
+    workers.prune(now)
     if report.worker_lost or report.start_timeout:
         log.warning("reaper: %d run(s) lost their worker, %d never started", report.worker_lost,
                     report.start_timeout)

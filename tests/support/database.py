@@ -10,7 +10,7 @@ from atlas_cli.demo import seed_demo
 from atlas_services.db import get_engine
 
 TABLES = ["audit_events", "schedules", "schedule_policies", "operation_runs", "provider_credentials",
-          "provider_connections", "user_sessions", "memberships", "users", "tenants"]
+          "provider_connections", "user_sessions", "memberships", "users", "tenants", "worker_processes"]
 
 
 def empty_tables(*, login_attempts: bool = False) -> None:

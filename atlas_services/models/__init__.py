@@ -1,0 +1,39 @@
+"""Tables (DESIGN.md §5), one module per area; importing this package registers every table on SQLModel.metadata.
+Schema changes go through Alembic migrations, never ``create_all``."""
+
+from atlas_services.models.core import (
+    ACTIVE_RUN_PREDICATE,
+    ACTIVE_RUN_STATUSES,
+    FINISHED_RUN_STATUSES,
+    AppRegistrationCredential,
+    AuditEvent,
+    Cloud,
+    ComplianceSnapshot,
+    CredentialKind,
+    HealthStatus,
+    InventoryItem,
+    InventoryKind,
+    Invitation,
+    LoginAttempt,
+    Membership,
+    OperationRun,
+    ProviderConnection,
+    ProviderCredential,
+    Role,
+    RunStatus,
+    RunTrigger,
+    Tenant,
+    TenantChangeStamp,
+    User,
+    UserSession,
+    utcnow,
+)
+from atlas_services.models.fleet import Schedule, SchedulePolicy, WorkerProcess
+
+__all__ = [
+    "ACTIVE_RUN_PREDICATE", "ACTIVE_RUN_STATUSES", "FINISHED_RUN_STATUSES", "AppRegistrationCredential", "AuditEvent",
+    "Cloud", "ComplianceSnapshot", "CredentialKind", "HealthStatus", "InventoryItem", "InventoryKind", "Invitation",
+    "LoginAttempt", "Membership", "OperationRun", "ProviderConnection", "ProviderCredential", "Role", "RunStatus",
+    "RunTrigger", "Schedule", "SchedulePolicy", "Tenant", "TenantChangeStamp", "User", "UserSession",
+    "WorkerProcess", "utcnow",
+]
