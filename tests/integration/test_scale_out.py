@@ -16,7 +16,8 @@ One pass, in the order an operator would see it. The browser reaches the web pro
    run.worker_lost, so none stays stuck. B's page shows A's run reach "succeeded" live, without a reload.
 5. Every due schedule produced exactly one run and moved on; every run reaches an end state; no run was claimed
    twice (attempt) nor executed twice: the simulator counts the token and Graph requests per customer tenant, and
-   each tenant (one connection, one run) saw exactly one run's worth.
+   each tenant (one connection, one run) saw exactly one run's worth. The tabs' state is in Redis, and neither
+   session token nor password is.
 
 Every Graph answer is slowed (a fault in the fleet's scenario) so runs are in flight long enough to kill a worker
 in the middle of some; the test takes about three minutes here, the two web builds included.
@@ -47,8 +48,10 @@ from atlas_services.config import get_settings
 from atlas_services.db import get_engine
 from atlas_services.errors import NotFound
 from atlas_services.schedules.manage import clear_schedule, set_schedule
+from atlas_services.sessions import SESSION_COOKIE
 from atlas_sim.fleet import fleet_connection_seeds
 from tests.support.browser import PAGE_TIMEOUT_MS, open_signed_in_page
+from tests.support.canary import encodings, redis_text
 from tests.support.factories import PASSWORD, create_connection, make_actor
 from tests.support.scale import (
     FleetSimulator,
@@ -172,6 +175,18 @@ def _assert_tabs_live_in_redis(store: redis.Redis, *pages: Page) -> None:
             f"{page.url}: no state in Redis"
 
 
+def _assert_no_sign_in_secret_in_redis(*pages: Page) -> None:
+    """Now that the tabs' state lives in Redis: neither the session tokens nor the password typed at sign-in are
+    there, in any encoding (only the token's digest is kept)."""
+    tokens = [cookie["value"] for page in pages for cookie in page.context.cookies()
+              if cookie["name"].endswith(SESSION_COOKIE)]
+    assert len(tokens) == len(pages), "a tab has no session cookie"
+    stored = redis_text()
+    for secret in [*tokens, PASSWORD]:
+        found = [name for name, encoded in encodings(secret).items() if encoded in stored]
+        assert not found, f"a sign-in secret is in Redis ({', '.join(found)})"
+
+
 def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_simulator: FleetSimulator,
                                              browser: Browser, workdir: Path) -> None:
     began = time.monotonic()
@@ -249,6 +264,7 @@ def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_si
             # The operator's tab, served by B for a minute of polls now, still holds what A set, never reloaded.
             assert last_run.text_content() == run_a and page_a.evaluate("window.__atlasNoReload === true")
             _assert_tabs_live_in_redis(store, page_a, page_b)
+            _assert_no_sign_in_secret_in_redis(page_a, page_b)
             assert balancer.accepted[port_a] == served_by_a, "the drained web process A was still sent requests"
     finally:
         for page in pages:
