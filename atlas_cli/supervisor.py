@@ -76,7 +76,20 @@ def web_environment() -> dict[str, str]:
         registry = _npm_registry()
         if registry:
             env["NPM_CONFIG_REGISTRY"] = registry
+    env.update(shared_state_environment(env))
     return env
+
+
+def shared_state_environment(env: dict[str, str]) -> dict[str, str]:
+    """Where Reflex keeps the tabs' state: in Redis when Atlas has one, so several `atlas web` processes (and the
+    several workers Reflex starts in one process when it has Redis) serve any tab; else on disk, one worker.
+
+    An explicit ``REFLEX_REDIS_URL`` (a Redis database of its own) or ``REFLEX_STATE_MANAGER_MODE`` wins.
+    """
+    redis_url = get_settings().redis_url
+    if not redis_url or env.get("REFLEX_REDIS_URL") or env.get("REFLEX_STATE_MANAGER_MODE"):
+        return {}
+    return {"REFLEX_REDIS_URL": redis_url}
 
 
 def _npm_registry() -> str | None:
@@ -147,8 +160,18 @@ def spawn(args: list[str], env: dict[str, str], log_path: Path | None = None) ->
     return subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, stdout=out, stderr=out)
 
 
-def run_all() -> int:
-    """`atlas run`: the embedded default of DESIGN.md §11."""
+def spawn_workers(env: dict[str, str], data_dir: Path, count: int) -> list[subprocess.Popen[bytes]]:
+    """``count`` `atlas worker` processes, each in its own process group with its own log (worker-N.log).
+
+    Processes, not more threads in one: a worker that dies (a crash, an OOM kill) takes only its own runs with it,
+    and the reaper in the survivors fails those (run.worker_lost).
+    """
+    atlas = str(Path(sys.executable).with_name("atlas"))
+    return [spawn([atlas, "worker"], env, data_dir / f"worker-{number}.log") for number in range(1, count + 1)]
+
+
+def run_all(workers: int = 1) -> int:
+    """`atlas run`: the embedded default of DESIGN.md §11, with ``workers`` worker processes."""
     signal.signal(signal.SIGTERM, _interrupt)
     settings = get_settings()
     refuse_development_key(settings)  # the worker and web children would refuse it too, after a database start
@@ -162,7 +185,7 @@ def run_all() -> int:
         env["ATLAS_DATABASE_URL"] = os.environ["ATLAS_DATABASE_URL"] = database_url
         get_settings.cache_clear()
         try:
-            return _run_children(env, data_dir, children)
+            return _run_children(env, data_dir, children, workers)
         finally:
             for child in reversed(children):
                 stop_process_group(child)
@@ -172,7 +195,8 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _run_children(env: dict[str, str], data_dir: Path, children: list[subprocess.Popen[bytes]]) -> int:
+def _run_children(env: dict[str, str], data_dir: Path, children: list[subprocess.Popen[bytes]],
+                  workers: int) -> int:
     # Lazy: Alembic adds about 0.2 s to every `atlas` start, `--help` included; only migrating needs it.
     from atlas_services.migrations import upgrade
 
@@ -183,7 +207,7 @@ def _run_children(env: dict[str, str], data_dir: Path, children: list[subprocess
     made = seed_demo()
     sim_port = int(settings.simulator_url.rsplit(":", 1)[1].split("/")[0])
     children.append(spawn([atlas, "simulator", "--port", str(sim_port)], env, data_dir / "simulator.log"))
-    children.append(spawn([atlas, "worker"], env, data_dir / "worker.log"))
+    children.extend(spawn_workers(env, data_dir, workers))
     print("building and starting the web UI (the first run builds the frontend: a few minutes) ...", flush=True)
     web = spawn(web_command(settings.web_port), env, data_dir / "web.log")
     children.append(web)
@@ -196,11 +220,16 @@ def _run_children(env: dict[str, str], data_dir: Path, children: list[subprocess
         print(f"  {user['role']:<9} {user['email']:<28} password: {user['password']}")
     print(f"\nLogs in {data_dir}. Press Ctrl-C to stop everything.", flush=True)
     try:
-        while all(child.poll() is None for child in children):
-            time.sleep(1)
+        dead = watch(children)
     except KeyboardInterrupt:
         print("\nstopping ...", flush=True)
         return 0
-    dead = [child.args for child in children if child.poll() is not None]
     print(f"error: a process stopped unexpectedly: {dead}; see the logs in {data_dir}", file=sys.stderr)
     return 1
+
+
+def watch(children: list[subprocess.Popen[bytes]], interval: float = 1.0) -> list[object]:
+    """Wait until any child exits (one dying stops them all); returns the commands of those that exited."""
+    while all(child.poll() is None for child in children):
+        time.sleep(interval)
+    return [child.args for child in children if child.poll() is not None]

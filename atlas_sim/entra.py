@@ -133,6 +133,7 @@ async def token(request: Request) -> JSONResponse:
     tenant = state.scenario.tenant(ref)
     if tenant is None:
         return _tenant_not_found(request, ref, at_discovery=False)
+    state.token_requests_by_tenant[tenant.id] += 1
     if tenant.discovery.other_cloud:
         return _refused(request, ENTRA_REFUSALS["wrong_cloud_endpoint"], tenant=tenant)
     form = dict(parse_qsl((await request.body()).decode("utf-8", errors="replace"), keep_blank_values=True))

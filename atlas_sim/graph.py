@@ -495,6 +495,7 @@ async def dispatch(request: Request) -> Response:
     caller = _authenticate(request)
     if isinstance(caller, JSONResponse):
         return caller
+    state.graph_requests_by_tenant[caller.tenant.id] += 1
     if request.method != "GET":
         return graph_error(request, 405, "Request_BadRequest",
                            "Specified HTTP method is not allowed for the request target.")

@@ -15,7 +15,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from atlas_sim import consent, entra, graph
+from atlas_sim import consent, entra, graph, stats
 from atlas_sim.faults import FaultBook
 from atlas_sim.scenario import FaultSpec, Scenario, load_scenario, parse_faults
 from atlas_sim.state import RequestIdMiddleware, SimState
@@ -28,15 +28,15 @@ def create_app(scenario: Scenario | str | Path | None = None) -> Starlette:
     """A simulator app for ``scenario`` (a loaded Scenario, a path, or None for the demo)."""
     loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     # Graph routes first: "/v1.0/..." would otherwise match the Entra "/{tenant}/..." patterns.
-    app = Starlette(routes=[*graph.ROUTES, *entra.ROUTES, *consent.ROUTES],
+    app = Starlette(routes=[*stats.ROUTES, *graph.ROUTES, *entra.ROUTES, *consent.ROUTES],
                     middleware=[Middleware(RequestIdMiddleware)])
     app.state.sim = SimState(scenario=loaded)
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, scenario_path: str | Path | None = None) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8765, scenario: Scenario | str | Path | None = None) -> None:
     """Serve until interrupted (what `atlas simulator` and `python -m atlas_sim` run)."""
-    app = create_app(scenario_path)
+    app = create_app(scenario)
     log.info("simulator serving scenario '%s' on http://%s:%s", app.state.sim.scenario.name, host, port)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -4,6 +4,7 @@ for the response headers real Microsoft endpoints send."""
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +40,9 @@ class SimState:
     pages: PageCache = field(default_factory=PageCache)
     graph_requests: int = 0
     token_requests: int = 0
+    # Per Entra tenant id (what /_sim/stats reports): a run executed twice shows up as twice the requests.
+    token_requests_by_tenant: Counter[str] = field(default_factory=Counter)
+    graph_requests_by_tenant: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.faults = FaultBook(self.scenario)

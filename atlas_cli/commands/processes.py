@@ -36,12 +36,17 @@ def web() -> None:
 def simulator(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
     scenario: Annotated[str | None, typer.Option(help="Scenario YAML (default: the demo).")] = None,
+    fleet: Annotated[int | None, typer.Option(min=1, max=5000, help="Serve N customer tenants (atlas_sim.fleet) "
+                                                                    "instead of a scenario.")] = None,
 ) -> None:
     """Serve the Microsoft cloud simulator."""
     # Lazy: the simulator's server and scenario models add about 0.25 s to every `atlas` start.
+    from atlas_sim.fleet import fleet_scenario
     from atlas_sim.server import serve
 
-    serve("127.0.0.1", port, scenario)
+    if fleet is not None and scenario is not None:
+        raise typer.BadParameter("give --scenario or --fleet, not both")
+    serve("127.0.0.1", port, fleet_scenario(fleet) if fleet is not None else scenario)
 
 
 @processes_app.command("demo")
@@ -58,7 +63,9 @@ def demo(as_json: Json = False) -> None:
 
 @processes_app.command("run")
 @declares(SYSTEM)
-def run() -> None:
-    """Run everything on this machine: database, simulator, worker and web UI, with demo data."""
+def run(
+    workers: Annotated[int, typer.Option(min=1, max=32, help="Worker processes (each an `atlas worker`).")] = 1,
+) -> None:
+    """Run everything on this machine: database, simulator, workers and web UI, with demo data."""
     with guarded(False):
-        raise typer.Exit(run_all())
+        raise typer.Exit(run_all(workers))

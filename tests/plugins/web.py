@@ -11,8 +11,6 @@ Playwright never downloads a browser here: it drives /usr/bin/chromium (or ATLAS
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import http.client
 import os
 import shutil
@@ -22,7 +20,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +27,9 @@ import pytest
 
 from atlas_cli.supervisor import BUN_BIN, stop_process_group, web_command, web_environment
 from tests.support.browser import HOME_URL, PAGE_TIMEOUT_MS, WEB_LOGS
+from tests.support.web_build import START_TIMEOUT
+from tests.support.web_build import build_turn as _build_turn
+from tests.support.web_build import tail as _tail
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -45,8 +45,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-# A cold first build installs the frontend packages from the npm registry; later starts take seconds.
-START_TIMEOUT = float(os.environ.get("ATLAS_WEB_START_TIMEOUT", "420"))
 STOP_GRACE = 5.0
 
 
@@ -132,25 +130,6 @@ def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             stop_process_group(proc, grace=STOP_GRACE)
         if web_dir is not None:
             shutil.rmtree(web_dir, ignore_errors=True)
-
-
-@contextmanager
-def _build_turn() -> Iterator[None]:
-    """An exclusive lock, per checkout, held while one web app builds and starts."""
-    digest = hashlib.sha256(str(ROOT).encode()).hexdigest()[:16]
-    with open(Path(tempfile.gettempdir()) / f"atlas-web-build-{digest}.lock", "wb") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 @pytest.fixture(scope="session")
