@@ -85,7 +85,12 @@ def run_tick(*, enqueue: Callable[[uuid.UUID], None], now: datetime | None = Non
     with connection_scope() as db:
         due = [row.id for row in db.execute(_DUE_IN_TURNS, {"now": now, "limit": limit})]
     for schedule_id in due:
-        outcome = _claim_and_start(schedule_id, now)
+        try:
+            outcome = _claim_and_start(schedule_id, now)
+        except Exception as exc:  # noqa: BLE001 - one broken schedule must not hold up every schedule after it
+            log.warning("scheduler: schedule %s failed: %s", schedule_id, type(exc).__name__)
+            report.skipped.append(Skip(schedule_id, ReasonCode.INTERNAL_UNEXPECTED.value))
+            continue
         if outcome is None:
             continue  # another pass has it, or has just started it
         reason, run_id = outcome

@@ -228,3 +228,21 @@ def test_twenty_concurrent_passes_start_exactly_one_run_per_due_schedule(db: Non
     with session_scope() as session:
         assert session.exec(select(func.count()).select_from(Schedule).where(
             col(Schedule.id).in_(due), col(Schedule.last_outcome) == "started")).one() == len(due)
+
+
+def test_a_broken_schedule_does_not_hold_up_the_ones_after_it(db: None) -> None:
+    owner = make_actor("owner")
+    first, second = create_connection(owner), create_connection(owner)
+    _nothing_due()
+    broken, fine = _schedule(owner, first.id), _schedule(owner, second.id)
+    _make_due(broken, slot_at=utcnow() - timedelta(minutes=5))  # the more overdue: taken first
+    with get_engine().begin() as conn:  # a time zone this machine's tz database does not know (say, after an update)
+        conn.execute(text("UPDATE schedules SET every_seconds = NULL, daily_at = '02:00', time_zone = 'Gone/Zone' "
+                          "WHERE id = :id"), {"id": broken})
+
+    report = run_tick(enqueue=Enqueued())
+
+    assert report.skipped == [Skip(broken, "internal.unexpected")]
+    (run,) = _runs()
+    assert report.started == [run.id] and run.connection_id == second.id
+    assert _row(fine).last_outcome == "started" and _row(broken).last_outcome is None  # nothing of it was written
