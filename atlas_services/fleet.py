@@ -183,7 +183,9 @@ _ANY_FAILING = sa.func.jsonb_path_exists(_connections.c.health_details,
 
 _SORT_KEYS: dict[str, Any] = {
     "name": _connections.c.display_name,
-    "health": _connections.c.health_status,
+    # Worst first: unhealthy, then not known, then healthy.
+    "health": sa.case({HealthStatus.UNHEALTHY.value: 0, HealthStatus.UNKNOWN.value: 1},
+                      value=_connections.c.health_status, else_=2),
     "last_checked": _connections.c.last_checked_at,
     "expires": _active_credential.c.expires_at,
     "last_inventory": _connections.c.last_inventory_at,

@@ -140,6 +140,8 @@ def test_sorting_and_paging(fleet_of_six: Actor) -> None:
     assert [e.connection.name for e in by_name_desc.entries][:2] == ["foxtrot", "echo"]
     by_expiry = [e.connection.name for e in fleet_page(owner, FleetQuery(sort="expires")).entries]
     assert by_expiry == ["charlie", "bravo", "echo", "alpha", "delta", "foxtrot"]  # soonest first, none last
+    by_health = [e.connection.name for e in fleet_page(owner, FleetQuery(sort="health")).entries]
+    assert by_health == ["charlie", "delta", "foxtrot", "alpha", "bravo", "echo"]  # worst first
     by_inventory = [e.connection.name for e in fleet_page(owner, FleetQuery(sort="last_inventory",
                                                                             descending=True)).entries]
     assert by_inventory == ["alpha", "bravo", "echo", "charlie", "delta", "foxtrot"]  # newest first, never last
