@@ -21,7 +21,8 @@ def cards_on_narrow_screens() -> dict[str, object]:
     """The style that turns a Radix table's rows into stacked cards on narrow screens (pass as ``style``)."""
     return {NARROW: {
         "border": "none", "background": "transparent", "box_shadow": "none",
-        "& table, & tbody": {"display": "block", "width": "100%"},
+        # Radix gives the <table> height 0 (a table grows to its rows anyway; a block does not).
+        "& table, & tbody": {"display": "block", "width": "100%", "height": "auto"},
         "& thead": {"display": "none"},
         "& tr": {"display": "block", "border": "1px solid var(--gray-a6)", "border_radius": "var(--radius-3)",
                  "margin_bottom": "0.75em", "padding": "0.5em", "background": "var(--color-panel-solid)"},

@@ -155,9 +155,11 @@ def _column_header(title: str, sort: str) -> rx.Component:
 
 
 def _count_link(count: rx.Var[int], label: str, which: str, colour: str) -> rx.Component:
-    return rx.link(rx.text.strong(count), " ", label, size="2", color_scheme=colour, cursor="pointer",
-                   white_space="nowrap", on_click=ConnectionsState.show_count(which),
-                   custom_attrs={"data-testid": f"count-{which}", "data-count": count, "role": "button"})
+    # A button that looks like a link: rx.link would render href="#", and following it reloads the page's state.
+    return rx.button(rx.text.strong(count), label, variant="ghost", size="2", color_scheme=colour,
+                     white_space="nowrap", text_decoration="underline", text_underline_offset="3px",
+                     on_click=ConnectionsState.show_count(which),
+                     custom_attrs={"data-testid": f"count-{which}", "data-count": count})
 
 
 def _counts() -> rx.Component:
