@@ -26,8 +26,9 @@ def cards_on_narrow_screens() -> dict[str, object]:
         "& thead": {"display": "none"},
         "& tr": {"display": "block", "border": "1px solid var(--gray-a6)", "border_radius": "var(--radius-3)",
                  "margin_bottom": "0.75em", "padding": "0.5em", "background": "var(--color-panel-solid)"},
-        "& td": {"display": "block", "box_shadow": "none", "padding": "0.25em 0.5em", "min_width": "0",
-                 "overflow_wrap": "anywhere"},
+        # Radix cells have a fixed height (a minimum in a table row, a clip in a block).
+        "& td": {"display": "block", "height": "auto", "box_shadow": "none", "padding": "0.25em 0.5em",
+                 "min_width": "0", "overflow_wrap": "anywhere"},
     }}
 
 

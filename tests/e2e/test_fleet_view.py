@@ -150,6 +150,9 @@ def test_connections_and_operations_fit_a_phone_and_a_desktop(
             expect(rows.first.locator(".card-label").first).to_be_visible()
         else:
             expect(header_cells).to_be_visible()
+        page.evaluate("window.scrollTo(0, 0)")
+        shots.append(tmp_path / f"connections-{name}-{width}-top.png")
+        page.screenshot(path=str(shots[-1]))
         shots.append(tmp_path / f"connections-{name}-{width}.png")
         page.screenshot(path=str(shots[-1]), full_page=True)
 
@@ -164,6 +167,9 @@ def test_connections_and_operations_fit_a_phone_and_a_desktop(
             _inside_screen(page, row.get_by_test_id("run-link"))
         for test_id in ("filter-connection", "filter-status", "filter-operation"):
             _inside_screen(page, page.get_by_test_id(test_id))
+        page.evaluate("window.scrollTo(0, 0)")
+        shots.append(tmp_path / f"operations-{name}-{width}-top.png")
+        page.screenshot(path=str(shots[-1]))
         shots.append(tmp_path / f"operations-{name}-{width}.png")
         page.screenshot(path=str(shots[-1]), full_page=True)
     print("\nscreenshots:", *map(str, shots), sep="\n  ")

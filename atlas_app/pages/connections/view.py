@@ -96,10 +96,13 @@ def _actions(row: ConnectionRow) -> rx.Component:
                 _delete_button(row),
             ),
         ),
-        gap="2",
+        spacing="2",
         wrap="wrap",
         custom_attrs={"data-testid": "connection-actions", "data-connection-id": row.id},
     )
+
+
+_GUID_BREAK = ["break-all", "break-all", "normal"]  # a GUID may break anywhere on a phone only
 
 
 def _connection_row_view(row: ConnectionRow) -> rx.Component:
@@ -120,8 +123,8 @@ def _connection_row_view(row: ConnectionRow) -> rx.Component:
         labelled_cell(
             "Microsoft ids",
             rx.vstack(
-                rx.text("Tenant ", row.entra_tenant_id, size="1", font_family="monospace", word_break="break-all"),
-                rx.text("Client ", row.client_id, size="1", font_family="monospace", word_break="break-all"),
+                rx.text("Tenant ", row.entra_tenant_id, size="1", font_family="monospace", word_break=_GUID_BREAK),
+                rx.text("Client ", row.client_id, size="1", font_family="monospace", word_break=_GUID_BREAK),
                 spacing="1",
             ),
         ),
@@ -141,7 +144,8 @@ _COLUMNS = (("Name", "name"), ("Cloud", "cloud"), ("Microsoft ids", ""), ("Crede
 
 def _column_header(title: str, sort: str) -> rx.Component:
     if not sort:
-        return rx.table.column_header_cell(title)
+        return rx.table.column_header_cell(rx.text(title, size="1", weight="medium", color_scheme="gray",
+                                                   white_space="nowrap"))
     arrow = rx.cond(ConnectionsState.sort_column == sort,
                     rx.cond(ConnectionsState.sort_descending, rx.icon("arrow_down", size=12),
                             rx.icon("arrow_up", size=12)),
@@ -156,8 +160,9 @@ def _column_header(title: str, sort: str) -> rx.Component:
 
 def _count_link(count: rx.Var[int], label: str, which: str, colour: str) -> rx.Component:
     # A button that looks like a link: rx.link would render href="#", and following it reloads the page's state.
-    return rx.button(rx.text.strong(count), label, variant="ghost", size="2", color_scheme=colour,
-                     white_space="nowrap", text_decoration="underline", text_underline_offset="3px",
+    return rx.button(rx.text.strong(count), label, variant="ghost", size="2", color_scheme=colour, margin="0",
+                     padding_x="0.25em", white_space="nowrap", text_decoration="underline",
+                     text_underline_offset="3px",
                      on_click=ConnectionsState.show_count(which),
                      custom_attrs={"data-testid": f"count-{which}", "data-count": count})
 
@@ -172,7 +177,7 @@ def _counts() -> rx.Component:
         _count_link(ConnectionsState.count_expiring, f"expiring within {EXPIRY_WARNING_DAYS} days", "expiring",
                     "amber"), dot,
         _count_link(ConnectionsState.count_never_checked, "never checked", "never_checked", "gray"),
-        gap="2",
+        spacing="2",
         wrap="wrap",
         align="center",
         custom_attrs={"data-testid": "fleet-counts"},
@@ -208,7 +213,7 @@ def _filters() -> rx.Component:
         _select("filter-failing", s.filter_failing, s.filter_by_failing,
                 [(ALL, "Any readiness"), (ANY_CAPABILITY, "Any capability blocked"),
                  *((c, f"{op_label(c)} blocked") for c in CAPABILITY_FILTERS if c != ANY_CAPABILITY)]),
-        gap="2",
+        spacing="2",
         wrap="wrap",
         align="center",
         custom_attrs={"data-testid": "fleet-filters"},
@@ -252,7 +257,7 @@ def _pager() -> rx.Component:
                 custom_attrs={"data-testid": "fleet-page"}),
         rx.button("Next", variant="soft", size="1", disabled=s.page_number >= s.page_count, on_click=s.next_page,
                   custom_attrs={"data-testid": "fleet-next"}),
-        gap="3",
+        spacing="3",
         align="center",
         wrap="wrap",
         width="100%",
@@ -303,7 +308,7 @@ def _no_connections() -> rx.Component:
 def _fleet() -> rx.Component:
     return rx.vstack(
         _counts(),
-        rx.flex(_filters(), rx.spacer(), _check_all_button(), gap="2", wrap="wrap", align="center", width="100%"),
+        rx.flex(_filters(), rx.spacer(), _check_all_button(), spacing="2", wrap="wrap", align="center", width="100%"),
         _connections_table(),
         rx.cond(ConnectionsState.count_total > 0, _pager()),
         spacing="3",
