@@ -175,8 +175,7 @@ def _path(expression: str) -> Any:
 
 
 # The capabilities the last health check found blocked: a JSON array computed in the row's own statement.
-_FAILING = sa.func.jsonb_path_query_array(
-    _connections.c.health_details, _path('$.readiness.keyvalue() ? (@.value.status == "blocked").key'))
+_FAILING_PATH = _path('$.readiness.keyvalue() ? (@.value.status == "blocked").key')
 _ANY_FAILING = sa.func.jsonb_path_exists(_connections.c.health_details,
                                          _path('$.readiness.* ? (@.status == "blocked")'))
 
@@ -200,7 +199,7 @@ _ROW_COLUMNS = (
     _connections.c.client_id, _connections.c.is_default, _connections.c.enabled, _connections.c.health_status,
     _connections.c.health_reason_code, _connections.c.last_checked_at, _active_credential.c.hint,
     _active_credential.c.kind, _active_credential.c.expires_at, _connections.c.last_inventory_at,
-    _FAILING.label("failing"), sa.func.count().over().label("matched"),
+    _connections.c.health_details, sa.func.count().over().label("matched"),
 )
 
 
@@ -213,8 +212,14 @@ def _page_statement(query: FleetQuery, now: datetime) -> Any:
     if query.sort != "name":
         order.append(_connections.c.display_name.asc())
     order.append(_connections.c.id.asc())  # names are unique per tenant; the id makes the order total anyway
-    return (sa.select(*_ROW_COLUMNS).select_from(_fleet).where(*_LIVE, *_conditions(query.filter, now))
-            .order_by(*order).limit(query.page_size).offset((query.page - 1) * query.page_size))
+    # The page's rows first (the match count needs every matching row); the blocked capabilities are then read
+    # from the health details of the page's rows only, not of every match.
+    page = (sa.select(*_ROW_COLUMNS, sa.func.row_number().over(order_by=order).label("position"))
+            .select_from(_fleet).where(*_LIVE, *_conditions(query.filter, now))
+            .order_by(*order).limit(query.page_size).offset((query.page - 1) * query.page_size)).subquery("page")
+    shown = [column for column in page.c if column.name not in ("health_details", "position")]
+    return (sa.select(*shown, sa.func.jsonb_path_query_array(page.c.health_details, _FAILING_PATH).label("failing"))
+            .order_by(page.c.position))
 
 
 def _entry(row: Any) -> FleetEntry:
