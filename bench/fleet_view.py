@@ -170,8 +170,11 @@ def _plan(url: str, actor: Actor, query: FleetQuery) -> str:
     params = {**compiled.params, "tenant_id": actor.tenant_id}
     with get_engine().connect() as conn:
         lines = [str(r[0]) for r in conn.exec_driver_sql(f"EXPLAIN {compiled}", params)]
-    for needle in ("ix_provider_connections_fleet", "uq_provider_connections_tenant_name",
-                   "ix_provider_connections_tenant_id"):
+    for needle in ("ix_provider_credentials_tenant_active", "ix_provider_connections_fleet",
+                   "uq_provider_connections_tenant_name", "ix_provider_connections_tenant_id"):
+        if needle == "ix_provider_credentials_tenant_active" and not any("Bitmap Index Scan on " + needle in line
+                                                                         for line in lines[:12]):
+            continue  # the credentials index drives the plan only when it is scanned first (an expiry filter)
         if any(needle in line for line in lines):
             return needle
     return "seq scan" if any("Seq Scan on provider_connections" in line for line in lines) else "?"
