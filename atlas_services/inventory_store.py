@@ -20,7 +20,14 @@ from sqlalchemy.dialects.postgresql import JSONB, Insert, insert
 from sqlmodel import Session, col
 
 from atlas_services.db import session_scope
-from atlas_services.models import ComplianceSnapshot, InventoryItem, OperationRun, RunStatus, utcnow
+from atlas_services.models import (
+    ComplianceSnapshot,
+    InventoryItem,
+    OperationRun,
+    ProviderConnection,
+    RunStatus,
+    utcnow,
+)
 from atlas_services.runs.lifecycle import LeaseLost
 
 
@@ -92,10 +99,14 @@ class RunObservationStore:
                 or_(col(InventoryItem.last_run_id).is_(None), col(InventoryItem.last_run_id) != self.run_id)]
 
     def mark_removed(self, kind: str) -> int:
-        """Mark the connection's items of ``kind`` that this run did not observe as removed."""
+        """Mark the connection's items of ``kind`` that this run did not observe as removed; the listing was
+        complete, so this is also when the connection was last inventoried (the fleet view filters on it)."""
+        now = utcnow()
         with session_scope() as session:
             self._hold_lease(session)
-            result = session.execute(update(InventoryItem).where(*self._unseen(kind)).values(removed_at=utcnow()))
+            result = session.execute(update(InventoryItem).where(*self._unseen(kind)).values(removed_at=now))
+            session.execute(update(ProviderConnection).where(col(ProviderConnection.id) == self.connection_id)
+                            .values(last_inventory_at=now))
             return int(result.rowcount)  # type: ignore[attr-defined]
 
     def count_unseen(self, kind: str) -> int:

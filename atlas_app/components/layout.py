@@ -24,16 +24,22 @@ def _nav_link(label: str, href: str, test_id: str) -> rx.Component:
 
 
 def navigation() -> rx.Component:
-    """Only what the actor may use (the flags come from ``can()``; the pages check again)."""
-    return rx.hstack(
+    """Only what the actor may use (the flags come from ``can()``; the pages check again). On a narrow screen it
+    takes a row of its own under the brand and the user, and wraps there."""
+    return rx.flex(
         rx.cond(SessionState.can_view, _nav_link("Connections", "/connections", "nav-connections")),
         rx.cond(SessionState.can_view, _nav_link("Operations", "/operations", "nav-operations")),
         rx.cond(SessionState.can_manage_tenant, _nav_link("Members", "/members", "nav-members")),
         rx.cond(SessionState.can_audit, _nav_link("Audit log", "/audit", "nav-audit")),
         _nav_link("Invitations", "/invitations", "nav-invitations"),
         _nav_link("Security", "/account/security", "nav-security"),
-        spacing="4",
+        column_gap="1em",
+        row_gap="0.25em",
+        wrap="wrap",
         align="center",
+        order=["3", "3", "0"],
+        width=["100%", "100%", "auto"],
+        custom_attrs={"data-testid": "navigation"},
     )
 
 
@@ -55,34 +61,39 @@ def tenant_switcher() -> rx.Component:
 
 
 def header() -> rx.Component:
-    return rx.hstack(
-        rx.hstack(
-            rx.icon("globe", size=22),
-            rx.heading("Atlas", size="5"),
-            navigation(),
-            align="center",
-            spacing="5",
-        ),
-        rx.spacer(),
+    """Brand, navigation, then who you are: one row on a wide screen; on a narrow one the brand and the user share
+    the first row and the navigation wraps in a row of its own (nothing wider than the screen)."""
+    return rx.flex(
+        rx.hstack(rx.icon("globe", size=22), rx.heading("Atlas", size="5"), align="center", spacing="2",
+                  flex_shrink="0"),
+        navigation(),
         rx.hstack(
             tenant_switcher(),
             rx.vstack(
-                rx.text(SessionState.user_email, size="2", weight="medium",
-                        custom_attrs={"data-testid": "user-email"}),
+                rx.text(SessionState.user_email, size="2", weight="medium", max_width="100%", overflow="hidden",
+                        text_overflow="ellipsis", white_space="nowrap", custom_attrs={"data-testid": "user-email"}),
                 rx.text(SessionState.tenant_name, " · ", SessionState.user_role, size="1", color_scheme="gray",
+                        max_width="100%", overflow="hidden", text_overflow="ellipsis", white_space="nowrap",
                         custom_attrs={"data-testid": "tenant-name"}),
                 spacing="0",
                 align="end",
+                min_width="0",
             ),
             logout_button(),
             align="center",
             spacing="3",
+            margin_left="auto",
+            min_width="0",
         ),
+        column_gap="2em",
+        row_gap="0.5em",
+        wrap="wrap",
         width="100%",
-        padding_x="1.5em",
+        padding_x=["0.75em", "1em", "1.5em"],
         padding_y="0.75em",
         border_bottom="1px solid var(--gray-a5)",
         align="center",
+        custom_attrs={"data-testid": "page-header"},
     )
 
 
@@ -112,7 +123,7 @@ def page_frame(*children: rx.Component) -> rx.Component:
         header(),
         rx.box(
             rx.vstack(notice(), *children, spacing="5", width="100%"),
-            padding="1.5em", max_width="1200px", margin_x="auto",
+            padding=["0.75em", "1em", "1.5em"], max_width="1200px", margin_x="auto",
         ),
         # The session heartbeat: a page left open is sent to /login soon after its session ends.
         rx.moment(interval=int(HEARTBEAT_SECONDS * 1000), on_change=SessionState.heartbeat, display="none"),

@@ -10,6 +10,37 @@ from reflex.vars import ArrayVar
 from atlas_app.components.badges import BadgeCatalog
 from atlas_app.state.rows import CountRow, DetailItem, OverPrivilegeRow, PermissionRow, ReadinessRow, RunRow, SectionRow
 
+# Narrow screens (phones: under Reflex's "sm" breakpoint, 48em) show a table's rows as cards: one DOM, restyled, so
+# every control keeps its one test id and nothing is rendered twice. Each cell then shows its own label.
+NARROW = "@media (max-width: 47.99em)"
+WIDE_ONLY = ["none", "none", "table-header-group"]  # a thead: hidden on narrow screens
+NARROW_ONLY = ["block", "block", "none"]
+
+
+def cards_on_narrow_screens() -> dict[str, object]:
+    """The style that turns a Radix table's rows into stacked cards on narrow screens (pass as ``style``)."""
+    return {NARROW: {
+        "border": "none", "background": "transparent", "box_shadow": "none",
+        # Radix gives the <table> height 0 (a table grows to its rows anyway; a block does not).
+        "& table, & tbody": {"display": "block", "width": "100%", "height": "auto"},
+        "& thead": {"display": "none"},
+        "& tr": {"display": "block", "border": "1px solid var(--gray-a6)", "border_radius": "var(--radius-3)",
+                 "margin_bottom": "0.75em", "padding": "0.5em", "background": "var(--color-panel-solid)"},
+        # Radix cells have a fixed height (a minimum in a table row, a clip in a block).
+        "& td": {"display": "block", "height": "auto", "box_shadow": "none", "padding": "0.25em 0.5em",
+                 "min_width": "0", "overflow_wrap": "anywhere"},
+    }}
+
+
+def card_label(text: str) -> rx.Component:
+    """A cell's column title, shown inside the cell on narrow screens only (where the header row is hidden)."""
+    return rx.text(text, size="1", color_scheme="gray", weight="medium", display=NARROW_ONLY,
+                   class_name="card-label")
+
+
+def labelled_cell(label: str, *children: rx.Component, **props: object) -> rx.Component:
+    return rx.table.cell(card_label(label), *children, **props)
+
 
 def live_badge(active: rx.Var[bool]) -> rx.Component:
     return rx.cond(active, rx.badge(rx.icon("refresh_cw", size=12), "Live", color_scheme="blue", variant="outline",
@@ -39,16 +70,20 @@ def _result_cell(row: RunRow) -> rx.Component:
 
 def _run_row(row: RunRow, show_connection: bool) -> rx.Component:
     cells = [
-        rx.table.cell(BadgeCatalog.badge(BadgeCatalog.RUN_STATUS, row.status, test_id=f"run-status-{row.id}")),
-        rx.table.cell(rx.link(row.op_label, href="/runs/" + row.id, custom_attrs={"data-testid": "run-link"})),
+        labelled_cell("Status", BadgeCatalog.badge(BadgeCatalog.RUN_STATUS, row.status,
+                                                   test_id=f"run-status-{row.id}")),
+        labelled_cell("Operation", rx.link(row.op_label, href="/runs/" + row.id,
+                                           custom_attrs={"data-testid": "run-link"})),
     ]
     if show_connection:
-        cells.append(rx.table.cell(rx.link(row.connection_name, href="/connections/" + row.connection_id,
-                                           color_scheme="gray", custom_attrs={"data-testid": "run-connection"})))
+        cells.append(labelled_cell("Connection", rx.link(
+            row.connection_name, href="/connections/" + row.connection_id, color_scheme="gray",
+            custom_attrs={"data-testid": "run-connection"})))
     cells += [
-        rx.table.cell(_result_cell(row)),
-        rx.table.cell(rx.text(row.created, size="1")),
-        rx.table.cell(rx.text(row.finished, size="1")),
+        labelled_cell("Result", _result_cell(row)),
+        labelled_cell("Started by", rx.text(row.starter, size="1", custom_attrs={"data-testid": "run-row-starter"})),
+        labelled_cell("Queued", rx.text(row.created, size="1")),
+        labelled_cell("Finished", rx.text(row.finished, size="1")),
     ]
     return rx.table.row(*cells, custom_attrs={"data-testid": "run-row", "data-run-id": row.id,
                                               "data-status": row.status, "data-op-type": row.op_type})
@@ -56,7 +91,8 @@ def _run_row(row: RunRow, show_connection: bool) -> rx.Component:
 
 def run_table(rows: ArrayVar[Sequence[RunRow]], empty: rx.Component, *, show_connection: bool = True,
               test_id: str = "runs-table") -> rx.Component:
-    titles = ["Status", "Operation", *(["Connection"] if show_connection else []), "Result", "Queued", "Finished"]
+    titles = ["Status", "Operation", *(["Connection"] if show_connection else []), "Result", "Started by", "Queued",
+              "Finished"]
     return rx.cond(
         rows.length() > 0,
         rx.table.root(
@@ -64,6 +100,7 @@ def run_table(rows: ArrayVar[Sequence[RunRow]], empty: rx.Component, *, show_con
             rx.table.body(rx.foreach(rows, lambda row: _run_row(row, show_connection))),
             width="100%",
             variant="surface",
+            style=cards_on_narrow_screens(),
             custom_attrs={"data-testid": test_id},
         ),
         empty,

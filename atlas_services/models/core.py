@@ -168,6 +168,9 @@ class ProviderConnection(SQLModel, table=True):
               postgresql_where=text("deleted_at IS NULL")),
         Index("uq_provider_connections_one_default", "tenant_id", unique=True,
               postgresql_where=text("is_default")),
+        # The fleet view (atlas_services.fleet): a suite tenant's live connections, read as one range per widget.
+        Index("ix_provider_connections_fleet", "tenant_id", "health_status", "last_checked_at",
+              postgresql_where=text("deleted_at IS NULL")),
     )
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE", index=True)
@@ -182,6 +185,9 @@ class ProviderConnection(SQLModel, table=True):
     health_reason_code: str | None = Field(default=None, max_length=64)
     last_checked_at: datetime | None = _when(nullable=True, default=False)
     health_details: dict[str, Any] = _json()
+    # When an inventory sync last completed a listing of any section (written by the sync's store step), so the
+    # fleet view's "last inventory older than N days" is a column, not a search of the run history.
+    last_inventory_at: datetime | None = _when(nullable=True, default=False)
     created_at: datetime = _when()
     updated_at: datetime = _when()
     # Deleted connections keep their run history; their credentials are destroyed.
@@ -192,6 +198,9 @@ class ProviderCredential(SQLModel, table=True):
     __tablename__ = "provider_credentials"
     __table_args__ = (
         Index("uq_provider_credentials_one_active", "connection_id", unique=True, postgresql_where=text("active")),
+        # The fleet view joins a tenant's active credentials (their expiry) without touching other tenants'.
+        Index("ix_provider_credentials_tenant_active", "tenant_id", "connection_id", "expires_at",
+              postgresql_where=text("active")),
     )
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE")

@@ -42,7 +42,7 @@ def create_form() -> rx.Component:
                              rx.select(CLOUDS, name="cloud", default_value=get_settings().default_cloud)),
                     _id_input("Entra tenant id", "entra_tenant_id", "create-entra-tenant-id"),
                     _id_input("Client id", "client_id", "create-client-id"),
-                    columns="2",
+                    columns=rx.breakpoints(initial="1", sm="2"),
                     spacing="3",
                     width="100%",
                 ),

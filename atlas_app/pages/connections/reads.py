@@ -1,4 +1,5 @@
-"""What /connections shows, read from PostgreSQL only: the tenant's connections and its recent runs."""
+"""What /connections shows, read from PostgreSQL only: a page of the tenant's fleet of connections (filtered and
+sorted by the service), the counts at the top, and the tenant's recent runs."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from atlas_app.state.messages import when
 from atlas_app.state.rows import CREDENTIAL_KINDS, RunRow, run_row
 from atlas_services.authz import Actor
 from atlas_services.change_stamps import read_snapshot
-from atlas_services.connections import ConnectionView, list_connections
+from atlas_services.connections import ConnectionView
+from atlas_services.fleet import FleetCounts, FleetEntry, FleetQuery, fleet_counts, fleet_page
 from atlas_services.runs.queries import has_active_runs, list_runs
+from atlas_services.runs.types import label as operation_label
 
 RUN_LIMIT = 20
 
@@ -30,6 +33,15 @@ class ConnectionRow:
     secret_hint: str = ""
     expires: str = ""
     expiry_warning: str = ""
+    last_inventory: str = ""  # "" when never inventoried
+    failing: str = ""  # the capabilities the last health check found blocked, by name
+
+
+def fleet_row(entry: FleetEntry) -> ConnectionRow:
+    row = connection_row(entry.connection)
+    row.last_inventory = entry.last_inventory_at.strftime("%Y-%m-%d") if entry.last_inventory_at else ""
+    row.failing = ", ".join(operation_label(name) for name in entry.failing_capabilities)
+    return row
 
 
 def connection_row(view: ConnectionView) -> ConnectionRow:
@@ -46,16 +58,23 @@ def connection_row(view: ConnectionView) -> ConnectionRow:
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
     connections: list[ConnectionRow]
+    matched: int  # connections the filters match, over all pages
+    pages: int
+    counts: FleetCounts
     runs: list[RunRow]
     has_active: bool
 
 
-def read_page(actor: Actor, position: object = ()) -> Snapshot:
-    """Everything the page shows, in one read snapshot (blocking: call in a thread). The page has one position:
-    all of it."""
+def read_page(actor: Actor, position: FleetQuery) -> Snapshot:
+    """Everything the page shows at ``position`` (filters, order, page), in one read snapshot: one statement per
+    widget (blocking: call in a thread)."""
     with read_snapshot() as session:
+        page = fleet_page(actor, position, session=session)
         return Snapshot(
-            connections=[connection_row(v) for v in list_connections(actor, session=session)],
+            connections=[fleet_row(entry) for entry in page.entries],
+            matched=page.matched,
+            pages=page.pages,
+            counts=fleet_counts(actor, session=session),
             runs=[run_row(v) for v in list_runs(actor, limit=RUN_LIMIT, session=session)],
             has_active=has_active_runs(actor, session=session),
         )

@@ -36,14 +36,16 @@ from atlas_app.state.guard import (
     uuid_arg,
 )
 from atlas_app.state.live import LivePageState
-from atlas_app.state.messages import NOT_FOUND
+from atlas_app.state.messages import NOT_FOUND, user_message
 from atlas_app.state.rows import RunRow
 from atlas_app.state.session import FAILED, SessionState
-from atlas_jobs.dispatch import rotate_credential, start_operation
+from atlas_jobs.dispatch import rotate_credential, start_for_filter, start_operation
 from atlas_services.authz import Actor, Capability
 from atlas_services.config import get_settings
 from atlas_services.connections import create_connection, delete_connection, get_connection, set_default, set_enabled
 from atlas_services.errors import InvalidInput
+from atlas_services.fleet import CAPABILITY_FILTERS, CLOUDS, HEALTH_FILTERS, SORTS, FleetFilter, FleetQuery
+from atlas_services.runs.bulk import BulkResult
 
 # What "Check connection" tells the user, per outcome of the start gate.
 CHECK_OUTCOMES = {
@@ -51,6 +53,36 @@ CHECK_OUTCOMES = {
     "deduplicated": ("A health check of this connection is already in progress.", "info"),
     "scope_busy": ("Another operation is running on this Microsoft tenant; try again when it ends.", "error"),
 }
+
+ALL = "all"
+PAGE_SIZE = 50
+EXPIRY_CHOICES = ("7", "30", "90")  # days
+INVENTORY_AGE_CHOICES = ("1", "7", "30")  # days
+# The count links at the top: each shows the connections it counts (and only that filter).
+COUNT_LINKS = ("all", "healthy", "unhealthy", "expiring", "never_checked")
+
+
+def _days(choice: str) -> int | None:
+    return None if choice == ALL else int(choice)
+
+
+def _chosen(choice: str) -> str | None:
+    return None if choice == ALL else choice
+
+
+def bulk_message(result: BulkResult) -> tuple[str, str]:
+    """What "Check all shown" tells the user: how many started, were already running or were busy."""
+    parts = [f"{result.started} health check{'s' if result.started != 1 else ''} started",
+             f"{result.deduplicated} already in progress", f"{result.busy} busy with another operation"]
+    if result.disabled:
+        parts.append(f"{result.disabled} disabled (skipped)")
+    if result.refused:
+        parts.append(f"{result.refused} refused")
+    text = f"Checked {result.matched} connection{'s' if result.matched != 1 else ''}: " + " · ".join(parts) + "."
+    if result.stopped:
+        return (f"{text} The job queue is unavailable, so the other {result.not_tried} were not started; "
+                "try again in a moment."), "error"
+    return text, "success" if result.started else "info"
 
 
 class ConnectionsState(LivePageState, SessionState):
@@ -75,20 +107,65 @@ class ConnectionsState(LivePageState, SessionState):
     rotate_guid_warning: rx.Field[bool] = rx.field(False)
     rotation_run_id: rx.Field[str] = rx.field("")
 
+    # The fleet: filters ("all": off), order, page, and what they matched; the counts at the top.
+    filter_health: rx.Field[str] = rx.field(ALL)
+    filter_cloud: rx.Field[str] = rx.field(ALL)
+    filter_expiring: rx.Field[str] = rx.field(ALL)
+    filter_inventory: rx.Field[str] = rx.field(ALL)
+    filter_failing: rx.Field[str] = rx.field(ALL)
+    sort_column: rx.Field[str] = rx.field("name")
+    sort_descending: rx.Field[bool] = rx.field(False)
+    page_number: rx.Field[int] = rx.field(1)
+    page_count: rx.Field[int] = rx.field(1)
+    matched: rx.Field[int] = rx.field(0)
+    count_total: rx.Field[int] = rx.field(0)
+    count_healthy: rx.Field[int] = rx.field(0)
+    count_unhealthy: rx.Field[int] = rx.field(0)
+    count_expiring: rx.Field[int] = rx.field(0)
+    count_never_checked: rx.Field[int] = rx.field(0)
+    expiring_days: rx.Field[int] = rx.field(30)
+    bulk_running: rx.Field[bool] = rx.field(False)
+
     # ---- the live page ----
 
     _read_snapshot = staticmethod(read_page)
 
+    def _position(self) -> FleetQuery:
+        """Where the page is: its filters, order and page (the service validates them again)."""
+        return FleetQuery(self._filter(), self.sort_column, self.sort_descending, self.page_number, PAGE_SIZE)
+
+    def _filter(self) -> FleetFilter:
+        return FleetFilter(health=_chosen(self.filter_health), cloud=_chosen(self.filter_cloud),
+                           expiring_within_days=_days(self.filter_expiring),
+                           inventory_older_than_days=_days(self.filter_inventory),
+                           failing_capability=_chosen(self.filter_failing))
+
     def _apply(self, snapshot: Snapshot, position: Any) -> None:
         self.connections = snapshot.connections
         self.runs = snapshot.runs
+        self.matched, self.page_count = snapshot.matched, snapshot.pages
+        counts = snapshot.counts
+        self.count_total, self.count_healthy, self.count_unhealthy = counts.total, counts.healthy, counts.unhealthy
+        self.count_expiring, self.count_never_checked = counts.expiring, counts.never_checked
+        self.expiring_days = counts.expiring_days
 
     def _has_active(self, snapshot: Snapshot) -> bool:
         return snapshot.has_active
 
     def _clear_page(self) -> None:
         self.connections, self.runs = [], []
-        self.has_active = self.loaded = self.rotate_open = False
+        self.has_active = self.loaded = self.rotate_open = self.bulk_running = False
+        self._reset_fleet()
+
+    def _reset_fleet(self) -> None:
+        self.filter_health = self.filter_cloud = self.filter_expiring = self.filter_inventory = ALL
+        self.filter_failing = ALL
+        self.sort_column, self.sort_descending = "name", False
+        self.page_number = 1
+
+    async def _first_page(self, actor: Actor) -> None:
+        self.page_number = 1
+        await self._refresh(actor)
 
     # ---- private helpers (not callable from the browser) ----
 
@@ -106,7 +183,86 @@ class ConnectionsState(LivePageState, SessionState):
     @requires_capability(Capability.PROVIDER_VIEW, denied=PAGE_DENIED)
     async def on_page_load(self, actor: Actor) -> None:
         self.notice = ""
+        self._reset_fleet()
         await self._refresh(actor)
+
+    # ---- events: the fleet's filters, order and pages ----
+
+    @requires_capability(Capability.PROVIDER_VIEW, health=choice_arg(ALL, *HEALTH_FILTERS))
+    async def filter_by_health(self, actor: Actor, health: Any) -> None:
+        self.filter_health = health
+        await self._first_page(actor)
+
+    @requires_capability(Capability.PROVIDER_VIEW, cloud=choice_arg(ALL, *CLOUDS))
+    async def filter_by_cloud(self, actor: Actor, cloud: Any) -> None:
+        self.filter_cloud = cloud
+        await self._first_page(actor)
+
+    @requires_capability(Capability.PROVIDER_VIEW, days=choice_arg(ALL, *EXPIRY_CHOICES))
+    async def filter_by_expiry(self, actor: Actor, days: Any) -> None:
+        self.filter_expiring = days
+        await self._first_page(actor)
+
+    @requires_capability(Capability.PROVIDER_VIEW, days=choice_arg(ALL, *INVENTORY_AGE_CHOICES))
+    async def filter_by_inventory_age(self, actor: Actor, days: Any) -> None:
+        self.filter_inventory = days
+        await self._first_page(actor)
+
+    @requires_capability(Capability.PROVIDER_VIEW, failing=choice_arg(ALL, *CAPABILITY_FILTERS))
+    async def filter_by_failing(self, actor: Actor, failing: Any) -> None:
+        self.filter_failing = failing
+        await self._first_page(actor)
+
+    @requires_capability(Capability.PROVIDER_VIEW, count=choice_arg(*COUNT_LINKS))
+    async def show_count(self, actor: Actor, count: Any) -> None:
+        """A count at the top was clicked: show exactly the connections it counts."""
+        self._reset_fleet()
+        if count in ("healthy", "unhealthy", "never_checked"):
+            self.filter_health = count
+        elif count == "expiring":
+            self.filter_expiring = str(self.expiring_days) if str(self.expiring_days) in EXPIRY_CHOICES else "30"
+        await self._refresh(actor)
+
+    @requires_capability(Capability.PROVIDER_VIEW, column=choice_arg(*SORTS))
+    async def sort_by(self, actor: Actor, column: Any) -> None:
+        """Order by a column; the same column again reverses the order."""
+        self.sort_descending = (not self.sort_descending) if column == self.sort_column else False
+        self.sort_column = column
+        await self._first_page(actor)
+
+    @requires_capability(Capability.PROVIDER_VIEW)
+    async def next_page(self, actor: Actor) -> None:
+        if self.page_number < self.page_count:
+            self.page_number += 1
+            await self._refresh(actor)
+
+    @requires_capability(Capability.PROVIDER_VIEW)
+    async def previous_page(self, actor: Actor) -> None:
+        if self.page_number > 1:
+            self.page_number -= 1
+            await self._refresh(actor)
+
+    @requires_capability(Capability.PROVIDER_RUN, background=True)
+    async def check_all_shown(self, actor: Actor) -> None:
+        """Start a health check on every connection the filters match (read on the server, never ids from the
+        browser), each through the start gate; say how many started, were already running or were busy.
+        A background event: a large fleet takes a few seconds, and the tab's state is not held meanwhile."""
+        async with self:
+            if self.bulk_running:
+                return
+            self.bulk_running = True
+            fleet_filter = self._filter()
+        try:
+            result, failure = await asyncio.to_thread(start_for_filter, actor, "health_check", fleet_filter), None
+        except Exception as exc:  # noqa: BLE001 - translated for the user
+            result, failure = None, exc
+        async with self:
+            self.bulk_running = False
+            if result is not None:
+                self._say(*bulk_message(result))
+            elif failure is not None:
+                self._say(user_message(failure), "error")
+            await self._refresh(actor)
 
     @requires_capability(Capability.PROVIDER_RUN, connection_id=uuid_arg)
     async def check_connection(self, actor: Actor, connection_id: Any) -> None:
