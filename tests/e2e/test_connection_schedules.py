@@ -78,7 +78,8 @@ def test_a_manager_sets_and_clears_schedules_and_a_scheduled_run_says_schedule(
     page.goto(f"/runs/{run_id}")
     expect(page.get_by_test_id("run-starter")).to_have_text("Schedule")
     page.goto("/operations")
-    expect(page.locator(f'[data-run-id="{run_id}"]').get_by_test_id("run-row-starter")).to_have_text("Schedule")
+    history = page.get_by_test_id("history-table")
+    expect(history.locator(f'[data-run-id="{run_id}"]').get_by_test_id("run-row-starter")).to_have_text("Schedule")
     page.goto("/audit")
     expect(page.locator('[data-testid="audit-row"][data-action="run.start"]').first).to_contain_text("Schedule")
 

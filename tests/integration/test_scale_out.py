@@ -148,6 +148,11 @@ def _count(status: str) -> int:
                    .scalar_one())
 
 
+def _status(run_id: str) -> str:
+    with get_engine().connect() as conn:
+        return str(conn.execute(text("SELECT status FROM operation_runs WHERE id = :i"), {"i": run_id}).scalar_one())
+
+
 def _worker_env() -> dict[str, str]:
     return {**os.environ, "ATLAS_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
             "ATLAS_HEARTBEAT_TIMEOUT_SECONDS": str(HEARTBEAT_TIMEOUT_SECONDS),
@@ -242,6 +247,8 @@ def test_fleet_scale_out_with_real_processes(db: None, huey_queue: Any, fleet_si
                 wait_until_consuming(proc, log)
 
             # 4. SIGKILL a worker while every worker thread holds a run (two threads each, so the victim holds two).
+            # A's run (a person's, so claimed first) must not be among the victim's: it ends first.
+            wait_for("A's run to end", lambda: _status(run_a) not in ("queued", "running"), timeout=120)
             wait_for("every worker thread busy", lambda: _count("running") >= 2 * WORKERS, timeout=120,
                      interval=0.02)
             victim = workers[0]
