@@ -48,6 +48,10 @@ def run_worker(workers: int) -> None:
     configure_worker_sessions(connect_wait_seconds=settings.worker_db_wait_seconds,
                               idle_in_transaction_seconds=settings.heartbeat_timeout_seconds / 2)
     import atlas_jobs.tasks  # noqa: F401  (registers the tasks)
+
+    # Loaded before consuming (the task adapter imports it lazily for the web tier's sake): the first job is
+    # claimed right after it leaves the queue, not after a second of imports (the outbox sweep's blind spot).
+    import atlas_services.runs.execute  # noqa: F401
     from atlas_jobs.huey_app import huey
     from atlas_jobs.liveness import alive
     from atlas_jobs.reaper import start_reaper_thread

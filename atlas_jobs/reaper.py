@@ -17,20 +17,23 @@ from atlas_services.runs import lifecycle, outbox
 log = logging.getLogger(__name__)
 
 
-def reap_and_sweep() -> None:
+def reap_and_sweep(sweeper: outbox.Sweeper) -> None:
     lifecycle.reap()
-    outbox.sweep(tasks.run_ids_in_queue, tasks.deliver)
+    sweeper.sweep(tasks.run_ids_in_queue, tasks.deliver)
 
 
 def start_reaper_thread(stop: threading.Event, interval: float | None = None) -> threading.Thread:
-    # Half the heartbeat timeout: a lost worker's run fails within 1.5x the timeout.
+    # Half the heartbeat timeout: a lost worker's run fails within 1.5x the timeout, a lost job is delivered again
+    # within 2 periods.
     period = interval if interval is not None else max(1.0, get_settings().heartbeat_timeout_seconds / 2)
 
+    sweeper = outbox.Sweeper()
+
     def loop() -> None:
-        # A first pass at once: runs whose jobs were lost while no worker was up are enqueued again at start.
+        # A first pass at once: runs whose jobs were lost while no worker was up are enqueued again a period later.
         while True:
             try:
-                reap_and_sweep()
+                reap_and_sweep(sweeper)
             except Exception as exc:  # noqa: BLE001 - the database or Redis may be briefly away; try next period
                 log.warning("reaper pass failed: %s", type(exc).__name__)
             if stop.wait(period):

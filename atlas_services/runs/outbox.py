@@ -7,8 +7,9 @@ Priorities (higher first; huey's priority queue, in Redis or SQLite):
   tenant with 1,000 syncs cannot starve one with 10. Runs of equal priority go first in, first out.
 
 The sweep: the reaper re-enqueues queued runs whose job is not in the queue (a Redis flush or restart, an
-enqueue that failed after the commit). Claiming is a compare-and-set, so a job delivered twice runs once; the sweep
-skips runs whose job is in the queue, so it never piles up duplicates.
+enqueue that failed after the commit) once they are missing in two passes in a row. Claiming is a compare-and-set,
+so a job delivered twice runs once; the sweep skips runs whose job is in the queue, so it never piles up
+duplicates.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text, tuple_
@@ -83,21 +84,31 @@ def undelivered(in_queue: Collection[str], now: datetime | None = None) -> list[
     return sorted(deliveries, key=lambda d: -d.priority)
 
 
-def sweep(in_queue: Callable[[], Collection[str]], deliver: Callable[[Delivery], None],
-          now: datetime | None = None) -> int:
-    """Re-enqueue queued runs whose job is missing from the queue; returns how many were re-enqueued.
+@dataclass
+class Sweeper:
+    """The outbox sweep of one process: re-enqueues queued runs whose job is missing from the queue.
 
-    One process sweeps at a time (a PostgreSQL advisory lock held for the sweep; the others skip their turn), so
-    two reapers never deliver the same lost run twice. ``in_queue`` reads the run ids the queue holds (waiting or
-    scheduled for later); it is read after the lock is taken.
+    A run is delivered only when it was missing in two passes in a row: a job a worker has just taken from the queue
+    but not yet claimed is missing for a moment, never for a whole reaper period. One process sweeps at a time (a
+    PostgreSQL advisory lock held for the pass; the others skip their turn), so two reapers never deliver the same
+    lost run twice.
     """
-    with session_scope() as session:
-        if not session.execute(text("SELECT pg_try_advisory_xact_lock(hashtextextended('atlas.outbox_sweep', 0))")
-                               ).scalar_one():
-            return 0
-        lost = undelivered(set(in_queue()), now)
-        for delivery in lost:
-            deliver(delivery)
-    if lost:
-        log.warning("outbox sweep: re-enqueued %d queued run(s) whose job was not in the queue", len(lost))
-    return len(lost)
+
+    suspects: set[uuid.UUID] = field(default_factory=set)
+
+    def sweep(self, in_queue: Callable[[], Collection[str]], deliver: Callable[[Delivery], None],
+              now: datetime | None = None) -> int:
+        """One pass; returns how many runs were re-enqueued. ``in_queue`` reads the run ids the queue holds
+        (waiting or scheduled for later), after the lock is taken."""
+        with session_scope() as session:
+            if not session.execute(
+                    text("SELECT pg_try_advisory_xact_lock(hashtextextended('atlas.outbox_sweep', 0))")).scalar_one():
+                return 0
+            missing = undelivered(set(in_queue()), now)
+            lost = [delivery for delivery in missing if delivery.run_id in self.suspects]
+            for delivery in lost:
+                deliver(delivery)
+        self.suspects = {delivery.run_id for delivery in missing} - {delivery.run_id for delivery in lost}
+        if lost:
+            log.warning("outbox sweep: re-enqueued %d queued run(s) whose job was not in the queue", len(lost))
+        return len(lost)

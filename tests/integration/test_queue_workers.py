@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from huey import PriorityRedisHuey
+from huey import PriorityRedisHuey, SqliteHuey
 
 from atlas_jobs import tasks
 from atlas_jobs.huey_app import huey
 from atlas_services import workers
 from atlas_services.config import get_settings
 from atlas_services.models import RunStatus, RunTrigger
+from atlas_services.runs import outbox
 from tests.support.factories import create_connection, make_actor
 from tests.support.queue import private_redis_server, queued_run, run_row, wait_for, worker_process
 
@@ -154,3 +155,30 @@ def test_runs_that_waited_past_the_start_timeout_run_when_a_worker_is_alive(
     for run_id in runs:
         row = run_row(run_id)
         assert row.reason_code != "run.start_timeout" and row.attempt == 1
+
+
+def test_without_redis_the_sqlite_queue_keeps_priorities_and_the_sweep(
+        db: None, simulator: Any, tmp_path: Path) -> None:
+    # `atlas run` without ATLAS_REDIS_URL keeps the queue in SQLite under the data dir: same order, same sweep.
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    queue = SqliteHuey(get_settings().queue_name, filename=str(data_dir / "huey.sqlite3"))
+    owner = make_actor("owner")
+    connection = create_connection(owner)
+    scheduled = [queued_run(owner, connection.id) for _ in range(5)]
+    person = queued_run(owner, connection.id, trigger=RunTrigger.PERSON)
+    for i, run_id in enumerate(scheduled):
+        queue.storage.enqueue(huey.serialize_task(tasks.execute_run.s(str(run_id))), -float(i))
+    queue.storage.enqueue(huey.serialize_task(tasks.execute_run.s(str(person))), outbox.PERSON_PRIORITY)
+    lost = [queued_run(owner, connection.id, created_at=datetime.now(UTC) - timedelta(minutes=1)) for _ in range(2)]
+
+    log = tmp_path / "worker.log"
+    with worker_process(log, threads=1, redis_url="", data_dir=data_dir, outbox_grace_seconds=1,
+                        heartbeat_timeout_seconds=5):
+        wait_for("all runs to finish", lambda: _finished([person, *scheduled, *lost]), 60)
+
+    assert _claim_order([person, *scheduled]) == [person, *scheduled]
+    # The sweep delivered the 2 lost runs only: the other 6 came from the SQLite queue they were put in.
+    assert sum(int(n) for n in re.findall(r"outbox sweep: re-enqueued (\d+) queued run", log.read_text())) == 2
+    assert all(run_row(r).attempt == 1 for r in [person, *scheduled, *lost])
+    assert queue.pending_count() == 0 and queue.scheduled_count() == 0
