@@ -192,6 +192,8 @@ class ProviderCredential(SQLModel, table=True):
     __tablename__ = "provider_credentials"
     __table_args__ = (
         Index("uq_provider_credentials_one_active", "connection_id", unique=True, postgresql_where=text("active")),
+        # /metrics: active credentials expiring within 30 days, one range scan (migration 0017).
+        Index("ix_provider_credentials_active_expiry", "expires_at", postgresql_where=text("active")),
     )
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE")
