@@ -7,13 +7,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from atlas_app.ops_routes import build_ops_api
 from atlas_cli.supervisor import stop_process_group
+from atlas_jobs.dispatch import start_operation
+from atlas_services.config import get_settings
 from atlas_services.db import get_engine
-from tests.support.fault_world import Backing
+from tests.support.factories import create_connection, make_actor
+from tests.support.fault_world import APP, SECRET, Backing, paged_scenario, run_row, tenant_id
 from tests.support.private_servers import wait_for
 
 
@@ -75,3 +80,47 @@ def test_readyz_follows_postgresql_redis_migrations_and_workers_without_a_restar
     stop_process_group(worker, grace=10)  # a clean stop marks the worker's row stopped at once
     status, body = readyz()
     assert status == 503 and failing(body) == {"workers"}, body
+
+
+def test_metrics_shows_what_a_worker_process_counted(backing: Backing, simulator_process: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Graph requests, 429s and retries happen in the worker, token failures too; the web process reads them from
+    ops_counters, which the worker adds to with its liveness beat."""
+    monkeypatch.setenv("ATLAS_METRICS_CACHE_SECONDS", "0")
+    get_settings.cache_clear()
+    scenario = paged_scenario(devices=300, page_size=100, slow_seconds=0, tenants=2)
+    scenario["tenants"][0]["faults"] = [{"kind": "throttle", "retry_after": 1, "count": 2,
+                                         "paths": ["/deviceManagement/managedDevices"]}]
+    simulator_process(scenario)
+    owner = make_actor("owner")
+    connection = create_connection(owner, name="Metrics", entra_tenant_id=tenant_id(0), client_id=APP, secret=SECRET)
+    wrong = create_connection(owner, name="Wrong secret", entra_tenant_id=tenant_id(1), client_id=APP,
+                              secret="not-the-secret")
+    backing.start_worker("worker")
+    synced = start_operation(owner, "inventory_sync", connection.id).run_id
+    refused = start_operation(owner, "health_check", wrong.id).run_id
+    for run_id in (synced, refused):
+        wait_for("the run to finish", lambda r=run_id: run_row(r).finished_at is not None, timeout=60, interval=0.2)
+    assert run_row(synced).status == "succeeded", backing.logs()
+    refused_code = run_row(refused).reason_code
+    assert refused_code and refused_code.startswith("auth."), backing.logs()
+
+    def scraped() -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+        with TestClient(build_ops_api(), client=("127.0.0.1", 40000)) as http:
+            body = http.get("/metrics").text
+        found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+        for family in text_string_to_metric_families(body):
+            for sample in family.samples:
+                found.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+        return found
+
+    # The worker's beat (every second here) carries its counts over.
+    wait_for("the worker's counts", lambda: scraped().get("atlas_token_failures_total"), timeout=20, interval=0.2)
+    got = scraped()
+    assert got["atlas_token_failures_total"] == {(("reason_code", refused_code),): 1}
+    assert sum(got["atlas_graph_throttled_total"].values()) == 2
+    assert sum(got["atlas_graph_retries_total"].values()) >= 2
+    assert sum(got["atlas_graph_requests_total"].values()) >= 3 + 2  # three pages of devices, two of them twice
+    assert got["atlas_runs"][(("operation", "inventory_sync"), ("status", "succeeded"))] == 1
+    assert got["atlas_run_duration_seconds_count"][(("operation", "inventory_sync"),)] == 1
+    assert got["atlas_workers_alive"][()] == 1
