@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -17,11 +18,13 @@ from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlmodel import Session
 
 from atlas_services import workers
 from atlas_services.config import get_settings
-from atlas_services.db import get_engine
 from atlas_services.migrations import alembic_config
+from atlas_services.probe_db import probe_session
 
 log = logging.getLogger(__name__)
 
@@ -44,34 +47,36 @@ def liveness() -> dict[str, Any]:
 
 
 def readiness() -> Readiness:
-    """Ask every dependency; ready only when all answer. Never raises."""
+    """Ask every dependency; ready only when all answer. Never raises, and gives up on a silent database in a
+    few seconds (atlas_services.probe_db)."""
     checks: dict[str, dict[str, Any]] = {}
-    database_ok = _check(checks, "database", _database)
-    if database_ok:
-        _check(checks, "migrations", _migrations)
-        _check(checks, "workers", _workers)
-    else:  # without the database neither can be known
-        checks["migrations"] = {"ok": False, "detail": "database unreachable"}
-        checks["workers"] = {"ok": False, "detail": "database unreachable"}
+    try:
+        with probe_session() as session:
+            if _check(checks, "database", lambda: _database(session)):
+                _check(checks, "migrations", lambda: _migrations(session))
+                _check(checks, "workers", lambda: _workers(session))
+    except Exception as exc:  # noqa: BLE001 - closing a broken connection; the checks already say what failed
+        log.debug("readiness: closing the probe connection failed: %s", type(exc).__name__)
+    for name in ("migrations", "workers"):  # without the database neither can be known
+        checks.setdefault(name, {"ok": False, "detail": "database unreachable"})
     _check(checks, "queue", _queue)
     return Readiness(all(c["ok"] for c in checks.values()), checks)
 
 
-def _check(checks: dict[str, dict[str, Any]], name: str, probe: Any) -> bool:
+def _check(checks: dict[str, dict[str, Any]], name: str, probe: Callable[[], dict[str, Any]]) -> bool:
     started = time.monotonic()
     try:
-        result: dict[str, Any] = probe()
+        result = probe()
     except Exception as exc:  # noqa: BLE001 - any failure is "not ready"; only the type is shown (no raw text)
         log.warning("readiness: %s check failed: %s", name, type(exc).__name__)
-        result = {"ok": False, "detail": f"{type(exc).__name__}"}
+        result = {"ok": False, "detail": type(exc).__name__}
     result["ms"] = round((time.monotonic() - started) * 1000, 1)
     checks[name] = result
     return bool(result["ok"])
 
 
-def _database() -> dict[str, Any]:
-    with get_engine().connect() as conn:
-        conn.exec_driver_sql("SELECT 1")
+def _database(session: Session) -> dict[str, Any]:
+    session.execute(text("SELECT 1"))
     return {"ok": True}
 
 
@@ -81,16 +86,14 @@ def _head_revisions() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(alembic_config("postgresql://unused")).get_heads())
 
 
-def _migrations() -> dict[str, Any]:
+def _migrations(session: Session) -> dict[str, Any]:
     heads = _head_revisions()
-    with get_engine().connect() as conn:
-        current = frozenset(MigrationContext.configure(conn).get_current_heads())
-    ok = current == heads
-    return {"ok": ok, "current": sorted(current), "head": sorted(heads)}
+    current = frozenset(MigrationContext.configure(session.connection()).get_current_heads())
+    return {"ok": current == heads, "current": sorted(current), "head": sorted(heads)}
 
 
-def _workers() -> dict[str, Any]:
-    alive = workers.workers_alive()
+def _workers(session: Session) -> dict[str, Any]:
+    alive = workers.workers_alive(session=session)
     return {"ok": alive > 0, "alive": alive}
 
 

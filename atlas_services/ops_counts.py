@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
+from contextlib import nullcontext
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from atlas_services.db import session_scope
 from atlas_services.models import OpsCounter, utcnow
@@ -72,11 +73,11 @@ def flush() -> int:
     return len(rows)
 
 
-def totals() -> dict[str, dict[str, int]]:
+def totals(session: Session | None = None) -> dict[str, dict[str, int]]:
     """Every counter's total so far, by family then label (one query over a table of a few dozen rows)."""
     result: dict[str, dict[str, int]] = {family: {} for family in FAMILIES}
-    with session_scope() as session:
-        for family, label, total in session.execute(
+    with nullcontext(session) if session is not None else session_scope() as reading:
+        for family, label, total in reading.execute(
                 select(col(OpsCounter.family), col(OpsCounter.label), col(OpsCounter.total))):
             result.setdefault(family, {})[label] = int(total)
     return result

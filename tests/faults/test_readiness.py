@@ -5,6 +5,7 @@ no restart of anything in this (web) process. /metrics shows what the worker cou
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from atlas_services.config import get_settings
 from atlas_services.db import get_engine
 from tests.support.factories import create_connection, make_actor
 from tests.support.fault_world import APP, SECRET, Backing, paged_scenario, run_row, tenant_id
-from tests.support.private_servers import wait_for
+from tests.support.private_servers import CuttableLink, wait_for
 
 
 def readyz() -> tuple[int, dict[str, Any]]:
@@ -124,3 +125,31 @@ def test_metrics_shows_what_a_worker_process_counted(backing: Backing, simulator
     assert got["atlas_runs"][(("operation", "inventory_sync"), ("status", "succeeded"))] == 1
     assert got["atlas_run_duration_seconds_count"][(("operation", "inventory_sync"),)] == 1
     assert got["atlas_workers_alive"][()] == 1
+
+
+def test_readyz_and_metrics_give_up_on_a_silent_database_in_seconds(backing: Backing,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A partition (packets unanswered, nothing refused): the probes answer "unready" / database_up 0 within their
+    own time bound instead of hanging as long as TCP lets a connection wait."""
+    link = CuttableLink(backing.postgres.port)
+    try:
+        monkeypatch.setenv("ATLAS_DATABASE_URL", f"postgresql://postgres@127.0.0.1:{link.port}/atlas")
+        monkeypatch.setenv("ATLAS_METRICS_CACHE_SECONDS", "0")
+        get_settings.cache_clear()
+        backing.start_worker("worker")  # straight to PostgreSQL: it stays alive, only this process is cut off
+        ready_again(backing, "ready through the link")
+        link.cut()
+        started = time.monotonic()
+        status, body = readyz()
+        took = time.monotonic() - started
+        assert status == 503 and "database" in failing(body) and took < 10, (took, body)
+        started = time.monotonic()
+        with TestClient(build_ops_api(), client=("127.0.0.1", 40000)) as http:
+            scraped = http.get("/metrics")
+        took = time.monotonic() - started
+        assert scraped.status_code == 200 and "atlas_metrics_database_up 0.0" in scraped.text and took < 10, took
+        link.heal()
+        ready_again(backing, "ready once the link heals")
+    finally:
+        link.heal()
+        link.close()
