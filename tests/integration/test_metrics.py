@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 from starlette.testclient import TestClient
 
@@ -151,3 +152,18 @@ def test_healthz_answers_without_asking_anything(settings_env: Any) -> None:
         response = http.get("/healthz")
     assert response.status_code == 200 and response.json() == {"status": "alive"}
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_counts_a_flush_could_not_write_are_kept_for_the_next(db: None, settings_env: Any) -> None:
+    ops_counts.flush()  # whatever this process counted before
+    database_url = get_settings().database_url
+    assert database_url is not None
+    settings_env(database_url="postgresql://postgres@127.0.0.1:9/nowhere")  # nothing listens on port 9
+    ops_counts.count(ops_counts.GRAPH_RETRIES, "intune", 4)
+    with pytest.raises(OperationalError):
+        ops_counts.flush()
+    assert ops_counts.pending() == {(ops_counts.GRAPH_RETRIES, "intune"): 4}
+    settings_env(database_url=database_url)
+    assert ops_counts.flush() == 1
+    assert ops_counts.totals()[ops_counts.GRAPH_RETRIES] == {"intune": 4}
+    assert ops_counts.pending() == {}
