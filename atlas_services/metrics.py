@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -24,13 +24,12 @@ from sqlalchemy import text
 from atlas_services import ops_counts, workers
 from atlas_services.config import get_settings
 from atlas_services.credential_expiry import EXPIRY_WARNING_DAYS
+from atlas_services.metrics_runs import ACTIVE, DURATION_BUCKETS, FinishedRuns, Tally
 from atlas_services.models import utcnow
 from atlas_services.probe_db import probe_session
 
 log = logging.getLogger(__name__)
 
-# Run durations, seconds: a health check takes seconds, a large inventory sync tens of minutes.
-DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 _COUNTERS = {
     ops_counts.GRAPH_REQUESTS: ("atlas_graph_requests", "Microsoft Graph requests sent, by throttle class",
                                 "throttle_class"),
@@ -42,12 +41,6 @@ _COUNTERS = {
                                 "reason_code"),
 }
 
-_RUNS_BY_STATUS = text("SELECT status, op_type, count(*) FROM operation_runs GROUP BY status, op_type")
-_OLDEST_QUEUED = text("SELECT min(created_at) FROM operation_runs WHERE status = 'queued'")
-_DURATIONS = text(
-    "SELECT op_type, " + ", ".join(f"count(*) FILTER (WHERE d <= {b})" for b in DURATION_BUCKETS) +
-    ", count(*), coalesce(sum(d), 0) FROM (SELECT op_type, extract(epoch FROM finished_at - started_at) AS d "
-    "FROM operation_runs WHERE finished_at IS NOT NULL AND started_at IS NOT NULL) AS finished GROUP BY op_type")
 _EXPIRING = text(
     "SELECT count(*) FILTER (WHERE expires_at >= :now), count(*) FILTER (WHERE expires_at < :now) "
     "FROM provider_credentials WHERE active AND expires_at < :until")
@@ -59,25 +52,28 @@ class Reading:
 
     runs: dict[tuple[str, str], int] = field(default_factory=dict)
     oldest_queued_seconds: float = 0.0
-    durations: dict[str, tuple[list[int], int, float]] = field(default_factory=dict)
+    durations: dict[str, Tally] = field(default_factory=dict)  # by operation, every finished status
     counters: dict[str, dict[str, int]] = field(default_factory=dict)
     expiring: int = 0
     expired: int = 0
     workers_alive: int = 0
 
 
-def read() -> Reading:
-    """Read every family from PostgreSQL (uncached)."""
+def read(finished: FinishedRuns | None = None) -> Reading:
+    """Read every family from PostgreSQL (uncached). ``finished``: this process's tally of finished runs (without
+    one, the whole history is read)."""
     now = utcnow()
     reading = Reading()
     with probe_session() as session:  # a silent database fails the read in seconds, not minutes
-        for status, op_type, n in session.execute(_RUNS_BY_STATUS):
+        oldest: datetime | None = None
+        for status, op_type, n, first_created in session.execute(ACTIVE):
             reading.runs[(status, op_type)] = int(n)
-        oldest = session.execute(_OLDEST_QUEUED).scalar_one()
+            if status == "queued" and first_created is not None:
+                oldest = first_created if oldest is None else min(oldest, first_created)
         reading.oldest_queued_seconds = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
-        for row in session.execute(_DURATIONS):
-            op_type, *cumulative, total, seconds = row
-            reading.durations[op_type] = ([int(c) for c in cumulative], int(total), float(seconds))
+        for (status, op_type), tally in (finished or FinishedRuns()).read(session, now).items():
+            reading.runs[(status, op_type)] = tally.runs
+            reading.durations.setdefault(op_type, Tally()).add(tally)
         expiring, expired = session.execute(
             _EXPIRING, {"now": now, "until": now + timedelta(days=EXPIRY_WARNING_DAYS)}).one()
         reading.expiring, reading.expired = int(expiring), int(expired)
@@ -93,6 +89,7 @@ class AtlasCollector(Collector):
         self._lock = threading.Lock()
         self._reading: Reading | None = None
         self._read_at = float("-inf")
+        self._finished = FinishedRuns()
 
     def reading(self) -> Reading | None:
         """The cached reading, or a new one once it is older than ``metrics_cache_seconds``; None if PostgreSQL
@@ -100,7 +97,7 @@ class AtlasCollector(Collector):
         with self._lock:  # concurrent scrapes wait for one read instead of each making their own
             if time.monotonic() - self._read_at >= get_settings().metrics_cache_seconds:
                 try:
-                    self._reading = read()
+                    self._reading = read(self._finished)
                 except Exception as exc:  # noqa: BLE001 - a scrape must still answer; only the type is logged
                     log.warning("metrics: could not read PostgreSQL: %s", type(exc).__name__)
                     self._reading = None
@@ -124,9 +121,9 @@ class AtlasCollector(Collector):
         durations = HistogramMetricFamily("atlas_run_duration_seconds",
                                           "Duration of finished runs, from start to finish, by operation",
                                           labels=["operation"])
-        for op_type, (cumulative, total, seconds) in sorted(reading.durations.items()):
-            buckets = [(_le(b), c) for b, c in zip(DURATION_BUCKETS, cumulative, strict=True)] + [("+Inf", total)]
-            durations.add_metric([op_type], buckets, sum_value=seconds)
+        for op_type, tally in sorted(reading.durations.items()):
+            buckets = [(_le(b), c) for b, c in zip(DURATION_BUCKETS, tally.buckets, strict=True)]
+            durations.add_metric([op_type], [*buckets, ("+Inf", tally.timed)], sum_value=tally.seconds)
         yield durations
         for family, (name, documentation, label) in _COUNTERS.items():
             counter = CounterMetricFamily(name, documentation, labels=[label])

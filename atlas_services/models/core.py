@@ -257,6 +257,8 @@ class OperationRun(SQLModel, table=True):
               text("id DESC")),
         Index("ix_operation_runs_connection_filters", "connection_id", "status", "op_type", text("created_at DESC"),
               text("id DESC")),
+        # /metrics reads only the runs finished since its last reading (atlas_services.metrics_runs; 0017).
+        Index("ix_operation_runs_finished", "finished_at", postgresql_where=text("finished_at IS NOT NULL")),
     )
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE")

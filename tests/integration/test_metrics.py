@@ -15,10 +15,12 @@ from sqlmodel import select
 from starlette.testclient import TestClient
 
 from atlas_app.ops_routes import build_ops_api
-from atlas_services import ops_counts, workers
+from atlas_services import metrics, ops_counts, workers
 from atlas_services.config import get_settings
 from atlas_services.db import session_scope
+from atlas_services.metrics_runs import FinishedRuns
 from atlas_services.models import OperationRun, ProviderCredential, utcnow
+from atlas_services.probe_db import probe_session
 from tests.support.factories import create_connection, make_actor
 
 LOOPBACK = ("127.0.0.1", 40000)
@@ -35,6 +37,7 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         get_settings.cache_clear()
 
     apply(metrics_cache_seconds="0")
+    monkeypatch.setattr(metrics, "_registry", None)  # a new collector: no tally of finished runs from earlier tests
     yield apply
     monkeypatch.undo()
     get_settings.cache_clear()
@@ -54,8 +57,8 @@ def samples(body: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def add_run(tenant_id: uuid.UUID, connection_id: uuid.UUID, op_type: str, status: str,
-            seconds: float | None = None, queued_for: timedelta | None = None) -> None:
-    now = utcnow()
+            seconds: float | None = None, queued_for: timedelta | None = None, ago: timedelta | None = None) -> None:
+    now = utcnow() - (ago or timedelta(0))
     run = OperationRun(tenant_id=tenant_id, connection_id=connection_id, scope_key=f"test:{uuid.uuid4()}",
                        op_type=op_type, status=status, created_at=now - (queued_for or timedelta(0)))
     if seconds is not None:
@@ -167,3 +170,22 @@ def test_counts_a_flush_could_not_write_are_kept_for_the_next(db: None, settings
     assert ops_counts.flush() == 1
     assert ops_counts.totals()[ops_counts.GRAPH_RETRIES] == {"intune": 4}
     assert ops_counts.pending() == {}
+
+
+def test_finished_runs_are_read_once_then_only_what_finished_since(db: None) -> None:
+    """The tally settles runs older than SETTLE and re-reads only newer ones: no run is counted twice."""
+    actor = make_actor()
+    connection = create_connection(actor)
+    add_run(actor.tenant_id, connection.id, "health_check", "succeeded", seconds=2, ago=timedelta(minutes=5))
+    add_run(actor.tenant_id, connection.id, "health_check", "succeeded", seconds=20)
+    tally = FinishedRuns()
+
+    def counted() -> tuple[int, int, list[int]]:
+        with probe_session() as session:
+            found = tally.read(session, utcnow())[("succeeded", "health_check")]
+        return found.runs, found.timed, found.buckets[:3]
+
+    assert counted() == (2, 2, [0, 1, 1])  # the 2 s run in le=5, the 20 s one above le=15
+    assert counted() == (2, 2, [0, 1, 1])  # read again: the settled run is not added twice
+    add_run(actor.tenant_id, connection.id, "health_check", "succeeded", seconds=0.5)
+    assert counted() == (3, 3, [1, 2, 2])
