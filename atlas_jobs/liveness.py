@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from atlas_services import workers
+from atlas_services import ops_counts, workers
 from atlas_services.config import get_settings
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ def alive(interval: float | None = None) -> Iterator[uuid.UUID]:
                     worker_id = workers.register()
             except Exception as exc:  # noqa: BLE001 - a database blip: the next beat tries again
                 log.warning("worker liveness beat failed: %s", type(exc).__name__)
+            _flush_counts()
 
     thread = threading.Thread(target=loop, name="atlas-liveness", daemon=True)
     thread.start()
@@ -37,7 +38,16 @@ def alive(interval: float | None = None) -> Iterator[uuid.UUID]:
     finally:
         stop.set()
         thread.join(timeout=period + 5)
+        _flush_counts()
         try:
             workers.stopped(worker_id)
         except Exception as exc:  # noqa: BLE001 - the row then ages out like a crashed worker's
             log.warning("could not mark the worker stopped: %s", type(exc).__name__)
+
+
+def _flush_counts() -> None:
+    """Hand this process's Graph and token counts to /metrics (atlas_services.ops_counts), with the beat."""
+    try:
+        ops_counts.flush()
+    except Exception as exc:  # noqa: BLE001 - kept in memory: the next beat carries them
+        log.warning("could not write the worker's counters: %s", type(exc).__name__)

@@ -8,7 +8,7 @@ import logging
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from atlas_services.client_address import IPNetwork, parse_networks
@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # Comma-separated CIDRs of the reverse proxies in front of the web tier; only a request whose direct peer is
     # inside one has its client address read from X-Forwarded-For. Default: none (the peer is the client).
     trusted_proxies: str = ""
+    # GET /metrics: with a token, a request must send "Authorization: Bearer <token>"; without one, only loopback
+    # clients are answered. Scrapes within metrics_cache_seconds of each other share one read of PostgreSQL.
+    metrics_token: SecretStr | None = None
+    metrics_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
     @model_validator(mode="after")
     def _refuse_defaults_in_production(self) -> Settings:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from atlas_services.config import get_settings
 from atlas_services.db import session_scope
@@ -52,12 +53,15 @@ def stopped(worker_id: uuid.UUID) -> None:
 
 
 def workers_alive(within: timedelta | None = None, *, queue_name: str | None = None,
-                  now: datetime | None = None) -> int:
-    """How many workers of the queue beat within ``within`` (default: the heartbeat timeout) and did not stop."""
+                  now: datetime | None = None, session: Session | None = None) -> int:
+    """How many workers of the queue beat within ``within`` (default: the heartbeat timeout) and did not stop.
+
+    ``session``: read through it (the time-bounded probes of /readyz and /metrics) instead of a new unit of work.
+    """
     settings = get_settings()
     since = (now or utcnow()) - (within or timedelta(seconds=settings.heartbeat_timeout_seconds))
-    with session_scope() as session:
-        return int(session.execute(
+    with nullcontext(session) if session is not None else session_scope() as reading:
+        return int(reading.execute(
             select(func.count()).select_from(WorkerProcess)
             .where(col(WorkerProcess.queue_name) == (queue_name or settings.queue_name),
                    col(WorkerProcess.stopped_at).is_(None), col(WorkerProcess.heartbeat_at) >= since)

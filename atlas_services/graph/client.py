@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from atlas_services import ops_counts
 from atlas_services.graph.budget import Budget, Budgets
 from atlas_services.graph.budget_redis import default_budgets
 from atlas_services.graph.clouds import CloudEndpoints
@@ -275,6 +276,7 @@ class GraphClient:
             headers = {"Authorization": f"Bearer {self._token_provider()}", "Accept": "application/json",
                        "client-request-id": str(uuid.uuid4())}
             self.stats.requests += 1
+            ops_counts.count(ops_counts.GRAPH_REQUESTS, contract.throttle_class)
             try:
                 response = self._http.get(url, params=query, headers=headers)
             except httpx.TimeoutException:
@@ -282,9 +284,8 @@ class GraphClient:
                 if state.timeouts < self.retry.max_timeouts and \
                         self._retry_after_wait(contract, state, None, bucket, "timeout"):
                     continue
-                raise GraphRequestError(ReasonCode.GRAPH_TIMEOUT,
-                                        attempts_detail("Microsoft Graph did not answer in time",
-                                                                          state), contract_key=contract.key) from None
+                raise GraphRequestError(ReasonCode.GRAPH_TIMEOUT, attempts_detail(
+                    "Microsoft Graph did not answer in time", state), contract_key=contract.key) from None
             except httpx.TransportError as exc:
                 if self._retry_after_wait(contract, state, None, bucket, type(exc).__name__):
                     continue
@@ -300,6 +301,7 @@ class GraphClient:
             if status in RETRYABLE_STATUS:
                 if status == 429:
                     self.stats.throttled += 1
+                    ops_counts.count(ops_counts.GRAPH_THROTTLED, contract.throttle_class)
                 state.server_errors += status in SERVER_ERRORS
                 retry_after = retry_after_seconds(response.headers.get("retry-after"), self._wall_clock())
                 if state.server_errors < self.retry.max_server_errors and \
@@ -364,6 +366,7 @@ class GraphClient:
                  policy.max_attempts)
         state.waited += delay
         self.stats.retries += 1
+        ops_counts.count(ops_counts.GRAPH_RETRIES, contract.throttle_class)
         self.stats.retry_wait_seconds += delay
         self._sleep(delay)
         return True

@@ -21,6 +21,7 @@ import httpx
 import msal
 from msal.exceptions import MsalError
 
+from atlas_services import ops_counts
 from atlas_services.config import get_settings
 from atlas_services.errors import ProviderError
 from atlas_services.graph import token_errors
@@ -72,6 +73,15 @@ def acquire_graph_token(cloud: CloudEndpoints, entra_tenant_id: str, client_id: 
     or ``signin.timeout`` when the sign-in service stays busy, failing or slow through the retries, and
     ``network.unreachable`` when it cannot be reached.
     """
+    try:
+        return _acquire(cloud, entra_tenant_id, client_id, secret, stored)
+    except ProviderError as exc:
+        ops_counts.count(ops_counts.TOKEN_FAILURES, exc.code)  # by reason code, for /metrics
+        raise
+
+
+def _acquire(cloud: CloudEndpoints, entra_tenant_id: str, client_id: str, secret: AppCredential,
+             stored: StoredCredential | None) -> str:
     key = _Key(stored, _cache_key(cloud, entra_tenant_id, client_id, secret))
     cached = _cached_app(key)
     try:

@@ -30,11 +30,13 @@ from atlas_services.models.core import (
 )
 from atlas_services.models.fleet import Schedule, SchedulePolicy, WorkerProcess
 from atlas_services.models.mfa import SecondFactorChallenge, TenantMfaPolicy, TotpEnrolment, TotpRecoveryCode
+from atlas_services.models.ops import OpsCounter
 
 __all__ = [
     "ACTIVE_RUN_PREDICATE", "ACTIVE_RUN_STATUSES", "FINISHED_RUN_STATUSES", "AppRegistrationCredential", "AuditEvent",
     "Cloud", "ComplianceSnapshot", "CredentialKind", "HealthStatus", "InventoryItem", "InventoryKind", "Invitation",
-    "LoginAttempt", "Membership", "OperationRun", "ProviderConnection", "ProviderCredential", "Role", "RunStatus",
+    "LoginAttempt", "Membership", "OperationRun", "OpsCounter", "ProviderConnection", "ProviderCredential", "Role",
+    "RunStatus",
     "RunTrigger", "Schedule", "SchedulePolicy", "SecondFactorChallenge", "Tenant", "TenantChangeStamp",
     "TenantMfaPolicy", "TotpEnrolment", "TotpRecoveryCode", "User", "UserSession", "WorkerProcess", "utcnow",
 ]

@@ -201,6 +201,8 @@ class ProviderCredential(SQLModel, table=True):
         # The fleet view joins a tenant's active credentials (their expiry) without touching other tenants'.
         Index("ix_provider_credentials_tenant_active", "tenant_id", "connection_id", "expires_at",
               postgresql_where=text("active")),
+        # /metrics: active credentials expiring within 30 days, one range scan (migration 0017).
+        Index("ix_provider_credentials_active_expiry", "expires_at", postgresql_where=text("active")),
     )
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE")
@@ -264,6 +266,8 @@ class OperationRun(SQLModel, table=True):
               text("id DESC")),
         Index("ix_operation_runs_connection_filters", "connection_id", "status", "op_type", text("created_at DESC"),
               text("id DESC")),
+        # /metrics reads only the runs finished since its last reading (atlas_services.metrics_runs; 0017).
+        Index("ix_operation_runs_finished", "finished_at", postgresql_where=text("finished_at IS NOT NULL")),
     )
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE")

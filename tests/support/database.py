@@ -11,7 +11,8 @@ from atlas_services.db import get_engine
 
 TABLES = ["tenant_mfa_policies", "totp_recovery_codes", "totp_enrolments", "second_factor_challenges",
           "audit_events", "schedules", "schedule_policies", "operation_runs", "provider_credentials",
-          "provider_connections", "user_sessions", "memberships", "users", "tenants", "worker_processes"]
+          "provider_connections", "user_sessions", "memberships", "users", "tenants", "worker_processes",
+          "ops_counters"]
 
 
 def empty_tables(*, login_attempts: bool = False) -> None:
