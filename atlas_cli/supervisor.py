@@ -48,6 +48,7 @@ def run_worker(workers: int) -> None:
     configure_worker_sessions(connect_wait_seconds=settings.worker_db_wait_seconds,
                               idle_in_transaction_seconds=settings.heartbeat_timeout_seconds / 2)
     import atlas_jobs.tasks  # noqa: F401  (registers the tasks)
+    from atlas_jobs.alerts import start_alert_thread
     from atlas_jobs.huey_app import huey
     from atlas_jobs.liveness import alive
     from atlas_jobs.reaper import start_reaper_thread
@@ -57,6 +58,7 @@ def run_worker(workers: int) -> None:
     with alive():  # first: the reaper must never see its own worker as "no worker alive"
         start_reaper_thread(stop)
         start_scheduler_thread(stop)
+        start_alert_thread(stop)
         try:
             huey.create_consumer(workers=max(1, workers), worker_type="thread", check_worker_health=True).run()
         finally:
