@@ -12,6 +12,7 @@ from reflex.state import BaseState
 
 import atlas_app.atlas_app as web
 from atlas_app.pages.account_security import AccountSecurityState
+from atlas_app.pages.alerts import AlertsState
 from atlas_app.pages.audit import AuditState
 from atlas_app.pages.connection_detail import ConnectionDetailState
 from atlas_app.pages.connections import ConnectionsState
@@ -133,6 +134,11 @@ SPECS: dict[str, Spec] = {
     "InvitationsState.on_page_load": Spec(InvitationsState, SIGNED_IN, shown=lambda s, t, r: s.loaded),
     "InvitationsState.decline": Spec(InvitationsState, SIGNED_IN, "my-invitation", lambda t: {"invitation_id": t},
                                      db=True),
+    "AlertsState.on_page_load": Spec(AlertsState, Capability.PROVIDER_VIEW, shown=lambda s, t, r: s.loaded),
+    "AlertsState.save_webhook": Spec(AlertsState, Capability.PROVIDER_MANAGE, db=True, kwargs=lambda t: {
+        "form_data": form_fields(kind="slack", webhook_url="https://hooks.example.test/services/T0/B0/TOKEN")}),
+    "AlertsState.clear_webhook": Spec(AlertsState, Capability.PROVIDER_MANAGE, db=True),
+    "AlertsState.send_test": Spec(AlertsState, Capability.PROVIDER_MANAGE, db=True),
     "AuditState.on_page_load": Spec(AuditState, Capability.AUDIT_VIEW, shown=lambda s, t, r: len(s.events) > 0),
     "AuditState.newest_events": Spec(AuditState, Capability.AUDIT_VIEW, shown=lambda s, t, r: len(s.events) > 0),
     "AuditState.older_events": Spec(
