@@ -72,6 +72,23 @@ class Spec:
     path: Callable[[str | None], str] = lambda target: "/"
 
 
+def ensure_webhooks(state: Any, target: str | None) -> None:
+    """Every tenant has an alert webhook (so clearing or testing one has something to act on)."""
+    from sqlmodel import select
+
+    from atlas_services.credentials import seal_webhook_url
+    from atlas_services.db import session_scope
+    from atlas_services.models import AlertWebhook, Tenant
+    from atlas_services.secrets import SecretValue
+
+    with session_scope() as session:
+        for tenant_id in session.exec(select(Tenant.id).where(Tenant.id.not_in(  # type: ignore[attr-defined]
+                select(AlertWebhook.tenant_id)))).all():
+            sealed = seal_webhook_url(SecretValue("https://hooks.example.test/x/TOKEN"), tenant_id=tenant_id)
+            session.add(AlertWebhook(tenant_id=tenant_id, kind="json", ciphertext=sealed.ciphertext,
+                                     nonce=sealed.nonce, key_id=sealed.key_id, hint="hooks.example.test …OKEN"))
+
+
 def item_cursor() -> str:
     """An item-table cursor as the inventory read model hands them out (a position after an item)."""
     return _encode_cursor("", uuid.uuid4())
@@ -137,8 +154,8 @@ SPECS: dict[str, Spec] = {
     "AlertsState.on_page_load": Spec(AlertsState, Capability.PROVIDER_VIEW, shown=lambda s, t, r: s.loaded),
     "AlertsState.save_webhook": Spec(AlertsState, Capability.PROVIDER_MANAGE, db=True, kwargs=lambda t: {
         "form_data": form_fields(kind="slack", webhook_url="https://hooks.example.test/services/T0/B0/TOKEN")}),
-    "AlertsState.clear_webhook": Spec(AlertsState, Capability.PROVIDER_MANAGE, db=True),
-    "AlertsState.send_test": Spec(AlertsState, Capability.PROVIDER_MANAGE, db=True),
+    "AlertsState.clear_webhook": Spec(AlertsState, Capability.PROVIDER_MANAGE, db=True, prepare=ensure_webhooks),
+    "AlertsState.send_test": Spec(AlertsState, Capability.PROVIDER_MANAGE, db=True, prepare=ensure_webhooks),
     "AuditState.on_page_load": Spec(AuditState, Capability.AUDIT_VIEW, shown=lambda s, t, r: len(s.events) > 0),
     "AuditState.newest_events": Spec(AuditState, Capability.AUDIT_VIEW, shown=lambda s, t, r: len(s.events) > 0),
     "AuditState.older_events": Spec(
