@@ -9,7 +9,9 @@ followed; proxies from the environment are ignored.
 
 from __future__ import annotations
 
+import logging
 import socket
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +23,20 @@ from atlas_services.graph.http import USER_AGENT
 from atlas_services.reasons import ReasonCode
 
 Resolver = Callable[[str, int], list[str]]
+
+# httpx logs every request's full URL at INFO (and httpcore the headers at DEBUG); a webhook URL embeds its
+# token, so their records are dropped while this thread sends a webhook (other threads' Graph logs stay).
+_sending = threading.local()
+
+
+class _DropWhileSending(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_sending, "active", False)
+
+
+# Filters apply where a record is made: every logger httpx and httpcore write to is listed.
+for _name in ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy"):
+    logging.getLogger(_name).addFilter(_DropWhileSending())
 
 
 class WebhookFailed(Exception):
@@ -60,6 +76,7 @@ def post_json(url: str, payload: dict[str, Any], allow: AllowList, *, timeout: f
     pinned = httpx.URL(f"{target.scheme}://{ip_host}:{target.port}{target.path}")
     default_port = 443 if target.scheme == "https" else 80
     host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
+    _sending.active = True
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
             request = client.build_request("POST", pinned, json=payload,
@@ -70,6 +87,8 @@ def post_json(url: str, payload: dict[str, Any], allow: AllowList, *, timeout: f
         raise WebhookFailed(ReasonCode.ALERT_UNREACHABLE, retryable=True) from None
     except httpx.HTTPError:
         raise WebhookFailed(ReasonCode.ALERT_UNREACHABLE, retryable=True) from None
+    finally:
+        _sending.active = False
     status = response.status_code
     if 200 <= status < 300:
         return status
