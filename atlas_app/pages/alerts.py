@@ -119,8 +119,8 @@ def _settings() -> rx.Component:
             rx.vstack(
                 rx.form(
                     rx.hstack(
-                        rx.select(list(KINDS), default_value="teams", name="kind",
-                                  custom_attrs={"data-testid": "alerts-kind"}),
+                        rx.el.select(*(rx.el.option(kind, value=kind) for kind in KINDS), name="kind",
+                                     custom_attrs={"data-testid": "alerts-kind"}),
                         rx.input(id="webhook_url", name="webhook_url", type="password", placeholder="https://…",
                                  width="28em", custom_attrs={"data-testid": "alerts-url", "autocomplete": "off"}),
                         rx.button("Save", type="submit", custom_attrs={"data-testid": "alerts-save"}),

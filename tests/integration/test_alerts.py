@@ -21,7 +21,16 @@ from atlas_services.config import get_settings
 from atlas_services.db import session_scope
 from atlas_services.errors import Forbidden, InvalidInput
 from atlas_services.graph.webhooks import WebhookFailed, post_json
-from atlas_services.models import Alert, AlertWebhook, AuditEvent, OperationRun, ProviderCredential, utcnow
+from atlas_services.models import (
+    Alert,
+    AlertWebhook,
+    AuditEvent,
+    OperationRun,
+    ProviderConnection,
+    ProviderCredential,
+    Schedule,
+    utcnow,
+)
 from atlas_services.reasons import ReasonCode
 from tests.support.factories import create_connection, make_actor
 from tests.support.webhook_receiver import Hook
@@ -169,3 +178,33 @@ def test_thresholds() -> None:
     assert threshold_for(now + timedelta(days=29), now) == 30
     assert threshold_for(now + timedelta(days=6), now) == 7
     assert threshold_for(now - timedelta(days=2), now) == 1
+
+
+def test_an_unhealthy_connection_and_a_skipping_schedule_alert_once(db: None, hosts: Any, hook: Hook) -> None:
+    hosts("private:127.0.0.1")
+    owner = make_actor("owner")
+    alerts.set_webhook(owner, "json", hook.url())
+    connection = create_connection(owner)
+    with session_scope() as session:
+        session.exec(update(ProviderConnection).where(ProviderConnection.id == connection.id)  # type: ignore[call-overload]
+                     .values(health_status="unhealthy", health_reason_code="auth.failed", last_checked_at=utcnow()))
+        # Creating a connection gave it its tenant's default schedules: one of them is skipping (under threshold).
+        session.exec(update(Schedule).where(Schedule.connection_id == connection.id,  # type: ignore[call-overload]
+                                            Schedule.op_type == "compliance_snapshot")
+                     .values(consecutive_skips=2, last_outcome="scope_busy"))
+    first = run_pass(lambda _: None)
+    with session_scope() as session:
+        assert {session.get(Alert, a).event for a in first} == {"connection_unhealthy"}  # type: ignore[union-attr]
+        session.exec(update(Schedule).where(Schedule.connection_id == connection.id,  # type: ignore[call-overload]
+                                            Schedule.op_type == "compliance_snapshot").values(consecutive_skips=3))
+    second = run_pass(lambda _: None)
+    with session_scope() as session:
+        assert {session.get(Alert, a).event for a in second} == {"schedule_skipping"}  # type: ignore[union-attr]
+    assert run_pass(lambda _: None) == []
+    assert alerts.recent(make_actor("owner")) == []  # another tenant: nothing
+
+
+def test_no_webhook_no_alerts(db: None) -> None:
+    owner = make_actor("owner")
+    _failed_run(owner, create_connection(owner).id)
+    assert run_pass(lambda _: None) == []
