@@ -15,6 +15,7 @@ from atlas_app.mfa_routes import build_mfa_api
 from atlas_app.ops_routes import build_ops_api
 from atlas_app.pages import (
     account_security,
+    alerts,
     audit,
     connection_detail,
     connections,
@@ -81,6 +82,7 @@ app.add_page(connection_detail.connection_detail_page, route=connection_detail.R
              on_load=connection_detail.ConnectionDetailState.on_page_load)
 app.add_page(operations.operations_page, route=operations.ROUTE, title="Operations · Atlas",
              on_load=operations.OperationsState.on_page_load)
+app.add_page(alerts.alerts_page, route=alerts.ROUTE, title="Alerts · Atlas", on_load=alerts.AlertsState.on_page_load)
 app.add_page(members.members_page, route=members.ROUTE, title="Members · Atlas",
              on_load=members.MembersState.on_page_load)
 app.add_page(invitations.invitations_page, route=invitations.ROUTE, title="Invitations · Atlas",

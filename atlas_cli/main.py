@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from atlas_cli.commands.alerts import alerts_app
 from atlas_cli.commands.audit import audit_app
 from atlas_cli.commands.connections import connection_app
 from atlas_cli.commands.db import db_app
@@ -27,6 +28,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(member_app, name="member")
 app.add_typer(audit_app, name="audit")
 app.add_typer(schedule_app, name="schedule")
+app.add_typer(alerts_app, name="alerts")
 app.add_typer(scheduler_app, name="scheduler")
 app.add_typer(mfa_app, name="mfa")
 app.add_typer(processes_app)

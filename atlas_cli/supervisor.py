@@ -52,6 +52,7 @@ def run_worker(workers: int) -> None:
     # Loaded before consuming (the task adapter imports it lazily for the web tier's sake): the first job is
     # claimed right after it leaves the queue, not after a second of imports (the outbox sweep's blind spot).
     import atlas_services.runs.execute  # noqa: F401
+    from atlas_jobs.alerts import start_alert_thread
     from atlas_jobs.huey_app import huey
     from atlas_jobs.liveness import alive
     from atlas_jobs.reaper import start_reaper_thread
@@ -61,6 +62,7 @@ def run_worker(workers: int) -> None:
     with alive():  # first: the reaper must never see its own worker as "no worker alive"
         start_reaper_thread(stop)
         start_scheduler_thread(stop)
+        start_alert_thread(stop)
         try:
             huey.create_consumer(workers=max(1, workers), worker_type="thread", check_worker_health=True).run()
         finally:

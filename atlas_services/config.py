@@ -59,6 +59,17 @@ class Settings(BaseSettings):
     worker_db_wait_seconds: int = Field(default=30, ge=0, le=600)
     # How often each worker's scheduler loop starts the due schedules (0: no loop; `atlas scheduler tick` still works).
     scheduler_interval_seconds: int = Field(default=30, ge=0, le=3600)
+    # Alerts (issue 10). The hosts a webhook may target at all (comma-separated; e.g.
+    # "hooks.slack.com,*.webhook.office.com"); a host listed here may also resolve to a private or loopback
+    # address, any other is refused. Empty: no webhook can be set.
+    alert_hosts: str = ""
+    # How often each worker's alert pass looks for new events (0: no loop), and after how many skips in a row a
+    # schedule is alerted.
+    alert_interval_seconds: int = Field(default=30, ge=0, le=3600)
+    alert_skip_threshold: int = Field(default=3, ge=1, le=1000)
+    # Sending: attempts per alert and the first retry delay (doubled each time).
+    alert_max_attempts: int = Field(default=5, ge=1, le=20)
+    alert_retry_seconds: float = Field(default=30, ge=0, le=3600)
     # Runs of one suite tenant running at once, across all workers (0: no cap). A run over the cap stays queued
     # and is offered again after tenant_cap_retry_seconds x (1 + its place in the tenant's line // cap), at most
     # tenant_cap_retry_max_seconds.

@@ -120,6 +120,34 @@ def open_totp_seed(sealed: Sealed, *, user_id: object, enrolment_id: object,
     return SecretValue(plaintext.decode())
 
 
+def _webhook_aad(tenant_id: object, key_id: str) -> bytes:
+    return f"atlas-alert-webhook-v1|{tenant_id}|{key_id}".encode()
+
+
+def seal_webhook_url(url: SecretValue, *, tenant_id: object, keyring: KeyRing | None = None) -> Sealed:
+    """Encrypt a suite tenant's alert webhook URL (Teams and Slack URLs embed a token), bound to the tenant."""
+    ring = keyring or KeyRing(get_settings().encryption_keys)
+    key = ring.key(ring.primary_id)
+    assert key is not None
+    nonce = os.urandom(12)
+    ciphertext = AESGCM(key).encrypt(nonce, url.reveal().encode(), _webhook_aad(tenant_id, ring.primary_id))
+    return Sealed(ciphertext=ciphertext, nonce=nonce, key_id=ring.primary_id)
+
+
+def open_webhook_url(sealed: Sealed, *, tenant_id: object, keyring: KeyRing | None = None) -> SecretValue:
+    """Decrypt a webhook URL; any mismatch (another tenant, a missing key) fails closed."""
+    ring = keyring or KeyRing(get_settings().encryption_keys)
+    key = ring.key(sealed.key_id)
+    if key is None:
+        raise ProviderError(ReasonCode.CREDENTIAL_UNAVAILABLE,
+                            "The alert webhook is sealed under a key that is no longer configured.")
+    try:
+        plaintext = AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, _webhook_aad(tenant_id, sealed.key_id))
+    except InvalidTag:
+        raise ProviderError(ReasonCode.CREDENTIAL_UNAVAILABLE, "The alert webhook does not open.") from None
+    return SecretValue(plaintext.decode())
+
+
 @dataclass(frozen=True)
 class KeyUsage:
     key_id: str

@@ -49,6 +49,10 @@ class ReasonCode(StrEnum):
     SIGNIN_THROTTLED = "signin.throttled"
     SIGNIN_UNAVAILABLE = "signin.unavailable"
     SIGNIN_TIMEOUT = "signin.timeout"
+    ALERT_TARGET_REFUSED = "alert.target_refused"
+    ALERT_REDIRECT_REFUSED = "alert.redirect_refused"
+    ALERT_REJECTED = "alert.rejected"
+    ALERT_UNREACHABLE = "alert.unreachable"
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,15 @@ _CATALOGUE = [
     Reason(ReasonCode.SIGNIN_TIMEOUT, "The Microsoft sign-in service did not answer in time.",
            "Nothing is wrong with the credential. Try again later; if it persists, check the network path from "
            "the worker to the cloud's sign-in host."),
+    Reason(ReasonCode.ALERT_TARGET_REFUSED, "The alert webhook's host is not allowed, or resolves to a private "
+           "or loopback address.", "List the host in ATLAS_ALERT_HOSTS (prefix it with private: to allow a "
+           "private address), or set a webhook URL on an allowed host."),
+    Reason(ReasonCode.ALERT_REDIRECT_REFUSED, "The alert webhook answered with a redirect; Atlas follows none.",
+           "Set the webhook URL the redirect points to, if its host is allowed."),
+    Reason(ReasonCode.ALERT_REJECTED, "The alert webhook refused the alert (HTTP 4xx).",
+           "Check the webhook URL and kind (Teams, Slack or JSON); a removed webhook must be set again."),
+    Reason(ReasonCode.ALERT_UNREACHABLE, "The alert webhook could not be reached or kept failing.",
+           "Check the network path from the workers to the webhook's host; Atlas retried with backoff."),
 ]
 
 # Failures that say nothing about the connection's credential: Microsoft (or the way to it) was busy or down.

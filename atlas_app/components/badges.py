@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 import reflex as rx
 
-from atlas_services.models import HealthStatus, RunStatus
+from atlas_services.models import AlertStatus, HealthStatus, RunStatus
 from atlas_services.runs.summaries import ReadinessStatus, SectionStatus
 
 
@@ -44,6 +44,7 @@ class BadgeCatalog:
     READINESS = "readiness"
     SECTION_STATUS = "section_status"
     PERMISSION_GRANT = "permission_grant"
+    ALERT_STATUS = "alert_status"
 
     _DOMAINS: Mapping[str, Mapping[str, BadgeStyle]] = MappingProxyType({
         RUN_STATUS: MappingProxyType({
@@ -77,6 +78,11 @@ class BadgeCatalog:
             PermissionGrant.MISSING.value: BadgeStyle("Missing", "red", "x"),
             PermissionGrant.UNKNOWN.value: BadgeStyle("Not known", "gray", "circle_help"),
         }),
+        ALERT_STATUS: MappingProxyType({
+            AlertStatus.PENDING.value: BadgeStyle("Sending", "blue", "send"),
+            AlertStatus.SENT.value: BadgeStyle("Sent", "green", "circle_check"),
+            AlertStatus.FAILED.value: BadgeStyle("Not delivered", "red", "circle_x"),
+        }),
     })
 
     # The enum each domain must cover completely.
@@ -86,6 +92,7 @@ class BadgeCatalog:
         READINESS: ReadinessStatus,
         SECTION_STATUS: SectionStatus,
         PERMISSION_GRANT: PermissionGrant,
+        ALERT_STATUS: AlertStatus,
     })
 
     @classmethod

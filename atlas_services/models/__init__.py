@@ -1,6 +1,7 @@
 """Tables (DESIGN.md §5), one module per area; importing this package registers every table on SQLModel.metadata.
 Schema changes go through Alembic migrations, never ``create_all``."""
 
+from atlas_services.models.alerts import Alert, AlertEvent, AlertStatus, AlertWebhook, WebhookKind
 from atlas_services.models.core import (
     ACTIVE_RUN_PREDICATE,
     ACTIVE_RUN_STATUSES,
@@ -33,7 +34,8 @@ from atlas_services.models.mfa import SecondFactorChallenge, TenantMfaPolicy, To
 from atlas_services.models.ops import OpsCounter
 
 __all__ = [
-    "ACTIVE_RUN_PREDICATE", "ACTIVE_RUN_STATUSES", "FINISHED_RUN_STATUSES", "AppRegistrationCredential", "AuditEvent",
+    "ACTIVE_RUN_PREDICATE", "ACTIVE_RUN_STATUSES", "Alert", "AlertEvent", "AlertStatus", "AlertWebhook",
+    "WebhookKind", "FINISHED_RUN_STATUSES", "AppRegistrationCredential", "AuditEvent",
     "Cloud", "ComplianceSnapshot", "CredentialKind", "HealthStatus", "InventoryItem", "InventoryKind", "Invitation",
     "LoginAttempt", "Membership", "OperationRun", "OpsCounter", "ProviderConnection", "ProviderCredential", "Role",
     "RunStatus",

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from atlas_cli.commands.base import SYSTEM
 from atlas_cli.main import app
 from atlas_services.authz import ROLE_CAPABILITIES, Capability
+from atlas_services.config import get_settings
 from atlas_services.invitations import invite_member
 from atlas_services.models import Role
 from atlas_services.runs.start import start_operation
@@ -80,6 +81,10 @@ CASES: dict[tuple[str, ...], Callable[[dict[str, Any]], tuple[list[str], str | N
     ("member", "remove"): lambda w: ([w["member"]], None),
     ("member", "revoke"): lambda w: ([w["invitation"]], None),
     ("audit", "list"): lambda w: ([], None),
+    ("alerts", "set"): lambda w: (["--kind", "slack"], "https://hooks.example.test/services/T0/B0/TOKEN"),
+    ("alerts", "show"): lambda w: ([], None),
+    ("alerts", "clear"): lambda w: ([], None),
+    ("alerts", "list"): lambda w: ([], None),
     ("schedule", "set"): lambda w: ([w["spare"], "health_check", "--every", "2h"], None),
     ("schedule", "list"): lambda w: ([], None),
     ("schedule", "clear"): lambda w: ([w["spare"], "health_check"], None),
@@ -90,6 +95,16 @@ CASES: dict[tuple[str, ...], Callable[[dict[str, Any]], tuple[list[str], str | N
     ("mfa", "policy", "set"): lambda w: (["on"], None),
     ("mfa", "reset"): lambda w: ([w["member"]], None),
 }
+
+
+@pytest.fixture(autouse=True)
+def _alert_hosts(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """`alerts set` needs its host on the allow-list."""
+    monkeypatch.setenv("ATLAS_ALERT_HOSTS", "hooks.example.test")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
 
 
 def test_the_matrix_covers_every_tenant_scoped_command() -> None:

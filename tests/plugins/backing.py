@@ -84,6 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["ATLAS_ENV"] = "test"
     # Outside development the worker and web tier refuse the development key: each run seals under its own.
     os.environ["ATLAS_ENCRYPTION_KEYS"] = "test1:" + base64.b64encode(os.urandom(32)).decode()
+    os.environ["ATLAS_ALERT_HOSTS"] = "hooks.example.test"  # alert webhooks in tests (never resolved unless sent)
     os.environ["ATLAS_DEFAULT_CLOUD"] = "simulator"  # no test may aim a connection at Microsoft's cloud
     os.environ["ATLAS_DATA_DIR"] = tempfile.mkdtemp(prefix="atlas-test-data-")
     # A worker's scheduler loop would start the schedules every test connection inherits, in the middle of tests

@@ -12,6 +12,7 @@ from reflex.state import BaseState
 
 import atlas_app.atlas_app as web
 from atlas_app.pages.account_security import AccountSecurityState
+from atlas_app.pages.alerts import AlertsState
 from atlas_app.pages.audit import AuditState
 from atlas_app.pages.connection_detail import ConnectionDetailState
 from atlas_app.pages.connections import ConnectionsState
@@ -69,6 +70,23 @@ class Spec:
     shown: Callable[[Any, str | None, Any], bool] | None = None  # the effect is what the state shows
     prepare: Callable[[Any, str | None], None] = lambda state, target: None
     path: Callable[[str | None], str] = lambda target: "/"
+
+
+def ensure_webhooks(state: Any, target: str | None) -> None:
+    """Every tenant has an alert webhook (so clearing or testing one has something to act on)."""
+    from sqlmodel import select
+
+    from atlas_services.credentials import seal_webhook_url
+    from atlas_services.db import session_scope
+    from atlas_services.models import AlertWebhook, Tenant
+    from atlas_services.secrets import SecretValue
+
+    with session_scope() as session:
+        for tenant_id in session.exec(select(Tenant.id).where(Tenant.id.not_in(  # type: ignore[attr-defined]
+                select(AlertWebhook.tenant_id)))).all():
+            sealed = seal_webhook_url(SecretValue("https://hooks.example.test/x/TOKEN"), tenant_id=tenant_id)
+            session.add(AlertWebhook(tenant_id=tenant_id, kind="json", ciphertext=sealed.ciphertext,
+                                     nonce=sealed.nonce, key_id=sealed.key_id, hint="hooks.example.test …OKEN"))
 
 
 def item_cursor() -> str:
@@ -162,6 +180,11 @@ SPECS: dict[str, Spec] = {
     "InvitationsState.on_page_load": Spec(InvitationsState, SIGNED_IN, shown=lambda s, t, r: s.loaded),
     "InvitationsState.decline": Spec(InvitationsState, SIGNED_IN, "my-invitation", lambda t: {"invitation_id": t},
                                      db=True),
+    "AlertsState.on_page_load": Spec(AlertsState, Capability.PROVIDER_VIEW, shown=lambda s, t, r: s.loaded),
+    "AlertsState.save_webhook": Spec(AlertsState, Capability.PROVIDER_MANAGE, db=True, kwargs=lambda t: {
+        "form_data": form_fields(kind="slack", webhook_url="https://hooks.example.test/services/T0/B0/TOKEN")}),
+    "AlertsState.clear_webhook": Spec(AlertsState, Capability.PROVIDER_MANAGE, db=True, prepare=ensure_webhooks),
+    "AlertsState.send_test": Spec(AlertsState, Capability.PROVIDER_MANAGE, db=True, prepare=ensure_webhooks),
     "AuditState.on_page_load": Spec(AuditState, Capability.AUDIT_VIEW, shown=lambda s, t, r: len(s.events) > 0),
     "AuditState.newest_events": Spec(AuditState, Capability.AUDIT_VIEW, shown=lambda s, t, r: len(s.events) > 0),
     "AuditState.older_events": Spec(

@@ -1,0 +1,58 @@
+"""Alerts in the worker: the alert pass (a loop beside the scheduler's) and the send task.
+
+The task's only argument is the alert id. A failed send that may succeed later is re-enqueued with a doubling
+delay (huey's schedule); the row counts attempts, so a lost delay is at worst one alert left pending.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+
+from atlas_jobs.huey_app import huey
+from atlas_services.alerts.evaluate import run_pass
+from atlas_services.config import get_settings
+
+log = logging.getLogger(__name__)
+
+
+@huey.task()  # type: ignore[untyped-decorator]
+def send_alert(alert_id: str) -> None:
+    # Lazy, like tasks.execute_run: the web tier enqueues through this module but must not reach the sender
+    # (atlas_services.graph). Listed in pyproject's import-linter config.
+    from atlas_services.alerts.delivery import deliver
+
+    retry_in = deliver(uuid.UUID(alert_id))
+    if retry_in is not None:
+        enqueue_alert(uuid.UUID(alert_id), delay=retry_in)
+
+
+def enqueue_alert(alert_id: uuid.UUID, delay: float | None = None) -> None:
+    task = send_alert.s(str(alert_id), delay=delay)
+    if delay:
+        huey.add_schedule(task)
+    else:
+        huey.enqueue(task)
+
+
+def alert_pass() -> list[uuid.UUID]:
+    return run_pass(enqueue=enqueue_alert)
+
+
+def start_alert_thread(stop: threading.Event, interval: float | None = None) -> threading.Thread | None:
+    """Run the alert pass every ``interval`` seconds until ``stop``; 0 turns the loop off."""
+    period = interval if interval is not None else float(get_settings().alert_interval_seconds)
+    if period <= 0:
+        return None
+
+    def loop() -> None:
+        while not stop.wait(period):
+            try:
+                alert_pass()
+            except Exception as exc:  # noqa: BLE001 - the database may be briefly away; try again next period
+                log.warning("alert pass failed: %s", type(exc).__name__)
+
+    thread = threading.Thread(target=loop, name="atlas-alerts", daemon=True)
+    thread.start()
+    return thread
