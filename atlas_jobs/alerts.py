@@ -12,6 +12,7 @@ import uuid
 
 from atlas_jobs.huey_app import huey
 from atlas_services.alerts.evaluate import run_pass
+from atlas_services.authz import Capability
 from atlas_services.config import get_settings
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,11 @@ def send_alert(alert_id: str) -> None:
     retry_in = deliver(uuid.UUID(alert_id))
     if retry_in is not None:
         enqueue_alert(uuid.UUID(alert_id), delay=retry_in)
+
+
+# Atlas sends alerts by itself, to the webhook someone holding provider.manage set; nobody's capability is
+# re-checked at send time, and the webhook is cleared (so nothing is sent) when it is removed.
+send_alert.__atlas_capability__ = Capability.PROVIDER_MANAGE
 
 
 def enqueue_alert(alert_id: uuid.UUID, delay: float | None = None) -> None:

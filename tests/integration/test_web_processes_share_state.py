@@ -25,6 +25,7 @@ from sqlmodel import select
 from atlas_cli.supervisor import stop_process_group, web_environment
 from atlas_services.db import session_scope
 from atlas_services.models import OperationRun, RunStatus, RunTrigger, User
+from tests.support.aio import run_coroutine
 from tests.support.factories import PASSWORD, create_connection, make_actor
 from tests.support.processes import ROOT
 from tests.support.queue import free_port, private_redis_server, queued_run, wait_for
@@ -159,7 +160,7 @@ def _filter_on_a_then_act_on_b(email: str, tmp_path: Path, redis_url: str | None
             on_b = await _send(b, cookie, token, [("filter_by_operation", {"op_type": "health_check"}, "runs")])
             return list(_field(on_b[-1], "runs"))
 
-        return asyncio.run(scenario())
+        return run_coroutine(scenario())
 
 
 def test_web_processes_sharing_redis_serve_a_tab_from_the_same_state(
