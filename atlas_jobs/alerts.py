@@ -11,6 +11,7 @@ import threading
 import uuid
 
 from atlas_jobs.huey_app import huey
+from atlas_jobs.periodic import start_loop
 from atlas_services.alerts.evaluate import run_pass
 from atlas_services.authz import Capability
 from atlas_services.config import get_settings
@@ -51,14 +52,4 @@ def start_alert_thread(stop: threading.Event, interval: float | None = None) -> 
     period = interval if interval is not None else float(get_settings().alert_interval_seconds)
     if period <= 0:
         return None
-
-    def loop() -> None:
-        while not stop.wait(period):
-            try:
-                alert_pass()
-            except Exception as exc:  # noqa: BLE001 - the database may be briefly away; try again next period
-                log.warning("alert pass failed: %s", type(exc).__name__)
-
-    thread = threading.Thread(target=loop, name="atlas-alerts", daemon=True)
-    thread.start()
-    return thread
+    return start_loop("alerts", period, alert_pass, stop)

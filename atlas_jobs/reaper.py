@@ -11,6 +11,7 @@ import logging
 import threading
 
 from atlas_jobs import tasks
+from atlas_jobs.periodic import start_loop
 from atlas_services.config import get_settings
 from atlas_services.runs import lifecycle, outbox
 
@@ -28,17 +29,5 @@ def start_reaper_thread(stop: threading.Event, interval: float | None = None) ->
     period = interval if interval is not None else max(1.0, get_settings().heartbeat_timeout_seconds / 2)
 
     sweeper = outbox.Sweeper()
-
-    def loop() -> None:
-        # A first pass at once: runs whose jobs were lost while no worker was up are enqueued again a period later.
-        while True:
-            try:
-                reap_and_sweep(sweeper)
-            except Exception as exc:  # noqa: BLE001 - the database or Redis may be briefly away; try next period
-                log.warning("reaper pass failed: %s", type(exc).__name__)
-            if stop.wait(period):
-                return
-
-    thread = threading.Thread(target=loop, name="atlas-reaper", daemon=True)
-    thread.start()
-    return thread
+    # A first pass at once: runs whose jobs were lost while no worker was up are enqueued again a period later.
+    return start_loop("reaper", period, lambda: reap_and_sweep(sweeper), stop, at_once=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from atlas_jobs.periodic import start_loop
 from atlas_jobs.tasks import enqueue_scheduled_run
 from atlas_services.config import get_settings
 from atlas_services.schedules.tick import TickReport, run_tick
@@ -27,14 +28,4 @@ def start_scheduler_thread(stop: threading.Event, interval: float | None = None)
     if period <= 0:
         log.info("scheduler loop off (ATLAS_SCHEDULER_INTERVAL_SECONDS=0)")
         return None
-
-    def loop() -> None:
-        while not stop.wait(period):
-            try:
-                tick()
-            except Exception as exc:  # noqa: BLE001 - the database may be briefly away; try again next period
-                log.warning("scheduler pass failed: %s", type(exc).__name__)
-
-    thread = threading.Thread(target=loop, name="atlas-scheduler", daemon=True)
-    thread.start()
-    return thread
+    return start_loop("scheduler", period, tick, stop)
