@@ -31,6 +31,7 @@ from atlas_app.state.guard import public_handler
 from atlas_app.state.session import HOME_ROUTE, LOGIN_ROUTE, SessionState
 from atlas_app.state.tab_identity import ForgetPreviousUser
 from atlas_app.upload_gate import UploadGate
+from atlas_services.logs import configure_logging
 from atlas_services.netguard import install_outbound_guard
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,10 @@ def _on_backend_exception(exception: Exception) -> EventSpec:
                           position="top-center")
 
 
+def _configure_logging() -> None:
+    configure_logging()
+
+
 # The sign-in and invitation routes go in front of Reflex's; UploadGate lets an upload through only for
 # the tab's own user;
 # CookieShield wraps everything (one session cookie per request; the event socket's and uploads' Cookie
@@ -59,6 +64,8 @@ app = rx.App(api_transformer=[build_auth_api(), build_mfa_api(), build_invite_ap
 app.add_middleware(ForgetPreviousUser(), index=0)
 # In the serving process only (not while `reflex run` compiles): HTTP may reach loopback and nothing else.
 app.register_lifespan_task(install_outbound_guard)
+# Also only there: ATLAS_LOG_FORMAT, the run/tenant context and the secret redaction for the web's own lines.
+app.register_lifespan_task(_configure_logging)
 
 
 def index() -> rx.Component:

@@ -15,6 +15,7 @@ from atlas_cli.commands.mfa import mfa_app
 from atlas_cli.commands.ops import op_app
 from atlas_cli.commands.processes import processes_app
 from atlas_cli.commands.schedules import schedule_app, scheduler_app
+from atlas_services.logs import configure_logging
 
 # Pretty tracebacks would print local variables, and locals can hold secrets.
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -35,6 +36,8 @@ app.add_typer(processes_app)
 
 
 def main() -> None:
+    # Here, not in a Typer callback: tests invoke ``app`` in-process and keep their own log capture.
+    configure_logging()
     app()
 
 

@@ -8,7 +8,7 @@ import logging
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from atlas_services.client_address import IPNetwork, parse_networks
@@ -87,6 +87,17 @@ class Settings(BaseSettings):
     # clients are answered. Scrapes within metrics_cache_seconds of each other share one read of PostgreSQL.
     metrics_token: SecretStr | None = None
     metrics_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    # Every process's log lines (atlas_services.logs): "text" for a terminal, "json" (one object per line) for a
+    # log shipper; the level names Python's (DEBUG, INFO, WARNING, ERROR).
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _log_words(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.strip().lower() if info.field_name == "log_format" else value.strip().upper()
 
     @model_validator(mode="after")
     def _refuse_defaults_in_production(self) -> Settings:

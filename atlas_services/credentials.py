@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from atlas_services.config import get_settings
 from atlas_services.errors import ProviderError
+from atlas_services.logs import register_secret
 from atlas_services.reasons import ReasonCode
 from atlas_services.secrets import SecretValue
 
@@ -51,6 +52,12 @@ class KeyRing:
         return self._keys.get(key_id)
 
 
+def _handled(plaintext: str) -> SecretValue:
+    """Every secret this module opens is remembered by the log redaction first (atlas_services.logs)."""
+    register_secret(plaintext)
+    return SecretValue(plaintext)
+
+
 def _aad(tenant_id: object, connection_id: object, credential_id: object, key_id: str) -> bytes:
     return f"atlas-credential-v1|{tenant_id}|{connection_id}|{credential_id}|{key_id}".encode()
 
@@ -58,6 +65,7 @@ def _aad(tenant_id: object, connection_id: object, credential_id: object, key_id
 def seal(secret: SecretValue, *, tenant_id: object, connection_id: object, credential_id: object,
          keyring: KeyRing | None = None) -> Sealed:
     """Encrypt ``secret`` under the primary key, bound to its (tenant, connection, credential) row."""
+    register_secret(secret.reveal())
     ring = keyring or KeyRing(get_settings().encryption_keys)
     key_id = ring.primary_id
     key = ring.key(key_id)
@@ -82,7 +90,7 @@ def open_sealed(sealed: Sealed, *, tenant_id: object, connection_id: object, cre
     except InvalidTag:
         raise ProviderError(ReasonCode.CREDENTIAL_UNAVAILABLE,
                             "The credential does not open for this connection.") from None
-    return SecretValue(plaintext.decode())
+    return _handled(plaintext.decode())
 
 
 def _totp_aad(user_id: object, enrolment_id: object, key_id: str) -> bytes:
@@ -96,6 +104,7 @@ def seal_totp_seed(seed: SecretValue, *, user_id: object, enrolment_id: object,
     A seed is a secret like a client secret: the same cipher and keys, another associated-data domain, so a
     sealed seed never opens as a credential (nor a credential as a seed), nor for another user or enrolment.
     """
+    register_secret(seed.reveal())
     ring = keyring or KeyRing(get_settings().encryption_keys)
     key = ring.key(ring.primary_id)
     assert key is not None
@@ -117,7 +126,7 @@ def open_totp_seed(sealed: Sealed, *, user_id: object, enrolment_id: object,
                                         _totp_aad(user_id, enrolment_id, sealed.key_id))
     except InvalidTag:
         raise ProviderError(ReasonCode.CREDENTIAL_UNAVAILABLE, "The authenticator does not open.") from None
-    return SecretValue(plaintext.decode())
+    return _handled(plaintext.decode())
 
 
 def _webhook_aad(tenant_id: object, key_id: str) -> bytes:
@@ -126,6 +135,7 @@ def _webhook_aad(tenant_id: object, key_id: str) -> bytes:
 
 def seal_webhook_url(url: SecretValue, *, tenant_id: object, keyring: KeyRing | None = None) -> Sealed:
     """Encrypt a suite tenant's alert webhook URL (Teams and Slack URLs embed a token), bound to the tenant."""
+    register_secret(url.reveal())
     ring = keyring or KeyRing(get_settings().encryption_keys)
     key = ring.key(ring.primary_id)
     assert key is not None
@@ -145,7 +155,7 @@ def open_webhook_url(sealed: Sealed, *, tenant_id: object, keyring: KeyRing | No
         plaintext = AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, _webhook_aad(tenant_id, sealed.key_id))
     except InvalidTag:
         raise ProviderError(ReasonCode.CREDENTIAL_UNAVAILABLE, "The alert webhook does not open.") from None
-    return SecretValue(plaintext.decode())
+    return _handled(plaintext.decode())
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from atlas_services.credentials import Sealed, open_webhook_url
 from atlas_services.db import session_scope
 from atlas_services.errors import ProviderError
 from atlas_services.graph.webhooks import Resolver, WebhookFailed, post_json, resolve
+from atlas_services.logs import log_context
 from atlas_services.models import Alert, AlertStatus, AlertWebhook, WebhookKind, utcnow
 from atlas_services.reasons import ReasonCode
 
@@ -45,11 +46,8 @@ def deliver(alert_id: uuid.UUID, resolver: Resolver = resolve) -> float | None:
         alert.attempts += 1
         alert.last_attempt_at = utcnow()
         try:
-            if webhook is None:
-                raise WebhookFailed(ReasonCode.ALERT_TARGET_REFUSED, retryable=False)
-            url = open_webhook_url(Sealed(webhook.ciphertext, webhook.nonce, webhook.key_id),
-                                   tenant_id=alert.tenant_id)
-            post_json(url.reveal(), payload(webhook.kind, alert), allow_list(), resolver=resolver)
+            with log_context(tenant_id=alert.tenant_id):  # httpx logs each request: the line says whose
+                _send(webhook, alert, resolver)
         except ProviderError as exc:
             alert.status, alert.last_error_code = AlertStatus.FAILED, str(exc.code)
             return None
@@ -61,3 +59,10 @@ def deliver(alert_id: uuid.UUID, resolver: Resolver = resolve) -> float | None:
             return None
         alert.status, alert.sent_at, alert.last_error_code = AlertStatus.SENT, utcnow(), None
         return None
+
+
+def _send(webhook: AlertWebhook | None, alert: Alert, resolver: Resolver) -> None:
+    if webhook is None:
+        raise WebhookFailed(ReasonCode.ALERT_TARGET_REFUSED, retryable=False)
+    url = open_webhook_url(Sealed(webhook.ciphertext, webhook.nonce, webhook.key_id), tenant_id=alert.tenant_id)
+    post_json(url.reveal(), payload(webhook.kind, alert), allow_list(), resolver=resolver)

@@ -12,6 +12,7 @@ from atlas_services.authz import Capability, role_capabilities
 from atlas_services.credential_rotation import finish_verification
 from atlas_services.db import session_scope
 from atlas_services.errors import CapabilityFailed, ProviderError
+from atlas_services.logs import log_context
 from atlas_services.models import Membership, RunStatus, RunTrigger, User
 from atlas_services.reasons import ReasonCode, reason
 from atlas_services.runs import lifecycle
@@ -21,11 +22,19 @@ log = logging.getLogger(__name__)
 
 
 def execute_run(run_id: uuid.UUID) -> None:
-    """Run a queued operation to its end (called by the worker with the run id only)."""
-    claim = lifecycle.claim(run_id)
-    if claim is None:
-        log.info("run %s is no longer queued; nothing to do", run_id)
-        return
+    """Run a queued operation to its end (called by the worker with the run id only). Every log line on the way,
+    in this thread and the run's heartbeat and read-ahead threads, carries the run and its tenant."""
+    with log_context(run_id=run_id):
+        claim = lifecycle.claim(run_id)
+        if claim is None:
+            log.info("run %s is no longer queued; nothing to do", run_id)
+            return
+        with log_context(tenant_id=claim.tenant_id, connection_id=claim.connection_id):
+            _run_claimed(claim)
+
+
+def _run_claimed(claim: lifecycle.Claim) -> None:
+    run_id = claim.run_id
     if not _starter_may_still_run(claim):
         if claim.credential_id is not None:
             # Never verified, so never to be activated: retired unused, as a failed verification would be.

@@ -10,6 +10,7 @@ Every write names the statuses it may leave; a writer whose lease was taken away
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import uuid
@@ -251,7 +252,9 @@ class HeartbeatThread:
         self.cancel_requested = False
         self.lost = False
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{claim.run_id}", daemon=True)
+        # In a copy of the caller's context: its log lines carry the run's log context (atlas_services.logs).
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run,),
+                                        name=f"heartbeat-{claim.run_id}", daemon=True)
 
     def __enter__(self) -> HeartbeatThread:
         self._thread.start()
