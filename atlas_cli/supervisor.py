@@ -20,6 +20,7 @@ from atlas_services.logs import configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
 GRACE_SECONDS = 8.0
+LOOP_JOIN_SECONDS = 3.0  # well inside GRACE_SECONDS: a stuck pass cannot hold up a stop
 
 
 def _check_backing_services() -> None:
@@ -60,13 +61,15 @@ def run_worker(workers: int) -> None:
 
     stop = threading.Event()
     with alive():  # first: the reaper must never see its own worker as "no worker alive"
-        start_reaper_thread(stop)
-        start_scheduler_thread(stop)
-        start_alert_thread(stop)
+        loops = [start_reaper_thread(stop), start_scheduler_thread(stop), start_alert_thread(stop)]
         try:
             huey.create_consumer(workers=max(1, workers), worker_type="thread", check_worker_health=True).run()
         finally:
             stop.set()
+            # A loop's pass in progress finishes (and its log lines are whole) before the interpreter exits.
+            for loop in loops:
+                if loop is not None:
+                    loop.join(timeout=LOOP_JOIN_SECONDS)
 
 
 BUN_BIN = ROOT / ".tools" / "node_modules" / ".bin"

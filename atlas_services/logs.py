@@ -176,4 +176,5 @@ def configure_logging(log_format: str | None = None, level: str | None = None,
     handler.addFilter(ContextFilter())
     root.addHandler(handler)
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # a library's warning is a line in the same format, redacted, not raw stderr
     return handler

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +18,9 @@ from typing import Any
 import pytest
 
 from atlas_services.config import get_settings
+from atlas_services.db import session_scope
 from atlas_services.graph.tokens import clear_token_cache
+from atlas_services.models import OperationRun, RunStatus
 from atlas_sim.scenario import parse_scenario
 from atlas_sim.server import start_in_thread
 from tests.support.canary import encodings
@@ -57,6 +61,33 @@ def _cli(*args: str, stdin: str | None = None, stderr: list[str]) -> subprocess.
     return result
 
 
+def _terminal(run_id: uuid.UUID, timeout: float = 90.0) -> dict[str, Any]:
+    """Wait on the run's row (not on the CLI, not on a log line) until it reaches a terminal status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with session_scope() as session:
+            run = session.get(OperationRun, run_id)
+            assert run is not None
+            if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+                return {"run_id": str(run.id), "tenant_id": str(run.tenant_id), "status": run.status,
+                        "reason_code": run.reason_code}
+        assert time.monotonic() < deadline, f"run {run_id} still {run.status} after {timeout}s"
+        time.sleep(0.2)
+
+
+def _stop_gracefully(worker: subprocess.Popen[str]) -> None:
+    """SIGINT is huey's graceful stop: the task in hand ends, the worker's loops finish their pass, the process
+    exits and its output is flushed. (SIGTERM stops at once: a line being written could be cut short.)"""
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGINT)
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        pytest.fail("the worker did not stop within 30 s of SIGINT")
+
+
 def _json_lines(text: str, where: str) -> list[dict[str, Any]]:
     parsed = []
     for line in text.splitlines():
@@ -87,16 +118,19 @@ def test_every_line_is_json_names_its_run_and_tenant_and_carries_no_secret(
     with log_file.open("w") as sink:
         worker = subprocess.Popen([ATLAS, "worker"], cwd=ROOT, env={**os.environ, **JSON_LOGS},
                                   start_new_session=True, stdout=sink, stderr=subprocess.STDOUT, text=True)
-    runs = {}
+    runs: dict[str, dict[str, Any]] = {}
     try:
         for name, op_type in (("good", "health_check"), ("good", "inventory_sync"), ("wrong", "health_check")):
-            started = _cli("op", "start", op_type, "--connection", connections[name], *owner, "--wait",
-                           "--timeout", "60", "--json", stderr=cli_stderr)
-            runs[f"{name}/{op_type}"] = json.loads(started.stdout)
+            started = json.loads(_cli("op", "start", op_type, "--connection", connections[name], *owner, "--json",
+                                      stderr=cli_stderr).stdout)
+            assert started["outcome"] == "started", started
+            # One at a time (two runs on one connection would be "scope_busy"), each to its end in the database.
+            runs[f"{name}/{op_type}"] = _terminal(uuid.UUID(started["run_id"]))
     finally:
-        worker.terminate()  # the runs are finished (--wait): whatever the worker logs is flushed as it exits
-        worker.wait(timeout=30)
+        _stop_gracefully(worker)
+    # Read only now: the worker has exited, so every line it wrote is whole and on disk.
     worker_output = log_file.read_text()
+    assert worker.returncode == 0, worker_output[-2000:]
 
     assert runs["good/health_check"]["status"] == "succeeded", runs
     assert runs["good/inventory_sync"]["status"] == "succeeded", runs
@@ -106,7 +140,7 @@ def test_every_line_is_json_names_its_run_and_tenant_and_carries_no_secret(
     cli_lines = [line for text in cli_stderr for line in _json_lines(text, "cli")]
     tenant_id = tenant["id"]
     for key, run in runs.items():
-        run_id = run.get("run_id") or run["id"]
+        run_id = run["run_id"]
         about = [line for line in worker_lines if line.get("run_id") == run_id]
         assert about, f"no worker line names run {key}"
         assert {line.get("tenant_id") for line in about} == {tenant_id}, f"a line of run {key} names no tenant"

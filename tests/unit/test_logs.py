@@ -19,6 +19,7 @@ from atlas_services import logs
 from atlas_services.config import Settings
 from atlas_services.credentials import KeyRing, open_sealed, open_webhook_url, seal, seal_webhook_url
 from atlas_services.secrets import SecretValue
+from tests.support.canary import encodings
 
 KEYS = "t1:" + base64.b64encode(b"k" * 32).decode()
 
@@ -171,3 +172,46 @@ def test_log_settings_accept_any_case_and_refuse_other_words() -> None:
         Settings(log_format="xml")
     with pytest.raises(ValidationError):
         Settings(log_level="chatty")
+
+
+def test_the_sweeps_needles_catch_a_planted_leak_that_the_redaction_then_removes(captured: io.StringIO) -> None:
+    """The end-to-end sweep (tests/integration/test_canary_logs.py) can fail: a canary logged in any encoding it
+    searches for is found while the value is unknown to the redaction, and gone once the credential code
+    registered it."""
+    canary = f"CANARY~{uuid.uuid4().hex}"
+    log = logging.getLogger("atlas.test")
+
+    def plant() -> str:
+        start = len(captured.getvalue())
+        for name, form in encodings(canary).items():
+            log.debug("leak as %s: %s", name, form)
+        try:
+            raise ValueError(f"token request failed for {canary}")
+        except ValueError:
+            log.exception("failed")
+        return captured.getvalue()[start:]
+
+    leaked = plant()
+    assert sorted(name for name, needle in encodings(canary).items() if needle in leaked) == sorted(encodings(canary))
+    logs.register_secret(canary)
+    assert [name for name, needle in encodings(canary).items() if needle in plant()] == []
+
+
+def test_a_library_warning_becomes_a_json_line_not_raw_stderr(captured: io.StringIO) -> None:
+    import warnings
+
+    secret = f"warned-{uuid.uuid4().hex}"
+    logs.register_secret(secret)
+    # pytest swaps warnings.showwarning around each test; logging's capture is reset so configure_logging installs it.
+    logging.captureWarnings(False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        handler = logs.configure_logging("json", "DEBUG", stream=captured)
+        try:
+            warnings.warn(f"deprecated call with {secret}", UserWarning, stacklevel=1)
+        finally:
+            logging.captureWarnings(False)
+            logging.getLogger().removeHandler(handler)
+    line = _lines(captured)[-1]
+    assert line["logger"] == "py.warnings" and "deprecated call" in str(line["message"])
+    assert secret not in captured.getvalue()
