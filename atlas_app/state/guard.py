@@ -36,6 +36,7 @@ from typing import Any
 import reflex as rx
 
 from atlas_services.authz import Actor, Capability, can
+from atlas_services.logs import log_context
 from atlas_services.secrets import SecretValue
 
 log = logging.getLogger(__name__)
@@ -253,7 +254,9 @@ def _declare(access: Capability | str, arguments: Mapping[str, Validator], *, ba
             if not admission.proceed:
                 return _clearing(secret_inputs, admission.result)
             if takes_actor:
-                result = await fn(self, admission.actor, **admission.arguments)
+                tenant_id = admission.actor.tenant_id if admission.actor is not None else None
+                with log_context(tenant_id=tenant_id):  # the handler's log lines say whose
+                    result = await fn(self, admission.actor, **admission.arguments)
             else:
                 result = await fn(self, **admission.arguments)
             return _clearing(secret_inputs, result)

@@ -215,3 +215,25 @@ def test_a_library_warning_becomes_a_json_line_not_raw_stderr(captured: io.Strin
     line = _lines(captured)[-1]
     assert line["logger"] == "py.warnings" and "deprecated call" in str(line["message"])
     assert secret not in captured.getvalue()
+
+
+def test_a_web_handler_acting_for_a_tenant_logs_with_its_tenant_id(captured: io.StringIO) -> None:
+    import asyncio
+
+    from atlas_app.state.guard import SIGNED_IN, requires_capability, uuid_arg
+    from atlas_services.authz import Actor
+
+    actor = Actor(user_id=uuid.uuid4(), email="m@example.test", tenant_id=uuid.uuid4(), tenant_name="T", role="owner")
+
+    @requires_capability(SIGNED_IN, connection_id=uuid_arg)
+    async def handler(self: object, actor: Actor, connection_id: str) -> None:
+        logging.getLogger("atlas.test").info("acting on %s", connection_id)
+
+    class FakeState:
+        async def _actor(self, reuse_recent_check: bool = False) -> Actor:
+            return actor
+
+    asyncio.run(handler(FakeState(), str(uuid.uuid4())))
+    logging.getLogger("atlas.test").info("after")
+    acting, after = _lines(captured)[-2:]
+    assert acting["tenant_id"] == str(actor.tenant_id) and "tenant_id" not in after
