@@ -57,8 +57,8 @@ class ReasonCode(StrEnum):
     SSO_FLOW_UNKNOWN = "sso.flow_unknown"
     SSO_STATE_MISMATCH = "sso.state_mismatch"
     SSO_CODE_REFUSED = "sso.code_refused"
-    SSO_TOKEN_INVALID = "sso.token_invalid"
-    SSO_TOKEN_EXPIRED = "sso.token_expired"
+    SSO_TOKEN_INVALID = "sso.token_invalid"  # noqa: S105 - a reason code, not a secret
+    SSO_TOKEN_EXPIRED = "sso.token_expired"  # noqa: S105 - a reason code, not a secret
     SSO_WRONG_TENANT = "sso.wrong_tenant"
     SSO_WRONG_AUDIENCE = "sso.wrong_audience"
     SSO_NONCE_MISMATCH = "sso.nonce_mismatch"
