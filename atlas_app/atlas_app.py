@@ -27,6 +27,7 @@ from atlas_app.pages import (
 )
 from atlas_app.pages.runs import state as run_state
 from atlas_app.pages.runs import view as run_view
+from atlas_app.sso_routes import build_sso_api
 from atlas_app.state.guard import public_handler
 from atlas_app.state.session import HOME_ROUTE, LOGIN_ROUTE, SessionState
 from atlas_app.state.tab_identity import ForgetPreviousUser
@@ -52,8 +53,8 @@ def _on_backend_exception(exception: Exception) -> EventSpec:
 # the tab's own user;
 # CookieShield wraps everything (one session cookie per request; the event socket's and uploads' Cookie
 # header carry only the session digest by the time Reflex or the gate sees them).
-app = rx.App(api_transformer=[build_auth_api(), build_mfa_api(), build_invite_api(), build_ops_api(), UploadGate,
-                               CookieShield],
+app = rx.App(api_transformer=[build_auth_api(), build_mfa_api(), build_sso_api(), build_invite_api(), build_ops_api(),
+                               UploadGate, CookieShield],
              backend_exception_handler=_on_backend_exception)
 # Before every event (hydrate included): a tab whose session changed starts from an empty state tree.
 app.add_middleware(ForgetPreviousUser(), index=0)

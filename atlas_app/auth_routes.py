@@ -49,7 +49,7 @@ async def login(request: Request) -> Response:
     except Throttled:
         return redirect(f"{LOGIN_PAGE}?error=3")
     except SsoRequired:
-        return redirect(f"{LOGIN_PAGE}?error=sso")
+        return redirect(f"{LOGIN_PAGE}?error=sso.required")
     except Exception as exc:  # noqa: BLE001 - the database is down, say; never show raw text
         log.error("sign-in failed: %s", type(exc).__name__)
         return redirect(f"{LOGIN_PAGE}?error=2")

@@ -44,15 +44,17 @@ class FlowView:
     reason_code: str | None = None
 
 
-def start(tenant_name: object, browser_token: str) -> uuid.UUID:
-    """A new flow for the suite tenant named ``tenant_name``; SSO_NOT_CONFIGURED for an unknown tenant too."""
+def start(tenant_name: object, browser_token: str, redirect_uri: str) -> uuid.UUID:
+    """A new flow for the suite tenant named ``tenant_name``; SSO_NOT_CONFIGURED for an unknown tenant too.
+    ``redirect_uri``: this web tier's callback URL (Entra refuses any not registered on the sign-in app)."""
     name = tenant_name.strip() if isinstance(tenant_name, str) else ""
     with session_scope() as session:
         tenant_id = session.exec(select(Tenant.id).where(Tenant.name == name[:100])).first() if name else None
         if tenant_id is None or session.get(SsoConfig, tenant_id) is None:
             raise ProviderError(ReasonCode.SSO_NOT_CONFIGURED)
         now = utcnow()
-        flow = SsoFlow(tenant_id=tenant_id, browser_hash=digest(browser_token), created_at=now,
+        flow = SsoFlow(tenant_id=tenant_id, browser_hash=digest(browser_token), redirect_uri=redirect_uri[:2000],
+                       created_at=now,
                        expires_at=now + timedelta(minutes=FLOW_MINUTES))
         session.add(flow)
         session.flush()

@@ -15,7 +15,6 @@ import uuid
 from sqlmodel import Session, select
 
 from atlas_services import audit, gateway, invitations
-from atlas_services.config import get_settings
 from atlas_services.credentials import Sealed, open_sso_flow, seal_sso_flow
 from atlas_services.db import session_scope
 from atlas_services.errors import ProviderError
@@ -27,11 +26,6 @@ from atlas_services.secrets import SecretValue
 from atlas_services.sso_sign_in import DONE, READY, REDEEMING, REFUSED, STARTING, digest
 
 log = logging.getLogger("atlas.sso")
-CALLBACK_PATH = "/auth/sso/callback"
-
-
-def redirect_uri() -> str:
-    return (get_settings().public_url or "http://127.0.0.1:3000").rstrip("/") + CALLBACK_PATH
 
 
 def _live(session: Session, flow_id: uuid.UUID, status: str) -> SsoFlow | None:
@@ -46,9 +40,9 @@ def begin_flow(flow_id: uuid.UUID) -> None:
         flow = _live(session, flow_id, STARTING)
         if flow is None:
             return
-        tenant_id = flow.tenant_id
+        tenant_id, callback_url = flow.tenant_id, flow.redirect_uri
     try:
-        started = oidc.begin(gateway.sso_sign_in_app(tenant_id), redirect_uri())
+        started = oidc.begin(gateway.sso_sign_in_app(tenant_id), callback_url)
     except ProviderError as refused:
         _refuse(flow_id, refused.code)
         return

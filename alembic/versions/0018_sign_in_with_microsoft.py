@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.Column("browser_hash", sa.String(length=64), nullable=False),
         sa.Column("state_hash", sa.String(length=64), nullable=True),
         sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("redirect_uri", sa.String(length=2000), nullable=False),
         sa.Column("auth_uri", sa.String(length=4000), nullable=True),
         sa.Column("ciphertext", sa.LargeBinary(), nullable=True),
         sa.Column("nonce", sa.LargeBinary(), nullable=True),

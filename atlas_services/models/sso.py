@@ -60,6 +60,7 @@ class SsoFlow(SQLModel, table=True):
     browser_hash: str = Field(max_length=64)
     state_hash: str | None = Field(default=None, max_length=64, unique=True)
     status: str = Field(default="starting", max_length=12)
+    redirect_uri: str = Field(max_length=2000)
     auth_uri: str | None = Field(default=None, max_length=4000)
     ciphertext: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     nonce: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))

@@ -25,6 +25,7 @@ from tests.support.factories import PASSWORD, join_tenant, make_actor
 
 pytestmark = pytest.mark.usefixtures("simulator")
 MEGAN = "megan@contoso.example"
+REDIRECT = "http://127.0.0.1:3000/auth/sso/callback"
 
 
 def _count(model: type) -> int:
@@ -49,7 +50,7 @@ def _tenant_name(actor: Actor) -> str:
 def _to_callback(owner: Actor, login: str = MEGAN) -> tuple[str, str, dict[str, str]]:
     """Start a flow, let the worker begin it, and play the browser at the simulator: (flow id, cookie, answer)."""
     browser = secrets.token_urlsafe(16)
-    flow_id = sso_sign_in.start(_tenant_name(owner), browser)
+    flow_id = sso_sign_in.start(_tenant_name(owner), browser, REDIRECT)
     assert sso_sign_in.poll(flow_id, browser).status == sso_sign_in.STARTING
     sso_worker.begin_flow(flow_id)
     view = sso_sign_in.poll(flow_id, browser)
@@ -167,7 +168,7 @@ def test_an_unconfigured_or_unknown_workspace_is_refused_alike(db: None) -> None
     owner = make_actor("owner")
     for name in (_tenant_name(owner), "no-such-workspace", ""):
         with pytest.raises(ProviderError) as caught:
-            sso_sign_in.start(name, "browser")
+            sso_sign_in.start(name, "browser", REDIRECT)
         assert caught.value.code == ReasonCode.SSO_NOT_CONFIGURED
 
 

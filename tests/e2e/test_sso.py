@@ -1,0 +1,143 @@
+"""In a real browser (issue 11): Sign in with Microsoft end to end through the simulator's /authorize form, with
+a real worker redeeming the code; a wrong tid, a replayed code and a tampered state each refused with a clear
+message and no session cookie."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from playwright.sync_api import Page, Route, expect
+
+from atlas_services import invitations, sessions, sso_config
+from atlas_services.authz import Actor
+from atlas_services.db import session_scope
+from atlas_services.models import Tenant
+from atlas_services.reasons import ReasonCode, reason
+from atlas_sim.server import RunningSimulator
+from tests.support.factories import PASSWORD, make_actor
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("worker")]
+
+MEGAN = "megan@contoso.example"
+HOME = re.compile(r".*/connections/?$")
+
+
+def _login_error(code: ReasonCode) -> re.Pattern[str]:
+    return re.compile(rf".*/login/?\?error={re.escape(code.value)}$")
+
+
+@pytest.fixture
+def workspace(db: None, simulator: RunningSimulator) -> str:
+    owner: Actor = make_actor("owner")
+    tenant = next(t for t in simulator.scenario.tenants if t.display_name == "Contoso")
+    sso_config.configure(owner, cloud="simulator", entra_tenant_id=tenant.id, client_id=tenant.apps[0].client_id,
+                         client_secret=tenant.apps[0].secrets[0].value)
+    invitations.invite_member(owner, email=MEGAN, role="operator", password=PASSWORD)
+    with session_scope() as session:
+        found = session.get(Tenant, owner.tenant_id)
+        assert found is not None
+        return found.name
+
+
+def _session_cookies(page: Page) -> list[object]:
+    return [c for c in page.context.cookies() if c["name"].endswith(sessions.SESSION_COOKIE)]
+
+
+def _to_microsoft(page: Page, workspace: str, simulator: RunningSimulator) -> None:
+    page.goto("/login")
+    page.get_by_test_id("sso-workspace").fill(workspace)
+    page.get_by_test_id("sso-submit").click()
+    page.wait_for_url(re.compile(re.escape(simulator.base_url) + r"/.*/oauth2/v2\.0/authorize\?.*"))
+
+
+def _capture_callback(page: Page) -> list[str]:
+    """Hold Microsoft's redirect back instead of letting the browser follow it; returns the list its URL lands
+    in. (Playwright does not route redirects, so the sign-in form's post is fetched here without following.)"""
+    seen: list[str] = []
+
+    def hold(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        response = route.fetch(max_redirects=0)
+        seen.append(response.headers["location"])
+        route.fulfill(status=204, body="")
+
+    page.context.route("**/oauth2/v2.0/authorize*", hold)
+    return seen
+
+
+def _pick(page: Page, email: str = MEGAN) -> None:
+    page.get_by_role("button", name=re.compile(re.escape(email))).click()
+
+
+def test_sign_in_with_microsoft_end_to_end(workspace: str, simulator: RunningSimulator, browser_page: Page) -> None:
+    _to_microsoft(browser_page, workspace, simulator)
+    _pick(browser_page)
+    browser_page.wait_for_url(HOME)
+    assert len(_session_cookies(browser_page)) == 1
+    cookie = next(c for c in browser_page.context.cookies() if c["name"].endswith(sessions.SESSION_COOKIE))
+    assert cookie["httpOnly"]
+
+
+def test_a_wrong_tid_is_refused(workspace: str, simulator: RunningSimulator, browser_page: Page) -> None:
+    with simulator.id_token_fault("wrong_tid"):
+        _to_microsoft(browser_page, workspace, simulator)
+        _pick(browser_page)
+        browser_page.wait_for_url(_login_error(ReasonCode.SSO_WRONG_TENANT))
+    expect(browser_page.get_by_test_id("login-error")).to_have_text(reason(ReasonCode.SSO_WRONG_TENANT).message)
+    assert _session_cookies(browser_page) == []
+
+
+def test_a_replayed_code_is_refused(workspace: str, simulator: RunningSimulator, browser_page: Page) -> None:
+    seen = _capture_callback(browser_page)
+    _to_microsoft(browser_page, workspace, simulator)
+    _pick(browser_page)
+    for _ in range(100):
+        if seen:
+            break
+        browser_page.wait_for_timeout(100)
+    first = seen[0]
+    browser_page.context.unroute("**/oauth2/v2.0/authorize*")
+    browser_page.goto(first)  # the first answer, redeemed: a session
+    browser_page.wait_for_url(HOME)
+    # A second sign-in in this browser (signed out first), answered with the first, already redeemed, code
+    # under the second flow's own state.
+    browser_page.context.clear_cookies(name=re.compile(".*" + sessions.SESSION_COOKIE))
+    seen = _capture_callback(browser_page)
+    _to_microsoft(browser_page, workspace, simulator)
+    _pick(browser_page)
+    for _ in range(100):
+        if seen:
+            break
+        browser_page.wait_for_timeout(100)
+    second = {k: v[0] for k, v in parse_qs(urlsplit(seen[0]).query).items()}
+    old_code = parse_qs(urlsplit(first).query)["code"][0]
+    browser_page.context.unroute("**/oauth2/v2.0/authorize*")
+    browser_page.goto("/auth/sso/callback?" + urlencode(second | {"code": old_code}))
+    browser_page.wait_for_url(_login_error(ReasonCode.SSO_CODE_REFUSED))
+    expect(browser_page.get_by_test_id("login-error")).to_have_text(reason(ReasonCode.SSO_CODE_REFUSED).message)
+    assert _session_cookies(browser_page) == []
+
+
+def test_a_tampered_state_is_refused(workspace: str, simulator: RunningSimulator, browser_page: Page) -> None:
+    seen = _capture_callback(browser_page)
+    _to_microsoft(browser_page, workspace, simulator)
+    _pick(browser_page)
+    for _ in range(100):
+        if seen:
+            break
+        browser_page.wait_for_timeout(100)
+    answer = {k: v[0] for k, v in parse_qs(urlsplit(seen[0]).query).items()}
+    browser_page.context.unroute("**/oauth2/v2.0/authorize*")
+    tampered = answer | {"state": answer["state"][::-1]}
+    browser_page.goto("/auth/sso/callback?" + urlencode(tampered))
+    browser_page.wait_for_url(_login_error(ReasonCode.SSO_STATE_MISMATCH))
+    expect(browser_page.get_by_test_id("login-error")).to_have_text(reason(ReasonCode.SSO_STATE_MISMATCH).message)
+    assert _session_cookies(browser_page) == []
+    # The untampered answer no longer works either: the flow is spent.
+    browser_page.goto(seen[0])
+    browser_page.wait_for_url(_login_error(ReasonCode.SSO_FLOW_UNKNOWN))
+    assert _session_cookies(browser_page) == []
