@@ -17,7 +17,7 @@ from atlas_services import audit, credential_input, validation
 from atlas_services.authz import Actor, Capability, requires
 from atlas_services.credentials import seal_sso_credential
 from atlas_services.db import session_scope
-from atlas_services.errors import AtlasError, InvalidInput, NotFound
+from atlas_services.errors import AtlasError, InvalidInput
 from atlas_services.models import Cloud, Membership, Role, User, utcnow
 from atlas_services.models.sso import SsoConfig
 from atlas_services.secrets import SecretValue
@@ -108,6 +108,8 @@ def require(actor: Actor, required: object, break_glass_email: object = "") -> S
         raise InvalidInput("required", "Choose on or off")
     with session_scope() as session:
         row = session.get(SsoConfig, actor.tenant_id, with_for_update=True)
+        if row is None and not required:
+            return _view(session, None)  # nothing to turn off
         if row is None:
             raise InvalidInput("required", "Configure Sign in with Microsoft first")
         glass: uuid.UUID | None = None
@@ -129,11 +131,12 @@ def require(actor: Actor, required: object, break_glass_email: object = "") -> S
 
 @requires(Capability.TENANT_MANAGE)
 def clear(actor: Actor) -> None:
-    """Remove the sign-in app (and with it the SSO requirement); linked identities stay for a later setup."""
+    """Remove the sign-in app (and with it the SSO requirement); linked identities stay for a later setup.
+    Removing what is not there is no error."""
     with session_scope() as session:
         row = session.get(SsoConfig, actor.tenant_id, with_for_update=True)
         if row is None:
-            raise NotFound("sign-in settings")
+            return
         session.delete(row)
         audit.record(session, tenant_id=actor.tenant_id, actor_user_id=actor.user_id, action="sso.cleared",
                      target_type="tenant", target_id=actor.tenant_id, details={})
