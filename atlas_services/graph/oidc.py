@@ -39,6 +39,17 @@ log = logging.getLogger("atlas.graph.oidc")
 LEEWAY_SECONDS = 120
 
 
+class _NoTokenEvents(logging.Filter):
+    """MSAL's token cache logs each token event at DEBUG with the request's data, masking secrets and tokens but
+    not the authorization code or the PKCE verifier (found by the SSO canary sweep): such records are dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("event="))
+
+
+logging.getLogger("msal.token_cache").addFilter(_NoTokenEvents())
+
+
 @dataclass(frozen=True)
 class SignInApp:
     """The suite tenant's sign-in app: which cloud and Entra tenant, which app, and its credential."""
