@@ -24,6 +24,7 @@ from atlas_app.pages import (
     members,
     operations,
     second_factor,
+    sign_in_settings,
 )
 from atlas_app.pages.runs import state as run_state
 from atlas_app.pages.runs import view as run_view
@@ -84,6 +85,8 @@ app.add_page(connection_detail.connection_detail_page, route=connection_detail.R
 app.add_page(operations.operations_page, route=operations.ROUTE, title="Operations · Atlas",
              on_load=operations.OperationsState.on_page_load)
 app.add_page(alerts.alerts_page, route=alerts.ROUTE, title="Alerts · Atlas", on_load=alerts.AlertsState.on_page_load)
+app.add_page(sign_in_settings.sign_in_settings_page, route=sign_in_settings.ROUTE, title="Sign-in settings · Atlas",
+             on_load=sign_in_settings.SignInSettingsState.on_page_load)
 app.add_page(members.members_page, route=members.ROUTE, title="Members · Atlas",
              on_load=members.MembersState.on_page_load)
 app.add_page(invitations.invitations_page, route=invitations.ROUTE, title="Invitations · Atlas",
