@@ -141,3 +141,51 @@ def test_a_tampered_state_is_refused(workspace: str, simulator: RunningSimulator
     browser_page.goto(seen[0])
     browser_page.wait_for_url(_login_error(ReasonCode.SSO_FLOW_UNKNOWN))
     assert _session_cookies(browser_page) == []
+
+
+def test_an_owner_configures_sso_and_requires_it_with_a_break_glass_owner(
+        db: None, simulator: RunningSimulator, browser: object, web_app: str) -> None:
+    from tests.support.factories import join_tenant
+
+    owner = make_actor("owner")
+    member_email = f"member-{owner.tenant_id.hex[:6]}@example.test"
+    join_tenant(owner, email=member_email, role="operator")
+    tenant = next(t for t in simulator.scenario.tenants if t.display_name == "Contoso")
+    secret = tenant.apps[0].secrets[0].value
+    page = browser.new_context(base_url=web_app).new_page()  # type: ignore[attr-defined]
+    page.set_default_timeout(20_000)
+    page.goto("/login")
+    page.get_by_test_id("login-email").fill(owner.email)
+    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    page.wait_for_url(HOME)
+    page.get_by_test_id("nav-sign-in").click()
+    expect(page.get_by_test_id("sso-not-configured")).to_be_visible()
+    page.get_by_test_id("sso-cloud").select_option("simulator")
+    page.get_by_test_id("sso-entra-tenant-id").fill(tenant.id)
+    page.get_by_test_id("sso-client-id").fill(tenant.apps[0].client_id)
+    page.get_by_test_id("sso-client-secret").fill(secret)
+    page.get_by_test_id("sso-save").click()
+    expect(page.get_by_test_id("sso-summary")).to_contain_text(secret[-4:])
+    expect(page.get_by_test_id("sso-client-secret")).to_have_value("")
+    assert secret not in page.content()
+    page.get_by_test_id("sso-required").select_option("on")
+    page.get_by_test_id("sso-break-glass").fill(owner.email)
+    page.get_by_test_id("sso-policy-save").click()
+    expect(page.get_by_test_id("sso-policy")).to_contain_text(owner.email)
+    # The member's right password is refused now; the break-glass owner's still works.
+    other = browser.new_context(base_url=web_app).new_page()  # type: ignore[attr-defined]
+    other.set_default_timeout(20_000)
+    other.goto("/login")
+    other.get_by_test_id("login-email").fill(member_email)
+    other.get_by_test_id("login-password").fill(PASSWORD)
+    other.get_by_test_id("login-submit").click()
+    other.wait_for_url(_login_error(ReasonCode.SSO_REQUIRED))
+    expect(other.get_by_test_id("login-error")).to_have_text(reason(ReasonCode.SSO_REQUIRED).message)
+    assert _session_cookies(other) == []
+    other.get_by_test_id("login-email").fill(owner.email)
+    other.get_by_test_id("login-password").fill(PASSWORD)
+    other.get_by_test_id("login-submit").click()
+    other.wait_for_url(HOME)
+    other.context.close()
+    page.context.close()
