@@ -212,3 +212,36 @@ def test_only_owners_configure_and_the_secret_is_sealed_and_shown_as_a_hint(db: 
                              client_secret="x" * 20)
     sso_config.clear(owner)
     assert not sso_config.settings(owner).configured
+
+
+def test_key_usage_counts_sign_in_apps_and_rotation_reseals_them(db: None) -> None:
+    import base64
+
+    from atlas_services.credentials import (
+        KeyRing,
+        Sealed,
+        key_usage,
+        open_sso_credential,
+        reseal_all,
+        seal_sso_credential,
+    )
+    from atlas_services.secrets import SecretValue
+
+    k1 = "k1:" + base64.b64encode(b"\x01" * 32).decode()
+    k2 = "k2:" + base64.b64encode(b"\x02" * 32).decode()
+    owner = make_actor("owner")
+    sealed = seal_sso_credential(SecretValue("the-sign-in-secret"), tenant_id=owner.tenant_id, keyring=KeyRing(k1))
+    with session_scope() as session:
+        session.add(SsoConfig(tenant_id=owner.tenant_id, cloud="simulator", entra_tenant_id=str(owner.tenant_id),
+                              client_id=str(owner.tenant_id), kind="client_secret", ciphertext=sealed.ciphertext,
+                              nonce=sealed.nonce, key_id=sealed.key_id, hint="…cret"))
+    assert {u.key_id: u.rows for u in key_usage(KeyRing(f"{k2},{k1}"))} == {"k2": 0, "k1": 1}
+    report = reseal_all(keyring=KeyRing(f"{k2},{k1}"))
+    assert (report.resealed, report.unavailable) == (1, 0)
+    assert {u.key_id: u.rows for u in key_usage(KeyRing(k2))} == {"k2": 1}
+    with session_scope() as session:
+        row = session.get(SsoConfig, owner.tenant_id)
+        assert row is not None
+        opened = open_sso_credential(Sealed(row.ciphertext, row.nonce, row.key_id), tenant_id=owner.tenant_id,
+                                     keyring=KeyRing(k2))
+    assert opened.reveal() == "the-sign-in-secret"
