@@ -30,7 +30,7 @@ from atlas_app.mfa_routes import set_session_cookie
 from atlas_jobs.sso import enqueue_begin, enqueue_redeem
 from atlas_services import sso_sign_in
 from atlas_services.config import get_settings
-from atlas_services.errors import ProviderError
+from atlas_services.errors import ProviderError, Throttled
 from atlas_services.reasons import ReasonCode
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ async def _guarded(call: Callable[[], Any]) -> tuple[Any, Response | None]:
         return await run_in_threadpool(call), None
     except ProviderError as refused:
         return None, _refused(ReasonCode(refused.code).value)
+    except Throttled:
+        return None, redirect(f"{LOGIN_PAGE}?error=3")
     except Exception as exc:  # noqa: BLE001 - the database or queue is down, say; never show raw text
         log.error("sign in with Microsoft failed: %s", type(exc).__name__)
         return None, redirect(f"{LOGIN_PAGE}?error=2")

@@ -17,18 +17,21 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
 
 from atlas_services import sessions
 from atlas_services.credentials import seal_sso_flow
 from atlas_services.db import session_scope
-from atlas_services.errors import ProviderError
+from atlas_services.errors import ProviderError, Throttled
 from atlas_services.models import Tenant, utcnow
 from atlas_services.models.sso import SsoConfig, SsoFlow
 from atlas_services.reasons import ReasonCode
 from atlas_services.secrets import SecretValue
 
 FLOW_MINUTES = 10
+# Starting a flow costs a queued task and needs no account: at most this many live flows per suite tenant.
+MAX_LIVE_FLOWS = 200
 STARTING, READY, REDEEMING, DONE, REFUSED = "starting", "ready", "redeeming", "done", "refused"
 _MAX_PARAM = 4096
 
@@ -53,6 +56,11 @@ def start(tenant_name: object, browser_token: str, redirect_uri: str) -> uuid.UU
         if tenant_id is None or session.get(SsoConfig, tenant_id) is None:
             raise ProviderError(ReasonCode.SSO_NOT_CONFIGURED)
         now = utcnow()
+        # Decided or abandoned flows go once expired (their sealed material is already gone or useless).
+        session.execute(delete(SsoFlow).where(col(SsoFlow.tenant_id) == tenant_id, col(SsoFlow.expires_at) < now))
+        live = session.exec(select(func.count()).select_from(SsoFlow).where(SsoFlow.tenant_id == tenant_id)).one()
+        if live >= MAX_LIVE_FLOWS:
+            raise Throttled("Too many sign-ins are in progress for this workspace; try again in a few minutes.")
         flow = SsoFlow(tenant_id=tenant_id, browser_hash=digest(browser_token), redirect_uri=redirect_uri[:2000],
                        created_at=now,
                        expires_at=now + timedelta(minutes=FLOW_MINUTES))

@@ -245,3 +245,26 @@ def test_key_usage_counts_sign_in_apps_and_rotation_reseals_them(db: None) -> No
         opened = open_sso_credential(Sealed(row.ciphertext, row.nonce, row.key_id), tenant_id=owner.tenant_id,
                                      keyring=KeyRing(k2))
     assert opened.reveal() == "the-sign-in-secret"
+
+
+def test_live_flows_per_workspace_are_capped_and_expired_ones_are_swept(db: None, simulator: RunningSimulator,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    from atlas_services.errors import Throttled
+    from atlas_services.models import utcnow
+
+    owner = make_actor("owner")
+    _configure(owner, simulator)
+    monkeypatch.setattr(sso_sign_in, "MAX_LIVE_FLOWS", 3)
+    first = sso_sign_in.start(_tenant_name(owner), "b", REDIRECT)
+    for _ in range(2):
+        sso_sign_in.start(_tenant_name(owner), "b", REDIRECT)
+    with pytest.raises(Throttled):
+        sso_sign_in.start(_tenant_name(owner), "b", REDIRECT)
+    with session_scope() as session:
+        flow = session.get(SsoFlow, first)
+        assert flow is not None
+        flow.expires_at = utcnow() - timedelta(seconds=1)
+    sso_sign_in.start(_tenant_name(owner), "b", REDIRECT)  # the expired one went, making room
+    assert _count(SsoFlow) == 3
