@@ -110,3 +110,26 @@ def test_a_wrong_client_secret_is_refused(simulator: RunningSimulator) -> None:
     response = _sign_in_at_simulator(started)
     bad = _app(simulator, secret="not-the-secret")
     assert _refusal(bad, started.flow, response).code == ReasonCode.AUTH_INVALID_CLIENT_SECRET
+
+
+def test_the_simulator_refuses_malformed_authorization_requests(simulator: RunningSimulator) -> None:
+    app = _app(simulator)
+    started = oidc.begin(app, REDIRECT)
+    base, _, query = started.auth_uri.partition("?")
+    fields = {k: v[0] for k, v in parse_qs(query).items()}
+    with httpx.Client() as browser:
+        for broken, message in [({"client_id": "00000000-0000-0000-0000-000000000001"}, "AADSTS700016"),
+                                ({"code_challenge": ""}, "AADSTS9002325"),
+                                ({"code_challenge_method": "plain"}, "AADSTS9002325")]:
+            answer = browser.get(base, params=fields | broken)
+            assert answer.status_code == 400 and message in answer.text
+        unknown = browser.post(base, data=fields | {"login": "nobody@contoso.example"})
+        assert unknown.status_code == 400 and "AADSTS50034" in unknown.text
+
+
+def test_a_code_redeemed_with_another_redirect_uri_is_refused(simulator: RunningSimulator) -> None:
+    app = _app(simulator)
+    started = oidc.begin(app, REDIRECT)
+    response = _sign_in_at_simulator(started)
+    elsewhere = dict(started.flow) | {"redirect_uri": "http://127.0.0.1:3000/elsewhere"}
+    assert _refusal(app, elsewhere, response).code == ReasonCode.SSO_CODE_REFUSED
