@@ -24,9 +24,11 @@ from atlas_app.pages import (
     members,
     operations,
     second_factor,
+    sign_in_settings,
 )
 from atlas_app.pages.runs import state as run_state
 from atlas_app.pages.runs import view as run_view
+from atlas_app.sso_routes import build_sso_api
 from atlas_app.state.guard import public_handler
 from atlas_app.state.session import HOME_ROUTE, LOGIN_ROUTE, SessionState
 from atlas_app.state.tab_identity import ForgetPreviousUser
@@ -57,8 +59,8 @@ def _configure_logging() -> None:
 # the tab's own user;
 # CookieShield wraps everything (one session cookie per request; the event socket's and uploads' Cookie
 # header carry only the session digest by the time Reflex or the gate sees them).
-app = rx.App(api_transformer=[build_auth_api(), build_mfa_api(), build_invite_api(), build_ops_api(), UploadGate,
-                               CookieShield],
+app = rx.App(api_transformer=[build_auth_api(), build_mfa_api(), build_sso_api(), build_invite_api(), build_ops_api(),
+                               UploadGate, CookieShield],
              backend_exception_handler=_on_backend_exception)
 # Before every event (hydrate included): a tab whose session changed starts from an empty state tree.
 app.add_middleware(ForgetPreviousUser(), index=0)
@@ -90,6 +92,8 @@ app.add_page(connection_detail.connection_detail_page, route=connection_detail.R
 app.add_page(operations.operations_page, route=operations.ROUTE, title="Operations · Atlas",
              on_load=operations.OperationsState.on_page_load)
 app.add_page(alerts.alerts_page, route=alerts.ROUTE, title="Alerts · Atlas", on_load=alerts.AlertsState.on_page_load)
+app.add_page(sign_in_settings.sign_in_settings_page, route=sign_in_settings.ROUTE, title="Sign-in settings · Atlas",
+             on_load=sign_in_settings.SignInSettingsState.on_page_load)
 app.add_page(members.members_page, route=members.ROUTE, title="Members · Atlas",
              on_load=members.MembersState.on_page_load)
 app.add_page(invitations.invitations_page, route=invitations.ROUTE, title="Invitations · Atlas",

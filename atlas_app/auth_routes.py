@@ -22,6 +22,7 @@ from atlas_services import mfa, sessions
 from atlas_services.client_address import client_address
 from atlas_services.config import get_settings
 from atlas_services.errors import InvalidInput, Throttled
+from atlas_services.sso_config import SsoRequired
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ async def login(request: Request) -> Response:
         return redirect(f"{LOGIN_PAGE}?error=1")
     except Throttled:
         return redirect(f"{LOGIN_PAGE}?error=3")
+    except SsoRequired:
+        return redirect(f"{LOGIN_PAGE}?error=sso.required")
     except Exception as exc:  # noqa: BLE001 - the database is down, say; never show raw text
         log.error("sign-in failed: %s", type(exc).__name__)
         return redirect(f"{LOGIN_PAGE}?error=2")

@@ -15,6 +15,7 @@ from atlas_cli.commands.mfa import mfa_app
 from atlas_cli.commands.ops import op_app
 from atlas_cli.commands.processes import processes_app
 from atlas_cli.commands.schedules import schedule_app, scheduler_app
+from atlas_cli.commands.sso import sso_app
 from atlas_services.logs import configure_logging
 
 # Pretty tracebacks would print local variables, and locals can hold secrets.
@@ -32,6 +33,7 @@ app.add_typer(schedule_app, name="schedule")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(scheduler_app, name="scheduler")
 app.add_typer(mfa_app, name="mfa")
+app.add_typer(sso_app, name="sso")
 app.add_typer(processes_app)
 
 

@@ -61,3 +61,7 @@ def run_ids_in_queue() -> set[str]:
     """The run ids of every job waiting in the queue or in its schedule (for the outbox sweep)."""
     return {str(task.args[0]) for task in (*huey.pending(), *huey.scheduled())
             if isinstance(task, execute_run.task_class) and task.args}
+
+
+# Registered with every worker that imports the tasks (the sign-in tasks live beside, in atlas_jobs.sso).
+from atlas_jobs import sso as _sso  # noqa: E402,F401

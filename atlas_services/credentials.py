@@ -158,6 +158,53 @@ def open_webhook_url(sealed: Sealed, *, tenant_id: object, keyring: KeyRing | No
     return _handled(plaintext.decode())
 
 
+def _seal_bound(plaintext: str, aad: Callable[[str], bytes], keyring: KeyRing | None) -> Sealed:
+    register_secret(plaintext)
+    ring = keyring or KeyRing(get_settings().encryption_keys)
+    key = ring.key(ring.primary_id)
+    assert key is not None
+    nonce = os.urandom(12)
+    return Sealed(ciphertext=AESGCM(key).encrypt(nonce, plaintext.encode(), aad(ring.primary_id)), nonce=nonce,
+                  key_id=ring.primary_id)
+
+
+def _open_bound(sealed: Sealed, aad: Callable[[str], bytes], what: str, keyring: KeyRing | None) -> SecretValue:
+    ring = keyring or KeyRing(get_settings().encryption_keys)
+    key = ring.key(sealed.key_id)
+    if key is None:
+        raise ProviderError(ReasonCode.CREDENTIAL_UNAVAILABLE,
+                            f"The {what} is sealed under a key that is no longer configured.")
+    try:
+        return _handled(AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, aad(sealed.key_id)).decode())
+    except InvalidTag:
+        raise ProviderError(ReasonCode.CREDENTIAL_UNAVAILABLE, f"The {what} does not open.") from None
+
+
+def seal_sso_credential(material: SecretValue, *, tenant_id: object, keyring: KeyRing | None = None) -> Sealed:
+    """Encrypt a suite tenant's sign-in app credential (secret, or JSON with key and certificate), bound to the
+    tenant's sso_configs row; it never opens as a connection credential, a seed or another tenant's."""
+    return _seal_bound(material.reveal(), lambda k: f"atlas-sso-app-v1|{tenant_id}|{k}".encode(), keyring)
+
+
+def open_sso_credential(sealed: Sealed, *, tenant_id: object, keyring: KeyRing | None = None) -> SecretValue:
+    return _open_bound(sealed, lambda k: f"atlas-sso-app-v1|{tenant_id}|{k}".encode(), "sign-in app credential",
+                       keyring)
+
+
+def seal_sso_flow(material: SecretValue, *, tenant_id: object, flow_id: object, purpose: str,
+                  keyring: KeyRing | None = None) -> Sealed:
+    """Encrypt a sign-in flow's MSAL state (``purpose`` "flow": PKCE verifier, nonce) or Microsoft's answer
+    ("answer": the code), bound to the flow row and to which of the two it is."""
+    return _seal_bound(material.reveal(),
+                       lambda k: f"atlas-sso-flow-v1|{purpose}|{tenant_id}|{flow_id}|{k}".encode(), keyring)
+
+
+def open_sso_flow(sealed: Sealed, *, tenant_id: object, flow_id: object, purpose: str,
+                  keyring: KeyRing | None = None) -> SecretValue:
+    return _open_bound(sealed, lambda k: f"atlas-sso-flow-v1|{purpose}|{tenant_id}|{flow_id}|{k}".encode(),
+                       "sign-in flow", keyring)
+
+
 @dataclass(frozen=True)
 class KeyUsage:
     key_id: str
@@ -174,6 +221,7 @@ def key_usage(keyring: KeyRing | None = None) -> list[KeyUsage]:
     from atlas_services.db import session_scope
     from atlas_services.models import ProviderCredential
     from atlas_services.models.mfa import TotpEnrolment
+    from atlas_services.models.sso import SsoConfig
 
     ring = keyring or KeyRing(get_settings().encryption_keys)
     with session_scope() as session:
@@ -183,6 +231,8 @@ def key_usage(keyring: KeyRing | None = None) -> list[KeyUsage]:
         for key_id, rows in session.exec(select(TotpEnrolment.key_id, func.count())
                                          .group_by(TotpEnrolment.key_id)).all():
             counts[key_id] = counts.get(key_id, 0) + rows
+        for key_id, rows in session.exec(select(SsoConfig.key_id, func.count()).group_by(SsoConfig.key_id)).all():
+            counts[key_id] = counts.get(key_id, 0) + rows  # sign-in app credentials too
     ids = list(dict.fromkeys([*ring.key_ids, *sorted(counts)]))
     return [KeyUsage(key_id=k, rows=int(counts.get(k, 0)), configured=ring.key(k) is not None,
                      primary=k == ring.primary_id) for k in ids]
@@ -261,4 +311,28 @@ def reseal_all(batch_size: int = 200, keyring: KeyRing | None = None,
                 resealed += 1
         if on_batch is not None:
             on_batch(resealed + len(skip), total)
-    return ResealReport(resealed=resealed, unavailable=len(skip))
+    done, unavailable = _reseal_sso_configs(ring)
+    return ResealReport(resealed=resealed + done, unavailable=len(skip) + unavailable)
+
+
+def _reseal_sso_configs(ring: KeyRing) -> tuple[int, int]:
+    """Re-seal the sign-in app credentials (one row per suite tenant: one transaction)."""
+    from sqlmodel import select
+
+    from atlas_services.db import session_scope
+    from atlas_services.models.sso import SsoConfig
+
+    done = unavailable = 0
+    with session_scope() as session:
+        for row in session.exec(select(SsoConfig).where(SsoConfig.key_id != ring.primary_id)
+                                .with_for_update(skip_locked=True)).all():
+            try:
+                material = open_sso_credential(Sealed(row.ciphertext, row.nonce, row.key_id),
+                                               tenant_id=row.tenant_id, keyring=ring)
+            except ProviderError:
+                unavailable += 1
+                continue
+            sealed = seal_sso_credential(material, tenant_id=row.tenant_id, keyring=ring)
+            row.ciphertext, row.nonce, row.key_id = sealed.ciphertext, sealed.nonce, sealed.key_id
+            done += 1
+    return done, unavailable

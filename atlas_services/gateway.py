@@ -205,3 +205,24 @@ def run_capability(op_type: str, connection_id: uuid.UUID, context: RunContext, 
     if op_type == OperationType.HEALTH_CHECK:
         return _health_check(connection_id, context, credential_id, actor_user_id)
     return _run(op_type, connection_id, context, credential_id)
+
+
+def sso_sign_in_app(tenant_id: uuid.UUID) -> Any:
+    """The suite tenant's sign-in app with its credential opened (Sign in with Microsoft, in a worker only).
+
+    Returns an ``atlas_services.graph.oidc.SignInApp``; SSO_NOT_CONFIGURED when the tenant has none."""
+    from atlas_services.graph.oidc import SignInApp
+    from atlas_services.models.sso import SsoConfig
+
+    with session_scope() as session:
+        row = session.get(SsoConfig, tenant_id)
+        if row is None:
+            raise ProviderError(ReasonCode.SSO_NOT_CONFIGURED)
+        material = credentials.open_sso_credential(credentials.Sealed(row.ciphertext, row.nonce, row.key_id),
+                                                   tenant_id=row.tenant_id)
+        cloud, entra_tenant_id, client_id, kind = get_cloud(row.cloud), row.entra_tenant_id, row.client_id, row.kind
+    credential: AppCredential = material
+    if kind == CredentialKind.CERTIFICATE:
+        parts = json.loads(material.reveal())
+        credential = CertificateCredential(SecretValue(parts["private_key"]), parts["certificate"], parts["thumbprint"])
+    return SignInApp(cloud, entra_tenant_id, client_id, credential)

@@ -215,3 +215,19 @@ def accept_on_first_sign_in(session: Session, user_id: uuid.UUID) -> None:
         _join(session, invitation)
     session.flush()
 
+
+
+def join_by_verified_email(session: Session, email: str, tenant_id: uuid.UUID) -> uuid.UUID | None:
+    """Sign in with Microsoft's first sign-in: the user whose pending invitation to ``tenant_id`` was sent to this
+    (verified) email joins the tenant; their id, or None when no such invitation is pending."""
+    if not email:
+        return None
+    invitation = session.exec(select(Invitation).join(User, col(User.id) == col(Invitation.user_id)).where(
+        User.email == validation.email_key(email)[:254], Invitation.tenant_id == tenant_id,
+        col(User.disabled).is_(False)).with_for_update(of=Invitation)).first()
+    if invitation is None:
+        return None
+    user_id = invitation.user_id
+    _join(session, invitation)
+    session.flush()
+    return user_id

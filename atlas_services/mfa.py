@@ -24,7 +24,7 @@ from datetime import timedelta
 from sqlmodel import Session, col, delete, func, select
 from sqlmodel.sql.expression import Select
 
-from atlas_services import audit, sessions, totp, validation
+from atlas_services import audit, sessions, sso_config, totp, validation
 from atlas_services.authz import Actor, Capability, requires
 from atlas_services.db import session_scope
 from atlas_services.errors import InvalidInput, NotFound
@@ -74,6 +74,9 @@ def sign_in(email: str, password: str, client: str = "") -> SignIn:
     """
     checked = sessions.check_password(email, password, client)
     with session_scope() as session:
+        # After the password (no hint whether an account exists), before any second step.
+        if sso_config.password_refused(session, checked.user_id):
+            raise sso_config.SsoRequired
         enrolled = totp.confirmed_enrolment(session, checked.user_id) is not None
         if not enrolled and not required_for(session, checked.user_id):
             purpose = None

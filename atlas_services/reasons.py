@@ -53,6 +53,17 @@ class ReasonCode(StrEnum):
     ALERT_REDIRECT_REFUSED = "alert.redirect_refused"
     ALERT_REJECTED = "alert.rejected"
     ALERT_UNREACHABLE = "alert.unreachable"
+    SSO_NOT_CONFIGURED = "sso.not_configured"
+    SSO_FLOW_UNKNOWN = "sso.flow_unknown"
+    SSO_STATE_MISMATCH = "sso.state_mismatch"
+    SSO_CODE_REFUSED = "sso.code_refused"
+    SSO_TOKEN_INVALID = "sso.token_invalid"  # noqa: S105 - a reason code, not a secret
+    SSO_TOKEN_EXPIRED = "sso.token_expired"  # noqa: S105 - a reason code, not a secret
+    SSO_WRONG_TENANT = "sso.wrong_tenant"
+    SSO_WRONG_AUDIENCE = "sso.wrong_audience"
+    SSO_NONCE_MISMATCH = "sso.nonce_mismatch"
+    SSO_NO_MEMBERSHIP = "sso.no_membership"
+    SSO_REQUIRED = "sso.required"
 
 
 @dataclass(frozen=True)
@@ -169,6 +180,29 @@ _CATALOGUE = [
            "Check the webhook URL and kind (Teams, Slack or JSON); a removed webhook must be set again."),
     Reason(ReasonCode.ALERT_UNREACHABLE, "The alert webhook could not be reached or kept failing.",
            "Check the network path from the workers to the webhook's host; Atlas retried with backoff."),
+    Reason(ReasonCode.SSO_NOT_CONFIGURED, "Sign in with Microsoft is not set up for this workspace.",
+           "Ask an owner to configure it under Sign-in settings, or sign in with your email and password."),
+    Reason(ReasonCode.SSO_FLOW_UNKNOWN, "This sign-in link is unknown, expired or already used.",
+           "Start again from the sign-in page; each Microsoft sign-in can be completed once, within minutes."),
+    Reason(ReasonCode.SSO_STATE_MISMATCH, "The answer from Microsoft does not belong to this sign-in.",
+           "Start again from the sign-in page in the same browser."),
+    Reason(ReasonCode.SSO_CODE_REFUSED, "Microsoft refused the sign-in code (already used, expired or issued "
+           "for another app).", "Start again from the sign-in page; check the sign-in app's client id, secret "
+           "and redirect URI."),
+    Reason(ReasonCode.SSO_TOKEN_INVALID, "The identity token from Microsoft is malformed or its signature is "
+           "not valid.", "Start again; if it persists, check that the configured cloud and tenant are right."),
+    Reason(ReasonCode.SSO_TOKEN_EXPIRED, "The identity token from Microsoft has expired.",
+           "Start again from the sign-in page; check this server's clock."),
+    Reason(ReasonCode.SSO_WRONG_TENANT, "The account belongs to another Entra tenant than the one configured.",
+           "Sign in with an account of your company's Entra tenant."),
+    Reason(ReasonCode.SSO_WRONG_AUDIENCE, "The identity token was issued for another app.",
+           "Check the sign-in app's client id in Sign-in settings."),
+    Reason(ReasonCode.SSO_NONCE_MISMATCH, "The identity token does not belong to this sign-in.",
+           "Start again from the sign-in page."),
+    Reason(ReasonCode.SSO_NO_MEMBERSHIP, "This Microsoft account is not a member of the workspace.",
+           "Ask an owner for an invitation sent to your verified email address, then sign in with Microsoft."),
+    Reason(ReasonCode.SSO_REQUIRED, "This workspace requires Sign in with Microsoft.",
+           "Use the 'Sign in with Microsoft' button; only the named break-glass owner may use a password."),
 ]
 
 # Failures that say nothing about the connection's credential: Microsoft (or the way to it) was busy or down.

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from atlas_sim import sign_in
 from atlas_sim.assertions import AssertionRejected, verify_assertion
 from atlas_sim.scenario import FaultSpec, SimApp, SimTenant
 from atlas_sim.state import SimState, client_request_id, json_response, sim_state, utc_now_iso
@@ -141,7 +142,8 @@ async def token(request: Request) -> JSONResponse:
     client_id = form.get("client_id") or basic_id or ""
     client_secret = form.get("client_secret") or basic_secret
 
-    if form.get("grant_type") != "client_credentials":
+    grant = form.get("grant_type")
+    if grant not in ("client_credentials", "authorization_code"):
         return entra_error(request, 400, "unsupported_grant_type", 70003,
                            "The app requested an unsupported grant type.")
     if not client_id:
@@ -160,9 +162,22 @@ async def token(request: Request) -> JSONResponse:
         await asyncio.sleep(decision.delay)
     if decision.terminal is not None:
         return _fault_answer(request, decision.terminal, tenant, app.client_id, form.get("scope", ""))
+    if grant == "authorization_code":
+        refused = _client_authentication(request, state, tenant, app, form, client_secret)
+        if refused is not None:
+            return refused
+        answer = sign_in.redeem_code(request, tenant, app, form)
+        return answer if isinstance(answer, JSONResponse) else entra_error(request, *answer)
     scope_error = _check_scope(request, form.get("scope", ""))
     if scope_error is not None:
         return scope_error
+    refused = _client_authentication(request, state, tenant, app, form, client_secret)
+    return refused if refused is not None else json_response(_token_response(state, tenant, app))
+
+
+def _client_authentication(request: Request, state: SimState, tenant: SimTenant, app: SimApp,
+                           form: dict[str, str], client_secret: str | None) -> JSONResponse | None:
+    """None when the client proved itself (certificate assertion or secret), else Entra's refusal."""
     if "client_assertion" in form:
         if form.get("client_assertion_type") != JWT_BEARER:
             return entra_error(request, 400, "invalid_request", 50012,
@@ -172,7 +187,7 @@ async def token(request: Request) -> JSONResponse:
                              token_endpoint=f"{state.authority_base}/{tenant.id}/oauth2/v2.0/token")
         except AssertionRejected as rejected:
             return entra_error(request, 401, "invalid_client", rejected.code, rejected.description)
-        return json_response(_token_response(state, tenant, app))
+        return None
     if not client_secret:
         return entra_error(request, 401, "invalid_client", 7000218,
                            "The request body must contain the following parameter: 'client_assertion' or "
@@ -188,7 +203,7 @@ async def token(request: Request) -> JSONResponse:
             request, 401, "invalid_client", 7000222,
             f"The provided client secret keys for app '{app.client_id}' are expired. Visit the Azure portal to "
             f"create new keys for your app.")
-    return json_response(_token_response(state, tenant, app))
+    return None
 
 
 def _check_scope(request: Request, scope: str) -> JSONResponse | None:

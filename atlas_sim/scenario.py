@@ -232,6 +232,15 @@ class TenantDiscovery:
 
 
 @dataclass(frozen=True)
+class SimUser:
+    """A person who can sign in at the simulator's /authorize form (OpenID Connect test users)."""
+
+    email: str
+    display_name: str
+    oid: str
+
+
+@dataclass(frozen=True)
 class SimTenant:
     id: str
     display_name: str
@@ -244,6 +253,7 @@ class SimTenant:
     discovery: TenantDiscovery = TenantDiscovery()
     token_lifetime: TokenLifetime | None = None
     shapes: Shapes = Shapes()
+    users: tuple[SimUser, ...] = ()
 
     @property
     def default_domain(self) -> str:
@@ -350,7 +360,7 @@ def _tenant(data: object, where: str) -> SimTenant:
 
     raw = _mapping(data, where, required={"id", "display_name", "verified_domains"},
                    optional={"apps", "country_letter_code", "intune", "faults", "token_faults", "discovery",
-                             "token_lifetime", "shapes"})
+                             "token_lifetime", "shapes", "users"})
     domains = _domains(_list(raw["verified_domains"], f"{where}.verified_domains"), f"{where}.verified_domains")
     apps = tuple(_app(a, f"{where}.apps[{i}]") for i, a in enumerate(_list(raw.get("apps", []), f"{where}.apps")))
     _unique([a.client_id for a in apps], f"{where}: client id")
@@ -366,7 +376,19 @@ def _tenant(data: object, where: str) -> SimTenant:
         discovery=parse_discovery(raw.get("discovery", {}), f"{where}.discovery"),
         token_lifetime=parse_token_lifetime(raw.get("token_lifetime"), f"{where}.token_lifetime"),
         shapes=parse_shapes(raw.get("shapes"), f"{where}.shapes"),
+        users=tuple(_user(u, f"{where}.users[{i}]") for i, u in enumerate(_list(raw.get("users", []),
+                                                                                   f"{where}.users"))),
     )
+
+
+def _user(data: object, where: str) -> SimUser:
+    raw = _mapping(data, where, required={"email"}, optional={"display_name", "oid"})
+    email = _str(raw["email"], f"{where}.email").strip().lower()
+    # Deterministic when omitted: the same scenario always gives a person the same immutable object id.
+    oid = _guid(raw["oid"], f"{where}.oid") if "oid" in raw else str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                                                                 f"atlas-sim:user:{email}"))
+    return SimUser(email=email, display_name=_str(raw.get("display_name", email), f"{where}.display_name"),
+                   oid=oid)
 
 
 def _intune(data: object, where: str) -> SimIntune:

@@ -15,8 +15,9 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from atlas_sim import consent, entra, graph, stats
+from atlas_sim import consent, entra, graph, sign_in, stats
 from atlas_sim.faults import FaultBook
+from atlas_sim.id_tokens import ID_TOKEN_FAULTS
 from atlas_sim.scenario import FaultSpec, Scenario, load_scenario, parse_faults
 from atlas_sim.state import RequestIdMiddleware, SimState
 from atlas_sim.token_faults import parse_token_faults
@@ -28,7 +29,7 @@ def create_app(scenario: Scenario | str | Path | None = None) -> Starlette:
     """A simulator app for ``scenario`` (a loaded Scenario, a path, or None for the demo)."""
     loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     # Graph routes first: "/v1.0/..." would otherwise match the Entra "/{tenant}/..." patterns.
-    app = Starlette(routes=[*stats.ROUTES, *graph.ROUTES, *entra.ROUTES, *consent.ROUTES],
+    app = Starlette(routes=[*stats.ROUTES, *graph.ROUTES, *entra.ROUTES, *sign_in.ROUTES, *consent.ROUTES],
                     middleware=[Middleware(RequestIdMiddleware)])
     app.state.sim = SimState(scenario=loaded)
     return app
@@ -83,6 +84,17 @@ class RunningSimulator:
             yield book
         finally:
             book.pop_override(token)
+
+    @contextmanager
+    def id_token_fault(self, fault: str) -> Iterator[None]:
+        """ID tokens issued while the block runs carry ``fault`` (one of atlas_sim.id_tokens.ID_TOKEN_FAULTS)."""
+        if fault not in ID_TOKEN_FAULTS:
+            raise ValueError(f"unknown ID token fault {fault!r}")
+        previous, self.state.id_tokens.fault = self.state.id_tokens.fault, fault
+        try:
+            yield
+        finally:
+            self.state.id_tokens.fault = previous
 
     def stop(self, timeout: float = 10.0) -> None:
         self._server.should_exit = True

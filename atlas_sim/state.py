@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from atlas_sim.consistency import Consistency
 from atlas_sim.directory import Directory
 from atlas_sim.faults import FaultBook
+from atlas_sim.id_tokens import IdTokenSigner
 from atlas_sim.intune import IntuneData, reference_time
 from atlas_sim.jwt import TokenSigner
 from atlas_sim.pages import PageCache
@@ -31,6 +32,9 @@ GRAPH_HOST = "graph.sim.atlas.invalid"
 class SimState:
     scenario: Scenario
     signer: TokenSigner = field(default_factory=TokenSigner)
+    id_tokens: IdTokenSigner = field(default_factory=IdTokenSigner)
+    # Authorization codes issued by /authorize (atlas_sim.sign_in), by code; a redeemed code stays, marked used.
+    auth_codes: dict[str, Any] = field(default_factory=dict)
     authority_host: str = AUTHORITY_HOST
     graph_host: str = GRAPH_HOST
     reference: datetime = field(default_factory=reference_time)

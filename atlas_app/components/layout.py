@@ -31,6 +31,7 @@ def navigation() -> rx.Component:
         rx.cond(SessionState.can_view, _nav_link("Operations", "/operations", "nav-operations")),
         rx.cond(SessionState.can_view, _nav_link("Alerts", "/alerts", "nav-alerts")),
         rx.cond(SessionState.can_manage_tenant, _nav_link("Members", "/members", "nav-members")),
+        rx.cond(SessionState.can_manage_tenant, _nav_link("Sign-in", "/settings/sign-in", "nav-sign-in")),
         rx.cond(SessionState.can_audit, _nav_link("Audit log", "/audit", "nav-audit")),
         _nav_link("Invitations", "/invitations", "nav-invitations"),
         _nav_link("Security", "/account/security", "nav-security"),

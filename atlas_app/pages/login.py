@@ -8,6 +8,7 @@ from reflex_base.event import EventSpec
 from atlas_app.components.native_form import native_form
 from atlas_app.state.guard import public_handler
 from atlas_app.state.session import HOME_ROUTE, SessionState
+from atlas_services.reasons import ReasonCode, reason
 
 ROUTE = "/login"
 
@@ -16,6 +17,8 @@ _MESSAGES = {
     "2": "Sign-in is unavailable right now. Try again in a moment.",
     "3": "Too many sign-in attempts. Wait a few minutes and try again.",
     "4": "Your sign-in step expired or was already used. Sign in again.",
+    # Sign in with Microsoft's refusals (and a wrong sign-in app), by reason code, in the catalogue's words.
+    **{code.value: reason(code).message for code in ReasonCode if code.value.startswith(("sso.", "auth.", "signin."))},
 }
 
 
@@ -59,6 +62,22 @@ def login_page() -> rx.Component:
                     ),
                     action="/auth/login",
                     method="post",
+                    width="100%",
+                ),
+                rx.divider(),
+                # A plain GET form: the browser goes to /auth/sso/start, which sends it on to Microsoft.
+                native_form(
+                    rx.vstack(
+                        rx.el.label(rx.text("Workspace", size="2", weight="medium"), html_for="sso-workspace"),
+                        rx.input(id="sso-workspace", name="workspace", required=True, width="100%",
+                                 custom_attrs={"data-testid": "sso-workspace"}),
+                        rx.button(rx.icon("key-round", size=16), "Sign in with Microsoft", type="submit",
+                                  variant="outline", width="100%", custom_attrs={"data-testid": "sso-submit"}),
+                        spacing="2",
+                        width="100%",
+                    ),
+                    action="/auth/sso/start",
+                    method="get",
                     width="100%",
                 ),
                 spacing="4",

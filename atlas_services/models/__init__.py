@@ -32,8 +32,10 @@ from atlas_services.models.core import (
 from atlas_services.models.fleet import Schedule, SchedulePolicy, WorkerProcess
 from atlas_services.models.mfa import SecondFactorChallenge, TenantMfaPolicy, TotpEnrolment, TotpRecoveryCode
 from atlas_services.models.ops import OpsCounter
+from atlas_services.models.sso import SsoConfig, SsoFlow, SsoIdentity
 
 __all__ = [
+    "SsoConfig", "SsoFlow", "SsoIdentity",
     "ACTIVE_RUN_PREDICATE", "ACTIVE_RUN_STATUSES", "Alert", "AlertEvent", "AlertStatus", "AlertWebhook",
     "WebhookKind", "FINISHED_RUN_STATUSES", "AppRegistrationCredential", "AuditEvent",
     "Cloud", "ComplianceSnapshot", "CredentialKind", "HealthStatus", "InventoryItem", "InventoryKind", "Invitation",

@@ -1,7 +1,7 @@
-"""The canary sweep's browser half: a unique secret and a unique private key typed into the real forms, a
-check run on each (both fail to sign in: the simulator doesn't know them), and then no encoding of either in
-any websocket frame the server sent to the browser, the page's HTML, the web and worker output, a full
-pg_dump or Redis."""
+"""The canary sweep's browser half: a unique secret and a unique private key typed into the real forms (as a
+connection's credential, then as Sign in with Microsoft's app credential), a check run on each connection (both
+fail to sign in: the simulator doesn't know them), and then no encoding of either in any websocket frame the
+server sent to the browser, the page's HTML, the web and worker output, a full pg_dump or Redis."""
 
 from __future__ import annotations
 
@@ -66,6 +66,17 @@ def test_canaries_typed_into_the_ui_reach_neither_the_browser_nor_any_store(
                                                                                   timeout=45_000)
     assert worker.stdout is not None
     worker_output = worker.stdout.read()
+
+    # The same canaries as Sign in with Microsoft's app credential, on the owners' Sign-in page.
+    page.get_by_test_id("nav-sign-in").click()
+    expect(page.get_by_test_id("sso-not-configured")).to_be_visible()
+    for field, value, hint in (("sso-client-secret", CANARY, CANARY[-4:]), ("sso-certificate", KEY.bundle, "")):
+        page.get_by_test_id("sso-entra-tenant-id").fill(str(uuid.uuid4()))
+        page.get_by_test_id("sso-client-id").fill(str(uuid.uuid4()))
+        page.get_by_test_id(field).fill(value)
+        page.get_by_test_id("sso-save").click()
+        expect(page.get_by_test_id("notice")).to_contain_text("Sign-in app saved")
+        expect(page.get_by_test_id("sso-summary")).to_contain_text(hint or "certificate")
     html = page.content()
     page.context.close()
 

@@ -94,6 +94,11 @@ CASES: dict[tuple[str, ...], Callable[[dict[str, Any]], tuple[list[str], str | N
     ("mfa", "policy", "show"): lambda w: ([], None),
     ("mfa", "policy", "set"): lambda w: (["on"], None),
     ("mfa", "reset"): lambda w: ([w["member"]], None),
+    ("sso", "show"): lambda w: ([], None),
+    ("sso", "set"): lambda w: (["--entra-tenant-id", str(uuid.uuid4()), "--client-id", str(uuid.uuid4()),
+                                "--cloud", "simulator"], "sign-in-app-secret-value"),
+    ("sso", "require"): lambda w: (["off"], None),
+    ("sso", "clear"): lambda w: ([], None),
 }
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import text
 from atlas_cli.demo import seed_demo
 from atlas_services.db import get_engine
 
-TABLES = ["alerts", "alert_webhooks", "tenant_mfa_policies", "totp_recovery_codes", "totp_enrolments",
+TABLES = ["sso_flows", "sso_identities", "sso_configs",
+          "alerts", "alert_webhooks", "tenant_mfa_policies", "totp_recovery_codes", "totp_enrolments",
           "second_factor_challenges",
           "audit_events", "schedules", "schedule_policies", "operation_runs", "provider_credentials",
           "provider_connections", "user_sessions", "memberships", "users", "tenants", "worker_processes",

@@ -22,6 +22,7 @@ from atlas_app.pages.members import MembersState
 from atlas_app.pages.operations import OperationsState
 from atlas_app.pages.runs.state import RunState
 from atlas_app.pages.second_factor import SecondFactorState
+from atlas_app.pages.sign_in_settings import SignInSettingsState
 from atlas_app.state.guard import (
     PUBLIC,
     SIGNED_IN,
@@ -87,6 +88,24 @@ def ensure_webhooks(state: Any, target: str | None) -> None:
             sealed = seal_webhook_url(SecretValue("https://hooks.example.test/x/TOKEN"), tenant_id=tenant_id)
             session.add(AlertWebhook(tenant_id=tenant_id, kind="json", ciphertext=sealed.ciphertext,
                                      nonce=sealed.nonce, key_id=sealed.key_id, hint="hooks.example.test …OKEN"))
+
+
+def ensure_sso_configs() -> None:
+    """Every tenant has a sign-in app (so a policy change or removal has something to act on)."""
+    from sqlmodel import select
+
+    from atlas_services.credentials import seal_sso_credential
+    from atlas_services.db import session_scope
+    from atlas_services.models import SsoConfig, Tenant
+    from atlas_services.secrets import SecretValue
+
+    with session_scope() as session:
+        for tenant_id in session.exec(select(Tenant.id).where(Tenant.id.not_in(  # type: ignore[attr-defined]
+                select(SsoConfig.tenant_id)))).all():
+            sealed = seal_sso_credential(SecretValue("sign-in-app-secret"), tenant_id=tenant_id)
+            session.add(SsoConfig(tenant_id=tenant_id, cloud="simulator", entra_tenant_id=str(uuid.uuid4()),
+                                  client_id=str(uuid.uuid4()), kind="client_secret", ciphertext=sealed.ciphertext,
+                                  nonce=sealed.nonce, key_id=sealed.key_id, hint="…cret"))
 
 
 def item_cursor() -> str:
@@ -262,6 +281,19 @@ SPECS: dict[str, Spec] = {
     "AccountSecurityState.on_page_load": Spec(AccountSecurityState, SIGNED_IN, shown=lambda s, t, r: s.loaded),
     "AccountSecurityState.change_mfa_policy": Spec(AccountSecurityState, Capability.TENANT_MANAGE,
                                                   kwargs=lambda t: {"required": True}, db=True),
+    "SignInSettingsState.on_page_load": Spec(SignInSettingsState, Capability.TENANT_MANAGE,
+                                             shown=lambda s, t, r: s.loaded),
+    "SignInSettingsState.save_sign_in_app": Spec(SignInSettingsState, Capability.TENANT_MANAGE, db=True,
+                                                 kwargs=lambda t: {"form_data": form_fields(
+                                                     cloud="simulator", entra_tenant_id=str(uuid.uuid4()),
+                                                     client_id=str(uuid.uuid4()),
+                                                     client_secret="sign-in-app-secret-value")}),
+    "SignInSettingsState.change_sso_policy": Spec(SignInSettingsState, Capability.TENANT_MANAGE, db=True,
+                                                  prepare=lambda s, t: ensure_sso_configs(),
+                                                  kwargs=lambda t: {"form_data": form_fields(
+                                                      required="off", break_glass_email="")}),
+    "SignInSettingsState.remove_sign_in_app": Spec(SignInSettingsState, Capability.TENANT_MANAGE, db=True,
+                                                   prepare=lambda s, t: ensure_sso_configs()),
 }
 
 
