@@ -16,7 +16,6 @@ from atlas_cli.embedded import embedded_database
 from atlas_services.config import get_settings, refuse_development_key
 from atlas_services.db import check_database, configure_worker_sessions
 from atlas_services.graph.contracts import load_contracts
-from atlas_services.logs import configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
 GRACE_SECONDS = 8.0
@@ -39,7 +38,6 @@ def _check_contracts() -> None:
 
 def run_worker(workers: int) -> None:
     """Consume jobs until interrupted."""
-    configure_logging()  # again: `atlas worker` may be started as a module, not through atlas_cli.main
     refuse_development_key(get_settings())
     _check_backing_services()  # fails at once: a worker started against no database says so
     _check_contracts()

@@ -18,6 +18,7 @@ import base64
 import contextvars
 import json
 import logging
+import sys
 import threading
 import urllib.parse
 from collections import OrderedDict
@@ -156,6 +157,22 @@ class ContextFilter(logging.Filter):
 _HANDLER_MARK = "_atlas_handler"
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a line is written, not when the handler was made (a test runner
+    or a web server may swap it; a handler bound to the old one would write to a closed file)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure_logging(log_format: str | None = None, level: str | None = None,
                       stream: Any = None) -> logging.Handler:
     """Install Atlas's handler on the root logger (replacing an earlier one); the settings give the defaults."""
@@ -170,7 +187,7 @@ def configure_logging(log_format: str | None = None, level: str | None = None,
     # unredacted); a test runner's capture handlers are subclasses and stay.
     for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False) or type(h) is logging.StreamHandler]:
         root.removeHandler(old)
-    handler = logging.StreamHandler(stream)
+    handler: logging.Handler = StderrHandler() if stream is None else logging.StreamHandler(stream)
     setattr(handler, _HANDLER_MARK, True)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(ContextFilter())

@@ -24,6 +24,15 @@ from tests.support.canary import encodings
 KEYS = "t1:" + base64.b64encode(b"k" * 32).decode()
 
 
+@pytest.fixture(autouse=True)
+def _root_level_restored() -> Iterator[None]:
+    """configure_logging sets the root level: later tests in this process keep the level they had."""
+    level = logging.getLogger().level
+    yield
+    logging.getLogger().setLevel(level)
+    logging.captureWarnings(False)
+
+
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
     stream = io.StringIO()
@@ -237,3 +246,18 @@ def test_a_web_handler_acting_for_a_tenant_logs_with_its_tenant_id(captured: io.
     logging.getLogger("atlas.test").info("after")
     acting, after = _lines(captured)[-2:]
     assert acting["tenant_id"] == str(actor.tenant_id) and "tenant_id" not in after
+
+
+def test_the_default_handler_writes_to_the_stderr_of_the_moment_not_a_closed_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    handler = logs.configure_logging("json", "INFO")
+    try:
+        logging.getLogger("atlas.test").info("one")
+        monkeypatch.setattr("sys.stderr", second)
+        first.close()  # a test runner's capture file, closed after its test
+        logging.getLogger("atlas.test").info("two")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert json.loads(second.getvalue())["message"] == "two"
