@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import subprocess
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from atlas_cli.watchdog import remove_stale_postmaster_pid, stop_postgres
 
@@ -52,9 +54,19 @@ def embedded_database(configured_url: str | None, data_dir: Path,
     if on_start is not None:
         on_start(pg_ctl, data_dir)
     try:
-        server = pgserver.get_server(  # type: ignore[attr-defined]
-            data_dir, cleanup_mode=None)
+        server = _start(pgserver, data_dir)
         atexit.unregister(server._cleanup)  # stopped below, in the order the supervisor chooses
         yield str(server.get_uri())
     finally:
         stop_postgres(pg_ctl, data_dir)
+
+
+def _start(pgserver: Any, data_dir: Path) -> Any:
+    """pgserver's server for ``data_dir``, tried twice: pgserver gives pg_ctl 10 s to start PostgreSQL, which a
+    busy machine can exceed (the server may then come up anyway, and the second try adopts it)."""
+    try:
+        return pgserver.get_server(data_dir, cleanup_mode=None)
+    except (subprocess.SubprocessError, OSError, AssertionError) as exc:
+        print(f"  the embedded PostgreSQL did not start ({type(exc).__name__}); trying once more ...", flush=True)
+        pgserver.PostgresServer._instances.pop(data_dir, None)  # pgserver caches the failed instance
+        return pgserver.get_server(data_dir, cleanup_mode=None)

@@ -80,10 +80,12 @@ def _group_alive(pgid: int) -> bool:
 
 
 def stop_groups(groups: list[int], grace: float = GROUP_GRACE_SECONDS) -> None:
-    """SIGTERM every process group, wait up to ``grace`` for them to empty, then SIGKILL what is left."""
+    """SIGTERM and SIGINT every process group (`reflex run` stops on SIGINT only), wait up to ``grace`` for them to
+    empty, then SIGKILL what is left."""
     for pgid in groups:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGTERM)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, sig)
     deadline = time.monotonic() + grace
     while any(_group_alive(pgid) for pgid in groups) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -26,6 +26,8 @@ import pytest
 from atlas_cli.proc_scan import RUN_MARKER, command_line, environment, port_free
 from atlas_cli.watchdog import group_members, postmaster_pid, process_alive
 from tests.support.processes import ATLAS, ROOT
+from tests.support.web_build import START_TIMEOUT as WEB_START_TIMEOUT
+from tests.support.web_build import build_turn
 
 START_TIMEOUT = 90.0
 GONE_WITHIN = 15.0
@@ -48,13 +50,17 @@ class Run:
     started: list[subprocess.Popen[str]] = field(default_factory=list)
     seen_pids: set[int] = field(default_factory=set)
     seen_groups: set[int] = field(default_factory=set)
+    real_web: bool = False  # the real `reflex run` (its own .web/ build) instead of the stand-in
 
     def env(self) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items()
-               if key not in ("ATLAS_DATABASE_URL", "ATLAS_REDIS_URL", RUN_MARKER)}
+               if key not in ("ATLAS_DATABASE_URL", "ATLAS_REDIS_URL", RUN_MARKER, "ATLAS_RUN_WEB_COMMAND")}
         env.update(ATLAS_DATA_DIR=str(self.data_dir), ATLAS_WEB_PORT=str(self.web_port),
-                   ATLAS_SIMULATOR_URL=f"http://127.0.0.1:{self.sim_port}", ATLAS_RUN_WEB_COMMAND=STUB_WEB,
-                   PYTHONUNBUFFERED="1")
+                   ATLAS_SIMULATOR_URL=f"http://127.0.0.1:{self.sim_port}", PYTHONUNBUFFERED="1")
+        if self.real_web:
+            env.update(REFLEX_WEB_WORKDIR=str(self.data_dir.parent / "web"), REFLEX_STATE_MANAGER_MODE="memory")
+        else:
+            env["ATLAS_RUN_WEB_COMMAND"] = STUB_WEB
         return env
 
     def start(self, *args: str) -> subprocess.Popen[str]:
@@ -67,8 +73,8 @@ class Run:
         self.started.append(proc)
         return proc
 
-    def wait_serving(self, proc: subprocess.Popen[str]) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
+    def wait_serving(self, proc: subprocess.Popen[str], timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
         while "Press Ctrl-C to stop everything" not in self.output(proc):
             assert proc.poll() is None, f"atlas run exited with {proc.returncode}:\n{self.output(proc)}"
             assert time.monotonic() < deadline, f"atlas run did not start:\n{self.output(proc)}"
@@ -149,6 +155,26 @@ def test_a_signal_to_atlas_run_leaves_no_process_and_a_second_run_starts_cleanly
     second = atlas_run.start()
     atlas_run.wait_serving(second)
     assert "address already in use" not in atlas_run.output(second).lower()
+    atlas_run.stop_all()
+
+
+def test_sigkill_of_atlas_run_with_the_real_reflex_web_leaves_no_process(atlas_run: Run) -> None:
+    """The same with `reflex run` itself, whose backend and frontend tooling are grandchildren of `atlas run` that
+    ignore SIGTERM: the watchdog stops them. (The second start uses the stand-in: a second build adds minutes.)"""
+    atlas_run.real_web = True
+    with build_turn():  # builds of this checkout take turns (they write files in the project root)
+        first = atlas_run.start()
+        atlas_run.wait_serving(first, timeout=WEB_START_TIMEOUT)
+    reflex = [pid for pid in atlas_run.marked() if "bin/reflex run" in command_line(pid, limit=4096)]
+    assert reflex, "no reflex process in the run"
+
+    os.kill(first.pid, signal.SIGKILL)
+    took = atlas_run.assert_all_gone()
+    print(f"SIGKILL with reflex: every process of the run gone in {took:.1f} s")
+
+    atlas_run.real_web = False
+    second = atlas_run.start()
+    atlas_run.wait_serving(second)
     atlas_run.stop_all()
 
 
