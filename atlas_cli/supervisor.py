@@ -216,6 +216,8 @@ def _stop_on_signals() -> None:
         raise KeyboardInterrupt
 
     for sig in STOP_SIGNALS:
+        if sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
+            continue  # `nohup atlas run`: a closed terminal is meant not to stop it
         signal.signal(sig, stop)
 
 
@@ -248,12 +250,22 @@ def run_all(workers: int = 1, replace: bool = False) -> int:
     Returns 2 when the start is refused (an earlier Atlas of this data directory runs, a port is taken), 1 when a
     process stopped unexpectedly, 0 after a stop by Ctrl-C, SIGTERM or SIGHUP.
     """
-    _stop_on_signals()
     settings = get_settings()
     refuse_development_key(settings)  # the worker and web children would refuse it too, after a database start
     data_dir = Path(settings.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    _stop_on_signals()
     os.environ[RUN_MARKER] = str(data_dir)  # inherited by every process of this run, PostgreSQL included
+    try:
+        return _run_locked(settings, data_dir, workers, replace)
+    finally:  # as it was (for callers other than the `atlas run` command: tests)
+        os.environ.pop(RUN_MARKER, None)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_locked(settings: Settings, data_dir: Path, workers: int, replace: bool) -> int:
     try:
         lock = guard_start(data_dir, _ports(settings), replace, f"http://{settings.web_host}:{settings.web_port}")
     except StartRefused as refused:

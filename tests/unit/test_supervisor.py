@@ -69,7 +69,9 @@ def test_spawn_starts_children_in_their_own_process_group() -> None:
 ORPHAN_MAKER = """
 import subprocess, sys, time
 from atlas_cli.watchdog import die_with_parent
-child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], preexec_fn=die_with_parent())
+# SIGTERM at its default (a disposition ignored in this test process would be inherited):
+child = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_DFL); "
+                          "time.sleep(600)"], preexec_fn=die_with_parent())
 print(child.pid, flush=True)
 time.sleep(600)
 """
@@ -89,7 +91,7 @@ def test_a_child_started_with_die_with_parent_dies_when_its_parent_is_sigkilled(
     assert _alive(child)
     parent.kill()
     parent.wait()
-    assert _wait_dead(child), "the child outlived its SIGKILLed parent"
+    assert _wait_dead(child), f"the child outlived its SIGKILLed parent: {Path(f'/proc/{child}/status').read_text()}"
 
 
 def test_a_child_without_it_would_have_survived() -> None:
