@@ -1,21 +1,29 @@
 """`atlas run` leaves no orphans (issue 10): whatever stops it (Ctrl-C, SIGTERM, a closed terminal's SIGHUP, or
 SIGKILL), no process of the run is left after 15 s, the embedded PostgreSQL leaves no postmaster.pid, and a second
-`atlas run` then starts cleanly. A second `atlas run` beside a running one says so in one line (exit status 2), and
-`--replace` stops the first. A foreign program on a port is named, with the setting that picks another port.
+`atlas run` then starts cleanly. SIGHUP comes as a closed terminal sends it: `atlas run` runs in a pseudo-terminal
+that the test closes (its output then has nowhere to go, and the stop must go on). A second `atlas run` beside a
+running one says so in one line (exit status 2), and `--replace` stops the first. A foreign program on a port is
+named, with the setting that picks another port.
 
 Each test runs the real `atlas run` (embedded PostgreSQL, SQLite queue, simulator, worker) in a data directory of
 its own on free ports, with a stand-in for the Reflex web process (tests/support/run_web_stub.py: it ignores
-SIGTERM, as `reflex run` does without a terminal, and has a grandchild). The processes of a run are found through
-the marker `atlas run` puts in their environment, and through their process groups.
+SIGTERM, as `reflex run` does without a terminal, and has a grandchild); one runs the real `reflex run`. The
+processes of a run are found through the marker `atlas run` puts in their environment, and through their process
+groups.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import select
 import signal
 import socket
 import subprocess
 import sys
+import termios
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -63,12 +71,16 @@ class Run:
             env["ATLAS_RUN_WEB_COMMAND"] = STUB_WEB
         return env
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        """`atlas run` in a session of its own (as from a terminal of its own), output to a log file."""
+    def start(self, *args: str, terminal: bool = False) -> subprocess.Popen[str]:
+        """`atlas run` in a session of its own, output to a log file; with ``terminal``, in a pseudo-terminal that
+        is its controlling terminal (``proc.hang_up()`` closes it, as closing a terminal window does)."""
         log = self.data_dir.parent / f"{self.data_dir.name}-run-{len(self.started) + 1}.log"
-        with open(log, "w") as out:
-            proc = subprocess.Popen([ATLAS, "run", *args], cwd=ROOT, env=self.env(), stdout=out,
-                                    stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        if terminal:
+            proc = _start_in_terminal([ATLAS, "run", *args], self.env(), log)
+        else:
+            with open(log, "w") as out:
+                proc = subprocess.Popen([ATLAS, "run", *args], cwd=ROOT, env=self.env(), stdout=out,
+                                        stderr=subprocess.STDOUT, text=True, start_new_session=True)
         proc.log = log  # type: ignore[attr-defined]
         self.started.append(proc)
         return proc
@@ -124,6 +136,45 @@ class Run:
         self.assert_all_gone()
 
 
+def _start_in_terminal(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[str]:
+    master, slave = pty.openpty()
+
+    def controlling_terminal() -> None:  # runs in the child, after setsid
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=slave, text=True,
+                            start_new_session=True, preexec_fn=controlling_terminal)
+    os.close(slave)
+
+    closing = threading.Event()
+    log.touch()
+
+    def copy() -> None:  # drain the terminal into the log (a full terminal buffer would block the writer)
+        with open(log, "wb", buffering=0) as out:
+            while not closing.is_set():
+                if not select.select([master], [], [], 0.1)[0]:
+                    continue
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                out.write(chunk.replace(b"\r\n", b"\n"))
+
+    reader = threading.Thread(target=copy, daemon=True)
+    reader.start()
+
+    def hang_up() -> None:
+        """Close the terminal: the reader lets go of it first (the hangup comes with the last close)."""
+        closing.set()
+        reader.join()
+        os.close(master)
+
+    proc.hang_up = hang_up  # type: ignore[attr-defined]
+    return proc
+
+
 @pytest.fixture
 def atlas_run(tmp_path: Path) -> Iterator[Run]:
     run = Run(tmp_path / "data")
@@ -143,10 +194,14 @@ def atlas_run(tmp_path: Path) -> Iterator[Run]:
                          ids=lambda sig: sig.name)
 def test_a_signal_to_atlas_run_leaves_no_process_and_a_second_run_starts_cleanly(atlas_run: Run,
                                                                                   sig: signal.Signals) -> None:
-    first = atlas_run.start()
+    hang_up = sig == signal.SIGHUP  # the real thing: the terminal closes, the kernel sends SIGHUP
+    first = atlas_run.start(terminal=hang_up)
     atlas_run.wait_serving(first)
 
-    os.kill(first.pid, sig)
+    if hang_up:
+        first.hang_up()  # type: ignore[attr-defined]
+    else:
+        os.kill(first.pid, sig)
     took = atlas_run.assert_all_gone()
     first.wait(timeout=5)
     assert first.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 0), atlas_run.output(first)
