@@ -65,7 +65,11 @@ def demo(as_json: Json = False) -> None:
 @declares(SYSTEM)
 def run(
     workers: Annotated[int, typer.Option(min=1, max=32, help="Worker processes (each an `atlas worker`).")] = 1,
+    replace: Annotated[bool, typer.Option("--replace", help="Stop an Atlas already running from this checkout "
+                                                            "(same data directory), then start.")] = False,
 ) -> None:
-    """Run everything on this machine: database, simulator, workers and web UI, with demo data."""
+    """Run everything on this machine: database, simulator, workers and web UI, with demo data.
+
+    Ctrl-C, SIGTERM and a closed terminal (SIGHUP) stop everything; so does SIGKILL (a watchdog cleans up)."""
     with guarded(False):
-        raise typer.Exit(run_all(workers))
+        raise typer.Exit(run_all(workers, replace))
