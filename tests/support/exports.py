@@ -50,7 +50,8 @@ def seed_tenant(label: str, *, runs: int = 6, items: int = 5, events: int = 4) -
             run = OperationRun(tenant_id=owner.tenant_id, connection_id=connection.id, scope_key=f"{label}:{n}",
                                op_type=ops[n % 2], status=statuses[n % 3], started_by=owner.user_id,
                                message=f"{label} run {n}", summary={"leak": CANARY}, progress={"leak": CANARY},
-                               created_at=start + timedelta(minutes=n), finished_at=start + timedelta(minutes=n, seconds=5))
+                               created_at=start + timedelta(minutes=n),
+                               finished_at=start + timedelta(minutes=n, seconds=5))
             session.add(run)
             world.run_ids.append(str(run.id))
         for n in range(items):
