@@ -1,7 +1,7 @@
 """The canary sweep over the export routes (issue 10): a canary secret is the connection's client secret and sits
 in a run's raw summary and progress and in an inventory item's raw Graph data; no download, by any role, in any
-format, holds any encoding of it. (tests/integration/test_canary_sweep.py exports, through the CLI, what real
-operations against the simulator left behind.)"""
+format, holds any encoding of it, and no download makes an HTTP request.
+(tests/integration/test_canary_sweep.py exports, through the CLI, what real operations left behind.)"""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from atlas_services import sessions
 from atlas_services.models import Role
 from tests.support.canary import encodings
 from tests.support.exports import CANARY, seed_tenant
+from tests.support.outbound_guard import OutboundLog
 
 
-def test_no_export_by_any_role_holds_the_canary(db: None, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_export_by_any_role_holds_the_canary(db: None, caplog: pytest.LogCaptureFixture,
+                                                outbound: OutboundLog) -> None:
     world = seed_tenant("canary")
     bodies = []
     for role in Role:
@@ -33,3 +35,4 @@ def test_no_export_by_any_role_holds_the_canary(db: None, caplog: pytest.LogCapt
     found = [name for name, needle in encodings(CANARY).items() if needle in text + caplog.text]
     assert found == []
     assert encodings(CANARY)["plain"] in f"x{CANARY}x"  # the needles match what they were made from
+    assert outbound.requests == []  # an export reads PostgreSQL and calls nothing out
