@@ -1,6 +1,6 @@
 """Download links (CSV, JSON) to the export routes (atlas_app.export_routes), carrying the page's current filters.
 
-Plain ``<a download>`` links: the browser fetches the file with its own session cookie, and the route authorizes
+``<a download>`` links that React Router leaves to the browser (``reload_document``): the browser fetches the file with its own session cookie, and the route authorizes
 the request afresh; nothing of the download passes through the page's state.
 """
 
@@ -34,6 +34,7 @@ def export_links(kind: str, filters: Sequence[Filter] = (), test_id: str = "expo
         rx.icon("download", size=14),
         rx.text("Export", size="1", color_scheme="gray"),
         *(rx.el.a(rx.text(LABELS[fmt], size="1"), href=export_href(kind, fmt, filters), download="",
+                  reload_document=True,  # a document request the browser saves, not a client-side route
                   custom_attrs={"data-testid": f"{test_id}-{fmt}"}) for fmt in FORMATS),
         align="center",
         spacing="2",
