@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from sqlmodel import select
 
 from atlas_services.db import session_scope
-from atlas_services.models import AuditEvent, OperationRun, Tenant, utcnow
+from atlas_services.models import AuditEvent, InventoryItem, OperationRun, Tenant, utcnow
 
 pytestmark = pytest.mark.e2e
 
@@ -40,6 +40,9 @@ def _plant(seed_demo: dict[str, Any]) -> dict[str, list[str]]:
             session.add(run)
             planted[status].append(str(run.id))
         session.add(AuditEvent(tenant_id=tenant.id, action="export.e2e", target_type="thing", target_id=FORMULA))
+        for n, name in enumerate(["Laptop 1", "Laptop 2", "Phone 1", "@Phone 2"]):
+            session.add(InventoryItem(tenant_id=tenant.id, connection_id=connection, kind="managed_device",
+                                      external_id=f"export-e2e-{n}", display_name=name))
     return planted
 
 
@@ -80,3 +83,21 @@ def test_an_auditor_downloads_audit_csv_and_filtered_operations_json(
     assert {run["status"] for run in runs} == {"failed"}
     assert [run["id"] for run in runs] == list(reversed(planted["failed"]))  # newest first, as the page shows
     assert all(run["connection_id"] == seed_demo["connections"][0]["id"] for run in runs)
+
+
+def test_an_auditor_downloads_the_inventory_a_search_shows(seed_demo: dict[str, Any],
+                                                            signed_in_page: Callable[[str], Page]) -> None:
+    _plant(seed_demo)
+    page = signed_in_page("readonly")
+    page.goto(f"/connections/{seed_demo['connections'][0]['id']}")
+    page.get_by_test_id("items-tab-managed_device").click()
+    page.get_by_test_id("items-search").fill("phone")
+    page.get_by_test_id("items-search-submit").click()
+    expect(page.get_by_test_id("item-row")).to_have_count(2)
+    name, body = _download(page, "items-export-csv")
+    assert name.endswith(".csv") and "-inventory-" in name
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert {row["kind"] for row in rows} == {"managed_device"}
+    assert sorted(row["display_name"] for row in rows) == ["'@Phone 2", "Phone 1"]  # the formula sign defused
+    shown = [row.locator("td").first.inner_text() for row in page.get_by_test_id("item-row").all()]
+    assert [row["display_name"].removeprefix("'") for row in rows] == shown  # in the view's order
