@@ -10,6 +10,7 @@ from reflex_base.event import EventSpec
 
 from atlas_app.auth_routes import build_auth_api
 from atlas_app.cookie_shield import CookieShield
+from atlas_app.export_routes import build_export_api
 from atlas_app.invite_routes import build_invite_api
 from atlas_app.mfa_routes import build_mfa_api
 from atlas_app.ops_routes import build_ops_api
@@ -60,7 +61,7 @@ def _configure_logging() -> None:
 # CookieShield wraps everything (one session cookie per request; the event socket's and uploads' Cookie
 # header carry only the session digest by the time Reflex or the gate sees them).
 app = rx.App(api_transformer=[build_auth_api(), build_mfa_api(), build_sso_api(), build_invite_api(), build_ops_api(),
-                               UploadGate, CookieShield],
+                               build_export_api(), UploadGate, CookieShield],
              backend_exception_handler=_on_backend_exception)
 # Before every event (hydrate included): a tab whose session changed starts from an empty state tree.
 app.add_middleware(ForgetPreviousUser(), index=0)

@@ -9,6 +9,7 @@ from atlas_cli.commands.audit import audit_app
 from atlas_cli.commands.connections import connection_app
 from atlas_cli.commands.db import db_app
 from atlas_cli.commands.directory import tenant_app, user_app
+from atlas_cli.commands.inventory import inventory_app
 from atlas_cli.commands.keys import keys_app
 from atlas_cli.commands.members import member_app
 from atlas_cli.commands.mfa import mfa_app
@@ -34,6 +35,7 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(scheduler_app, name="scheduler")
 app.add_typer(mfa_app, name="mfa")
 app.add_typer(sso_app, name="sso")
+app.add_typer(inventory_app, name="inventory")
 app.add_typer(processes_app)
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import reflex as rx
 
+from atlas_app.components.exports import export_links
 from atlas_app.components.layout import page_frame
 from atlas_app.state.guard import PAGE_DENIED, requires_capability
 from atlas_app.state.messages import when
@@ -116,6 +117,7 @@ def audit_page() -> rx.Component:
         rx.cond(
             SessionState.can_audit,
             rx.vstack(
+                export_links("audit", test_id="audit-export"),
                 _events_table(),
                 rx.hstack(
                     rx.button("Newest", variant="soft", disabled=AuditState.page_number <= 1,

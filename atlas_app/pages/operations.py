@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import reflex as rx
 
 from atlas_app.components.badges import BadgeCatalog
+from atlas_app.components.exports import export_links
 from atlas_app.components.layout import page_frame
 from atlas_app.components.tables import live_badge, muted, run_table
 from atlas_app.state.guard import PAGE_DENIED, choice_arg, requires_capability, uuid_arg
@@ -210,6 +211,8 @@ def _filters() -> rx.Component:
         _select("filter-operation", S.filter_op, S.filter_by_operation, "Any operation", [
             rx.select.item(op_label(op_type), value=op_type) for op_type in OPERATIONS
         ]),
+        export_links("runs", [("connection", S.filter_connection), ("status", S.filter_status),
+                              ("operation", S.filter_op)], test_id="history-export"),
         spacing="3",
         wrap="wrap",
         align="center",

@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 
 from atlas_cli.commands.base import AsEmail, Json, TenantName, acting_as, declares
+from atlas_cli.commands.exports import ExportJson, Format, Output, run_export
 from atlas_cli.output import emit, guarded
 from atlas_services.authz import Capability
+from atlas_services.exports import RUNS, ExportFilters
 from atlas_services.runs.queries import get_run
 
 op_app = typer.Typer(no_args_is_help=True, help="Operation runs.")
@@ -61,3 +63,20 @@ def op_show(run_id: str, tenant: TenantName, actor_email: AsEmail, as_json: Json
         if run.reason_code:
             text += f"\n  {run.reason_code}: {run.message}\n  fix: {run.remediation}"
         emit(as_json, {"run": run}, text)
+
+
+@op_app.command("export")
+@declares(Capability.PROVIDER_VIEW)
+def op_export(
+    tenant: TenantName,
+    actor_email: AsEmail,
+    fmt: Format = "csv",
+    output: Output = None,
+    connection: Annotated[str | None, typer.Option(help="Only this connection's runs.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,
+    operation: Annotated[str | None, typer.Option(help="Only runs of this operation type.")] = None,
+    as_json: ExportJson = False,
+) -> None:
+    """The tenant's run history, newest first, as CSV or JSON lines (the Operations page's filters)."""
+    run_export(RUNS, tenant=tenant, actor_email=actor_email, fmt=fmt, output=output, as_json=as_json,
+               filters=ExportFilters(connection_id=connection, status=status, op_type=operation))

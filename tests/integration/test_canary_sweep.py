@@ -1,6 +1,7 @@
 """The canary sweep: a unique secret and a unique private key go in through the CLI, every operation runs on its
 success, auth-error, timeout and unexpected-exception paths, and then no encoding of either is found anywhere
-Atlas writes: a full pg_dump, every log line, the worker's output, and every Redis key and value.
+Atlas writes: a full pg_dump, every log line, the worker's output, every Redis key and value, and every export
+(audit log, run history, inventory; CSV and JSON).
 
 The browser path (form input and every websocket frame) is swept by tests/e2e/test_canary_ui.py.
 """
@@ -73,6 +74,21 @@ def _op(connection: str, owner: list[str], op_type: str = "health_check") -> dic
     return dict(json.loads(result.stdout))
 
 
+def _every_export(created: dict[str, str], owner: list[str]) -> str:
+    """Every export (issue 10) in both formats, of the runs, events and items all those operations left."""
+    outputs = []
+    for fmt in ("csv", "json"):
+        commands = [("audit", "export"), ("op", "export"),
+                    *(("inventory", "export", connection) for connection in created.values())]
+        for command in commands:
+            result = run_cli(*command, "--format", fmt, *owner)
+            assert result.returncode == 0, result.stderr
+            outputs.append(result.stdout + result.stderr)
+    text = "\n".join(outputs)
+    assert "auth.invalid_client_secret" in text and "managed_device" in text  # the exports really hold rows
+    return text
+
+
 def test_canaries_never_leave_the_sealed_columns(db: None, huey_queue: Any, canary_simulator: Any,
                                                  tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
@@ -130,11 +146,13 @@ def test_canaries_never_leave_the_sealed_columns(db: None, huey_queue: Any, cana
     finally:
         tokens.acquire_graph_token = original  # type: ignore[assignment]
 
+    exported = _every_export(created, owner)
+
     dump = pg_dump_text()
     assert "Canary MSP" in dump and "internal.unexpected" in dump and "graph.timeout" in dump  # a real dump
     assert "execute_run" in worker_output  # the worker really logged its work
     found = (hits(dump, "pg_dump") + hits(worker_output, "worker output") + hits(caplog.text, "logs")
-             + hits(redis_text(), "redis"))
+             + hits(redis_text(), "redis") + hits(exported, "exports"))
     assert found == []
     # The sweep can find what it looks for: the sealed secret was really used (a success), and the needles
     # do match the values they were made from.

@@ -81,6 +81,9 @@ CASES: dict[tuple[str, ...], Callable[[dict[str, Any]], tuple[list[str], str | N
     ("member", "remove"): lambda w: ([w["member"]], None),
     ("member", "revoke"): lambda w: ([w["invitation"]], None),
     ("audit", "list"): lambda w: ([], None),
+    ("audit", "export"): lambda w: (["--format", "csv"], None),
+    ("op", "export"): lambda w: (["--format", "json", "--connection", w["spare"]], None),
+    ("inventory", "export"): lambda w: ([w["spare"], "--format", "csv"], None),
     ("alerts", "set"): lambda w: (["--kind", "slack"], "https://hooks.example.test/services/T0/B0/TOKEN"),
     ("alerts", "show"): lambda w: ([], None),
     ("alerts", "clear"): lambda w: ([], None),
@@ -135,7 +138,8 @@ def test_each_role_gets_exactly_its_capabilities(world: dict[str, Any], role: Ro
 
 @pytest.mark.parametrize("path", [("connection", "set-default"), ("connection", "disable"),
                                   ("connection", "delete"), ("connection", "rotate-credential"), ("op", "start"),
-                                  ("connection", "consent-url"), ("schedule", "set"), ("schedule", "clear")])
+                                  ("connection", "consent-url"), ("schedule", "set"), ("schedule", "clear"),
+                                  ("op", "export"), ("inventory", "export")])
 def test_another_tenants_ids_look_exactly_like_random_ids(world: dict[str, Any], path: tuple[str, ...]) -> None:
     owner = world["actors"][Role.OWNER]
     answers = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from atlas_app.components.badges import BadgeCatalog
+from atlas_app.components.exports import export_links
 from atlas_app.components.tables import muted, sections_table
 from atlas_app.pages.connection_detail.reads import TREND_SERIES, ItemRow, KindRow
 from atlas_app.pages.connection_detail.section import section
@@ -68,6 +69,9 @@ def _items() -> rx.Component:
                 align="center",
                 spacing="1",
             ),
+            export_links("inventory", [("connection", S.detail_id), ("kind", S.items_kind),
+                                       ("search", S.items_search),
+                                       ("removed", rx.cond(S.items_removed, "1", "0"))], test_id="items-export"),
             align="center",
             spacing="4",
             wrap="wrap",
