@@ -13,6 +13,9 @@ from atlas_jobs.huey_app import huey
 
 # Sign-in flows live minutes; a task still queued after that finds its flow expired and does nothing.
 _EXPIRES = 600
+# What these tasks declare instead of a capability: they act before anyone is signed in, for the browser that
+# holds the flow (tests/integration/test_run_lifecycle.py allows it to this module's tasks only).
+PRE_AUTHENTICATION = "pre-authentication"
 
 
 @huey.task(expires=_EXPIRES)  # type: ignore[untyped-decorator]
@@ -30,8 +33,8 @@ def sso_redeem(flow_id: str) -> None:
     redeem_flow(uuid.UUID(flow_id))
 
 
-sso_begin.__atlas_capability__ = None
-sso_redeem.__atlas_capability__ = None
+sso_begin.__atlas_capability__ = PRE_AUTHENTICATION
+sso_redeem.__atlas_capability__ = PRE_AUTHENTICATION
 
 
 def enqueue_begin(flow_id: uuid.UUID) -> None:

@@ -171,6 +171,13 @@ def test_every_huey_task_declares_its_capability() -> None:
         module, _, attribute = name.rpartition(".")
         declared[name] = getattr(getattr(importlib.import_module(module), attribute), "__atlas_capability__", None)
     assert declared and all(capability is not None for capability in declared.values()), declared
+    # A capability, except the sign-in tasks, which act before anyone is signed in and say so by name.
+    from atlas_jobs.sso import PRE_AUTHENTICATION
+    from atlas_services.authz import Capability
+
+    assert {name for name, capability in declared.items() if not isinstance(capability, Capability)} \
+        == {name for name in declared if name.startswith("atlas_jobs.sso.")}, declared
+    assert {declared[name] for name in declared if name.startswith("atlas_jobs.sso.")} == {PRE_AUTHENTICATION}
 
 
 def test_a_run_whose_starter_lost_provider_run_refuses_to_work(db: None) -> None:
