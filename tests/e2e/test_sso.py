@@ -73,6 +73,21 @@ def _pick(page: Page, email: str = MEGAN) -> None:
     page.get_by_role("button", name=re.compile(re.escape(email))).click()
 
 
+def _wait_for(page: Page, seen: list[str]) -> None:
+    """Until the captured callback URL is there (at most 10 s)."""
+    for _ in range(100):
+        if seen:
+            return
+        page.wait_for_timeout(100)
+
+
+def _assert_refused(page: Page, code: ReasonCode) -> None:
+    """The login page shows the refusal's text, and no session cookie was issued."""
+    page.wait_for_url(_login_error(code))
+    expect(page.get_by_test_id("login-error")).to_have_text(reason(code).message)
+    assert _session_cookies(page) == []
+
+
 def test_sign_in_with_microsoft_end_to_end(workspace: str, simulator: RunningSimulator, browser_page: Page) -> None:
     _to_microsoft(browser_page, workspace, simulator)
     _pick(browser_page)
@@ -86,19 +101,14 @@ def test_a_wrong_tid_is_refused(workspace: str, simulator: RunningSimulator, bro
     with simulator.id_token_fault("wrong_tid"):
         _to_microsoft(browser_page, workspace, simulator)
         _pick(browser_page)
-        browser_page.wait_for_url(_login_error(ReasonCode.SSO_WRONG_TENANT))
-    expect(browser_page.get_by_test_id("login-error")).to_have_text(reason(ReasonCode.SSO_WRONG_TENANT).message)
-    assert _session_cookies(browser_page) == []
+        _assert_refused(browser_page, ReasonCode.SSO_WRONG_TENANT)  # the worker redeems while the fault holds
 
 
 def test_a_replayed_code_is_refused(workspace: str, simulator: RunningSimulator, browser_page: Page) -> None:
     seen = _capture_callback(browser_page)
     _to_microsoft(browser_page, workspace, simulator)
     _pick(browser_page)
-    for _ in range(100):
-        if seen:
-            break
-        browser_page.wait_for_timeout(100)
+    _wait_for(browser_page, seen)
     first = seen[0]
     browser_page.context.unroute("**/oauth2/v2.0/authorize*")
     browser_page.goto(first)  # the first answer, redeemed: a session
@@ -109,34 +119,24 @@ def test_a_replayed_code_is_refused(workspace: str, simulator: RunningSimulator,
     seen = _capture_callback(browser_page)
     _to_microsoft(browser_page, workspace, simulator)
     _pick(browser_page)
-    for _ in range(100):
-        if seen:
-            break
-        browser_page.wait_for_timeout(100)
+    _wait_for(browser_page, seen)
     second = {k: v[0] for k, v in parse_qs(urlsplit(seen[0]).query).items()}
     old_code = parse_qs(urlsplit(first).query)["code"][0]
     browser_page.context.unroute("**/oauth2/v2.0/authorize*")
     browser_page.goto("/auth/sso/callback?" + urlencode(second | {"code": old_code}))
-    browser_page.wait_for_url(_login_error(ReasonCode.SSO_CODE_REFUSED))
-    expect(browser_page.get_by_test_id("login-error")).to_have_text(reason(ReasonCode.SSO_CODE_REFUSED).message)
-    assert _session_cookies(browser_page) == []
+    _assert_refused(browser_page, ReasonCode.SSO_CODE_REFUSED)
 
 
 def test_a_tampered_state_is_refused(workspace: str, simulator: RunningSimulator, browser_page: Page) -> None:
     seen = _capture_callback(browser_page)
     _to_microsoft(browser_page, workspace, simulator)
     _pick(browser_page)
-    for _ in range(100):
-        if seen:
-            break
-        browser_page.wait_for_timeout(100)
+    _wait_for(browser_page, seen)
     answer = {k: v[0] for k, v in parse_qs(urlsplit(seen[0]).query).items()}
     browser_page.context.unroute("**/oauth2/v2.0/authorize*")
     tampered = answer | {"state": answer["state"][::-1]}
     browser_page.goto("/auth/sso/callback?" + urlencode(tampered))
-    browser_page.wait_for_url(_login_error(ReasonCode.SSO_STATE_MISMATCH))
-    expect(browser_page.get_by_test_id("login-error")).to_have_text(reason(ReasonCode.SSO_STATE_MISMATCH).message)
-    assert _session_cookies(browser_page) == []
+    _assert_refused(browser_page, ReasonCode.SSO_STATE_MISMATCH)
     # The untampered answer no longer works either: the flow is spent.
     browser_page.goto(seen[0])
     browser_page.wait_for_url(_login_error(ReasonCode.SSO_FLOW_UNKNOWN))
