@@ -17,14 +17,11 @@ from typing import Any
 
 import pytest
 
-from atlas_services.config import get_settings
 from atlas_services.db import session_scope
-from atlas_services.graph.tokens import clear_token_cache
 from atlas_services.models import OperationRun, RunStatus
-from atlas_sim.scenario import parse_scenario
-from atlas_sim.server import start_in_thread
 from tests.support.canary import encodings
 from tests.support.processes import ATLAS, ROOT, run_cli
+from tests.support.simulated_cloud import serving
 
 TENANT = "9a3c1f0e-5b7d-4c2a-8e61-3f4d2c1b0a97"
 APP = "c0ffee00-4321-4abc-8def-0123456789ac"
@@ -36,22 +33,17 @@ NEEDLES = {**{f"secret/{k}": v for k, v in encodings(CANARY).items()},
 
 
 @pytest.fixture
-def simulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    scenario = parse_scenario({"name": "canary-logs", "tenants": [{
+def simulator() -> Iterator[Any]:
+    scenario = {"name": "canary-logs", "tenants": [{
         "id": TENANT, "display_name": "Log Canary Corp", "verified_domains": [{"name": "logcanary.onmicrosoft.com"}],
         "intune": {"devices": 12, "configurations": 1, "compliance_policies": 1, "mobile_apps": 1},
         "apps": [{"client_id": APP, "display_name": "Atlas (log canary)",
                   "permissions": ["Organization.Read.All", "Application.Read.All",
                                   "DeviceManagementManagedDevices.Read.All", "DeviceManagementConfiguration.Read.All",
                                   "DeviceManagementApps.Read.All"],
-                  "secrets": [{"value": CANARY}]}]}]})
-    running = start_in_thread(scenario)
-    monkeypatch.setenv("ATLAS_SIMULATOR_URL", running.base_url)
-    get_settings.cache_clear()
-    clear_token_cache()
-    yield running
-    running.stop()
-    clear_token_cache()
+                  "secrets": [{"value": CANARY}]}]}]}
+    with serving(scenario) as running:
+        yield running
 
 
 def _cli(*args: str, stdin: str | None = None, stderr: list[str]) -> subprocess.CompletedProcess[str]:

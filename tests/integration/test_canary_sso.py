@@ -19,15 +19,14 @@ from typer.testing import CliRunner
 from atlas_cli.main import app as cli
 from atlas_jobs.sso import enqueue_redeem
 from atlas_services import gateway, invitations, sso_sign_in, sso_worker
-from atlas_services.config import get_settings
 from atlas_services.db import session_scope
 from atlas_services.errors import ProviderError
 from atlas_services.models.sso import SsoConfig
 from atlas_services.reasons import ReasonCode
-from atlas_sim.scenario import parse_scenario
-from atlas_sim.server import RunningSimulator, start_in_thread
+from atlas_sim.server import RunningSimulator
 from tests.support.canary import encodings, pg_dump_text, redis_text
 from tests.support.factories import PASSWORD, make_actor
+from tests.support.simulated_cloud import serving
 
 SECRET = f"CANARY~{uuid.uuid4().hex}"
 ENTRA_TENANT = str(uuid.uuid4())
@@ -37,20 +36,13 @@ USER = "canary.user@canary.example"
 
 
 @pytest.fixture
-def canary_cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningSimulator]:
-    scenario = parse_scenario({"name": "sso-canary", "tenants": [{
+def canary_cloud() -> Iterator[RunningSimulator]:
+    scenario = {"name": "sso-canary", "tenants": [{
         "id": ENTRA_TENANT, "display_name": "Canary", "verified_domains": [{"name": "canary.example", "default": True}],
         "users": [{"email": USER}],
-        "apps": [{"client_id": CLIENT_ID, "display_name": "Atlas sign-in", "secrets": [{"value": SECRET}]}]}]})
-    running = start_in_thread(scenario)
-    monkeypatch.setenv("ATLAS_SIMULATOR_URL", running.base_url)
-    get_settings.cache_clear()
-    try:
+        "apps": [{"client_id": CLIENT_ID, "display_name": "Atlas sign-in", "secrets": [{"value": SECRET}]}]}]}
+    with serving(scenario) as running:
         yield running
-    finally:
-        running.stop()
-        monkeypatch.undo()
-        get_settings.cache_clear()
 
 
 def _to_callback(workspace: str) -> tuple[uuid.UUID, str, dict[str, str]]:

@@ -26,16 +26,14 @@ from typer.testing import CliRunner
 from atlas_app.sso_routes import build_sso_api
 from atlas_cli.main import app as cli
 from atlas_services import credentials, invitations, sso_worker
-from atlas_services.config import get_settings
 from atlas_services.db import session_scope
-from atlas_services.graph.tokens import clear_token_cache
 from atlas_services.models import Tenant
 from atlas_services.models.sso import SsoConfig
-from atlas_sim.scenario import parse_scenario
-from atlas_sim.server import RunningSimulator, start_in_thread
+from atlas_sim.server import RunningSimulator
 from tests.support.canary import encodings, key_fingerprints, pg_dump_text, redis_text
 from tests.support.certificates import make_certificate
 from tests.support.factories import PASSWORD, make_actor
+from tests.support.simulated_cloud import serving
 
 TENANT = "8a3c1f70-5b2e-4d19-a6c4-2e9f0b7d3c15"
 APP = "5ca1ab1e-0000-4abc-8def-0123456789cd"
@@ -46,20 +44,14 @@ PERSON = "grace@canarycorp.test"
 
 
 @pytest.fixture
-def sso_simulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningSimulator]:
-    scenario = parse_scenario({"name": "sso-canary", "tenants": [{
+def sso_simulator() -> Iterator[RunningSimulator]:
+    scenario = {"name": "sso-canary", "tenants": [{
         "id": TENANT, "display_name": "Canary Corp", "verified_domains": [{"name": "canarycorp.test"}],
         "apps": [{"client_id": APP, "display_name": "Atlas sign-in (canary)", "secrets": [{"value": CANARY}],
                   "certificates": [KEY.certificate_pem]}],
-        "users": [{"email": PERSON, "display_name": "Grace Hopper"}]}]})
-    running = start_in_thread(scenario)
-    monkeypatch.setenv("ATLAS_SIMULATOR_URL", running.base_url)
-    get_settings.cache_clear()
-    clear_token_cache()
-    yield running
-    running.stop()
-    clear_token_cache()
-    get_settings.cache_clear()
+        "users": [{"email": PERSON, "display_name": "Grace Hopper"}]}]}
+    with serving(scenario) as running:
+        yield running
 
 
 @contextmanager

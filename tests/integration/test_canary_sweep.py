@@ -19,15 +19,12 @@ from typing import Any
 
 import pytest
 
-from atlas_services.config import get_settings
 from atlas_services.graph import tokens
-from atlas_services.graph.tokens import clear_token_cache
 from atlas_services.runs.execute import execute_run
-from atlas_sim.scenario import parse_scenario
-from atlas_sim.server import start_in_thread
 from tests.support.canary import encodings, key_fingerprints, pg_dump_text, redis_text
 from tests.support.certificates import make_certificate
 from tests.support.processes import ATLAS, ROOT, run_cli
+from tests.support.simulated_cloud import serving
 
 TENANT = "5d1e9c2a-0b7f-4e3a-9c61-7f2e8d4a1b90"
 APP = "c0ffee00-1234-4abc-8def-0123456789ab"
@@ -46,22 +43,17 @@ def hits(haystack: str, where: str) -> list[str]:
 
 
 @pytest.fixture
-def canary_simulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    scenario = parse_scenario({"name": "canary", "tenants": [{
+def canary_simulator() -> Iterator[Any]:
+    scenario = {"name": "canary", "tenants": [{
         "id": TENANT, "display_name": "Canary Corp", "verified_domains": [{"name": "canarycorp.onmicrosoft.com"}],
         "intune": {"devices": 30, "configurations": 2, "compliance_policies": 2, "mobile_apps": 3},
         "apps": [{"client_id": APP, "display_name": "Atlas (canary)",
                   "permissions": ["Organization.Read.All", "Application.Read.All",
                                   "DeviceManagementManagedDevices.Read.All", "DeviceManagementConfiguration.Read.All",
                                   "DeviceManagementApps.Read.All"],
-                  "secrets": [{"value": CANARY}], "certificates": [KEY.certificate_pem]}]}]})
-    running = start_in_thread(scenario)
-    monkeypatch.setenv("ATLAS_SIMULATOR_URL", running.base_url)
-    get_settings.cache_clear()
-    clear_token_cache()
-    yield running
-    running.stop()
-    clear_token_cache()
+                  "secrets": [{"value": CANARY}], "certificates": [KEY.certificate_pem]}]}]}
+    with serving(scenario) as running:
+        yield running
 
 
 OPERATIONS = ("health_check", "inventory_sync", "compliance_snapshot")
